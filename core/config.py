@@ -1,0 +1,222 @@
+"""`SimConfig`: the single, frozen description of an experiment.
+
+Every field is validated on construction; a bad value raises `ConfigError`
+naming the field, the value and what is allowed. The names, values and
+defaults are a public contract shared by saved files, the CLI and the GUI.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import math
+from dataclasses import dataclass, fields
+from typing import Any, Iterable, Mapping
+
+ARCHITECTURES = ("mlp", "residual")
+FUTURE_ARCHITECTURES = ("rnn", "lstm")
+ACTIVATION_NAMES = (
+    "sigmoid", "tanh", "relu", "leaky_relu", "elu", "selu", "gelu", "silu",
+    "softplus", "linear", "shifted_relu",
+)
+INIT_NAMES = (
+    "zeros", "constant", "normal", "uniform", "xavier_uniform", "xavier_normal",
+    "kaiming_uniform", "kaiming_normal", "lecun_normal", "orthogonal",
+)
+INIT_MODES = ("fan_in", "fan_out")
+NORMALIZATIONS = ("none", "batchnorm", "layernorm")
+DATASET_NAMES = ("gaussian", "spirals", "circles", "xor", "moons", "digits")
+OPTIMIZERS = ("sgd", "momentum", "adam")
+CLIP_MODES = ("none", "norm", "value")
+DEVICES = ("auto", "cpu", "cuda")
+
+MAX_DEPTH = 1000
+MAX_WIDTH = 4096
+MIN_SAMPLES, MAX_SAMPLES = 16, 100_000
+MAX_INPUT_DIM = 4096
+
+
+class ConfigError(ValueError):
+    """A configuration value is invalid. `field` names the offending field."""
+
+    def __init__(self, field: str, message: str):
+        self.field = field
+        super().__init__(f"{field}: {message}")
+
+
+def _suggest(value: Any, allowed: Iterable[str]) -> str:
+    """'; did you mean X? allowed: a, b, c' for an unknown name."""
+    allowed = list(allowed)
+    match = difflib.get_close_matches(str(value), allowed, n=1, cutoff=0.0)
+    hint = f"; did you mean {match[0]!r}?" if match else ""
+    return f"{hint} Allowed: {', '.join(allowed)}"
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    """One experiment: network, initialization, data, optimizer, clipping, device."""
+
+    architecture: str = "mlp"
+    depth: int = 20
+    width: int = 128
+    activation: str = "tanh"
+    leaky_slope: float = 0.01
+    init: str = "xavier_normal"
+    init_std: float = 0.01
+    init_gain: float = 1.0
+    init_mode: str = "fan_in"
+    bias_std: float = 0.0
+    normalization: str = "none"
+    dataset: str = "spirals"
+    input_dim: int = 32
+    n_samples: int = 2048
+    batch_size: int = 128
+    optimizer: str = "sgd"
+    lr: float = 0.05
+    momentum: float = 0.9
+    clip_mode: str = "none"
+    clip_threshold: float = 1.0
+    seed: int = 0
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+    # --- conversions -------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dict of every field."""
+        return dataclasses.asdict(self)
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "SimConfig":
+        """Build from a mapping; unknown keys and wrong types raise ConfigError."""
+        if not isinstance(data, Mapping):
+            raise ConfigError("config", f"expected a JSON object of fields, got {type(data).__name__}")
+        names = [f.name for f in fields(cls)]
+        for key in data:
+            if key not in names:
+                raise ConfigError(str(key), "unknown field" + _suggest(key, names))
+        return cls(**{k: _coerce(k, v) for k, v in data.items()})
+
+    @classmethod
+    def from_json(cls, text: str) -> "SimConfig":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError("config", f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+        return cls.from_dict(data)
+
+    def replace(self, **changes: Any) -> "SimConfig":
+        """A copy with `changes` applied (validated, types coerced as in from_dict)."""
+        merged = self.to_dict()
+        merged.update(changes)
+        return SimConfig.from_dict(merged)
+
+    def with_overrides(self, assignments: Iterable[str]) -> "SimConfig":
+        """Apply CLI-style ``key=value`` strings, parsing each value by the field's type."""
+        changes: dict[str, Any] = {}
+        for item in assignments:
+            if "=" not in item:
+                raise ConfigError("--set", f"expected key=value, got {item!r}")
+            key, raw = item.split("=", 1)
+            key = key.strip()
+            changes[key] = _parse_text(key, raw.strip())
+        return self.replace(**changes)
+
+
+_FIELD_TYPES = {f.name: f.type for f in fields(SimConfig)}
+
+
+def field_kind(name: str) -> str:
+    """'int', 'float' or 'str' for a SimConfig field."""
+    return _FIELD_TYPES[name]
+
+
+def _parse_text(key: str, raw: str) -> Any:
+    kind = _FIELD_TYPES.get(key)
+    if kind is None:
+        return raw  # from_dict reports the unknown key with a suggestion
+    try:
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+    except ValueError:
+        raise ConfigError(key, f"expected {'an integer' if kind == 'int' else 'a number'}, got {raw!r}") from None
+    return raw
+
+
+def _coerce(key: str, value: Any) -> Any:
+    kind = _FIELD_TYPES[key]
+    if kind == "int":
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, float) and value.is_integer():
+                return int(value)
+            raise ConfigError(key, f"expected an integer, got {value!r} ({type(value).__name__})")
+    elif kind == "float":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(key, f"expected a number, got {value!r} ({type(value).__name__})")
+        return float(value)
+    elif kind == "str" and not isinstance(value, str):
+        raise ConfigError(key, f"expected a string, got {value!r} ({type(value).__name__})")
+    return value
+
+
+def _choice(cfg: SimConfig, name: str, allowed: tuple[str, ...]) -> None:
+    value = getattr(cfg, name)
+    if not isinstance(value, str) or value not in allowed:
+        raise ConfigError(name, f"unknown value {value!r}" + _suggest(value, allowed))
+
+
+def _number(cfg: SimConfig, name: str, lo: float | None = None, hi: float | None = None,
+            lo_open: bool = False, hi_open: bool = False, integer: bool = False) -> None:
+    value = getattr(cfg, name)
+    ok_type = isinstance(value, int) if integer else isinstance(value, (int, float))
+    if isinstance(value, bool) or not ok_type:
+        raise ConfigError(name, f"expected {'an integer' if integer else 'a number'}, got {value!r}")
+    if not integer and not math.isfinite(value):
+        raise ConfigError(name, f"{value!r} is not a finite number")
+    left = "" if lo is None else (f"> {lo:g}" if lo_open else f">= {lo:g}")
+    right = "" if hi is None else (f"< {hi:g}" if hi_open else f"<= {hi:g}")
+    allowed = " and ".join(p for p in (left, right) if p)
+    if lo is not None and hi is not None and not lo_open and not hi_open:
+        allowed = f"{lo:g}..{hi:g}"
+    too_low = lo is not None and (value <= lo if lo_open else value < lo)
+    too_high = hi is not None and (value >= hi if hi_open else value > hi)
+    if too_low or too_high:
+        raise ConfigError(name, f"{value!r} is out of range; allowed {allowed}")
+
+
+def validate(cfg: SimConfig) -> None:
+    """Raise ConfigError for the first invalid field of `cfg`."""
+    if cfg.architecture in FUTURE_ARCHITECTURES:
+        raise ConfigError("architecture", f"{cfg.architecture!r} is not supported yet "
+                                          f"(recurrent networks arrive later); allowed: {', '.join(ARCHITECTURES)}")
+    _choice(cfg, "architecture", ARCHITECTURES)
+    _number(cfg, "depth", 1, MAX_DEPTH, integer=True)
+    _number(cfg, "width", 1, MAX_WIDTH, integer=True)
+    _choice(cfg, "activation", ACTIVATION_NAMES)
+    _number(cfg, "leaky_slope", 0, 1)
+    _choice(cfg, "init", INIT_NAMES)
+    _number(cfg, "init_std", 0)
+    _number(cfg, "init_gain", 0, lo_open=True)
+    _choice(cfg, "init_mode", INIT_MODES)
+    _number(cfg, "bias_std", 0)
+    _choice(cfg, "normalization", NORMALIZATIONS)
+    _choice(cfg, "dataset", DATASET_NAMES)
+    _number(cfg, "input_dim", 1, MAX_INPUT_DIM, integer=True)
+    _number(cfg, "n_samples", MIN_SAMPLES, MAX_SAMPLES, integer=True)
+    _number(cfg, "batch_size", 1, cfg.n_samples, integer=True)
+    _choice(cfg, "optimizer", OPTIMIZERS)
+    _number(cfg, "lr", 0, lo_open=True)
+    _number(cfg, "momentum", 0, 1, hi_open=True)
+    _choice(cfg, "clip_mode", CLIP_MODES)
+    _number(cfg, "clip_threshold", 0, lo_open=True)
+    _number(cfg, "seed", 0, 2**63 - 1, integer=True)
+    _choice(cfg, "device", DEVICES)
+    if cfg.normalization == "batchnorm" and cfg.batch_size < 2:
+        raise ConfigError("batch_size", "batchnorm needs batch statistics: allowed 2..n_samples "
+                                        "with normalization 'batchnorm'")

@@ -1,0 +1,143 @@
+"""Data sets: toy 2-D problems, a Gaussian teacher task and real handwritten digits.
+
+`DATASETS` maps a name to ``fn(cfg, generator) -> Dataset``. Features are
+standardized (zero mean, unit variance per feature) so that signal propagation
+starts from unit-variance inputs, as in the reference notes.
+"""
+from __future__ import annotations
+
+import gzip
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .config import SimConfig
+
+RESOURCES = Path(__file__).resolve().parent.parent / "resources"
+DIGITS_FILE = RESOURCES / "data" / "digits.csv.gz"
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """x: [n, input_dim] float32, y: [n] int64 class labels in 0..n_classes−1."""
+
+    x: Tensor
+    y: Tensor
+    n_classes: int
+
+    @property
+    def input_dim(self) -> int:
+        return self.x.shape[1]
+
+
+def _standardize(x: Tensor) -> Tensor:
+    std = x.std(dim=0, keepdim=True)
+    return (x - x.mean(dim=0, keepdim=True)) / torch.where(std > 0, std, torch.ones_like(std))
+
+
+def _make(x: Tensor, y: Tensor, n_classes: int, standardize: bool = True) -> Dataset:
+    x = _standardize(x.double()) if standardize else x.double()
+    return Dataset(x.float().contiguous(), y.long().contiguous(), n_classes)
+
+
+def _halves(n: int) -> tuple[int, int]:
+    return n // 2, n - n // 2
+
+
+def gaussian(cfg: SimConfig, g: torch.Generator) -> Dataset:
+    """x ~ N(0, I_d); y = [x·w > 0] for a fixed random teacher w. Not re-standardized."""
+    x = torch.randn(cfg.n_samples, cfg.input_dim, generator=g)
+    w = torch.randn(cfg.input_dim, generator=g)
+    return _make(x, x @ w > 0, 2, standardize=False)
+
+
+def spirals(cfg: SimConfig, g: torch.Generator) -> Dataset:
+    """Two interleaved spiral arms (1.5 turns), small Gaussian noise."""
+    counts = _halves(cfg.n_samples)
+    xs, ys = [], []
+    for label, n in enumerate(counts):
+        t = torch.rand(n, generator=g).sqrt() * 3 * math.pi
+        angle = t + label * math.pi
+        pts = torch.stack([t * torch.cos(angle), t * torch.sin(angle)], dim=1)
+        xs.append(pts + 0.3 * torch.randn(n, 2, generator=g))
+        ys.append(torch.full((n,), label))
+    return _make(torch.cat(xs), torch.cat(ys), 2)
+
+
+def circles(cfg: SimConfig, g: torch.Generator) -> Dataset:
+    """Two concentric circles, radii 1 and 0.5, noise 0.08."""
+    counts = _halves(cfg.n_samples)
+    xs, ys = [], []
+    for label, (n, radius) in enumerate(zip(counts, (1.0, 0.5))):
+        angle = torch.rand(n, generator=g) * 2 * math.pi
+        pts = radius * torch.stack([torch.cos(angle), torch.sin(angle)], dim=1)
+        xs.append(pts + 0.08 * torch.randn(n, 2, generator=g))
+        ys.append(torch.full((n,), label))
+    return _make(torch.cat(xs), torch.cat(ys), 2)
+
+
+def xor(cfg: SimConfig, g: torch.Generator) -> Dataset:
+    """Points uniform in [−1, 1]²; class = sign(x₁) ≠ sign(x₂)."""
+    x = torch.rand(cfg.n_samples, 2, generator=g) * 2 - 1
+    return _make(x, (x[:, 0] > 0) ^ (x[:, 1] > 0), 2)
+
+
+def moons(cfg: SimConfig, g: torch.Generator) -> Dataset:
+    """Two interleaving half circles, noise 0.1."""
+    n0, n1 = _halves(cfg.n_samples)
+    a0 = torch.rand(n0, generator=g) * math.pi
+    a1 = torch.rand(n1, generator=g) * math.pi
+    upper = torch.stack([torch.cos(a0), torch.sin(a0)], dim=1)
+    lower = torch.stack([1 - torch.cos(a1), 0.5 - torch.sin(a1)], dim=1)
+    x = torch.cat([upper, lower]) + 0.1 * torch.randn(n0 + n1, 2, generator=g)
+    y = torch.cat([torch.zeros(n0), torch.ones(n1)])
+    return _make(x, y, 2)
+
+
+def load_digits_array(path: Path = DIGITS_FILE) -> tuple[np.ndarray, np.ndarray]:
+    """The UCI 8×8 handwritten digits (1797 images, pixels 0..16): (x [n, 64], y [n])."""
+    with gzip.open(path, "rt") as fh:
+        table = np.loadtxt(fh, delimiter=",", dtype=np.float64)
+    if table.ndim != 2 or table.shape[1] != 65:
+        raise ValueError(f"{path}: expected 65 comma-separated columns, got shape {table.shape}")
+    return table[:, :64], table[:, 64].astype(np.int64)
+
+
+def digits(cfg: SimConfig, g: torch.Generator) -> Dataset:
+    """Real handwritten digits, 64 features, 10 classes; a random subset of n_samples
+    images, or all 1797 when n_samples is larger."""
+    x, y = load_digits_array()
+    order = torch.randperm(len(y), generator=g)[: cfg.n_samples]
+    return _make(torch.from_numpy(x)[order], torch.from_numpy(y)[order], 10)
+
+
+DATASETS: dict[str, Callable[[SimConfig, torch.Generator], Dataset]] = {
+    fn.__name__: fn for fn in (gaussian, spirals, circles, xor, moons, digits)
+}
+
+
+def input_dim_for(cfg: SimConfig) -> int:
+    """Input dimension of the data set named in `cfg`."""
+    return {"gaussian": cfg.input_dim, "digits": 64}.get(cfg.dataset, 2)
+
+
+class BatchSampler:
+    """Draws training batches by walking random permutations of the data (epochs).
+
+    A batch larger than the data set spans several permutations.
+    """
+
+    def __init__(self, n: int, batch_size: int, generator: torch.Generator):
+        self.n, self.batch_size, self.g = n, batch_size, generator
+        self._order = torch.empty(0, dtype=torch.long)
+
+    def next_indices(self) -> Tensor:
+        while len(self._order) < self.batch_size:
+            self._order = torch.cat([self._order, torch.randperm(self.n, generator=self.g)])
+        idx, self._order = self._order[: self.batch_size], self._order[self.batch_size:]
+        return idx

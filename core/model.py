@@ -1,0 +1,76 @@
+"""The network: `depth` hidden layers of Linear → [normalization] → activation, then a readout."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor, nn
+
+from .activations import ACTIVATIONS
+from .config import SimConfig
+from .inits import INITS, init_bias
+
+
+@dataclass
+class Trace:
+    """Per-hidden-layer tensors kept by an instrumented forward pass.
+
+    z: linear outputs (before normalization), u: activation inputs (after
+    normalization; the same tensors as z without one), a: activation outputs.
+    Each is a list of `depth` tensors of shape [batch, width].
+    """
+
+    z: list[Tensor] = field(default_factory=list)
+    u: list[Tensor] = field(default_factory=list)
+    a: list[Tensor] = field(default_factory=list)
+
+
+def _norm(cfg: SimConfig) -> nn.Module:
+    if cfg.normalization == "batchnorm":
+        return nn.BatchNorm1d(cfg.width)
+    if cfg.normalization == "layernorm":
+        return nn.LayerNorm(cfg.width)
+    return nn.Identity()
+
+
+class Network(nn.Module):
+    """MLP or residual MLP. Residual layers 2..depth compute h ← h + φ(norm(W h + b));
+    layer 1 projects the input to `width` without a skip."""
+
+    def __init__(self, cfg: SimConfig, input_dim: int, n_classes: int):
+        super().__init__()
+        self.residual = cfg.architecture == "residual"
+        self.has_norm = cfg.normalization != "none"
+        dims = [input_dim] + [cfg.width] * cfg.depth
+        self.linears = nn.ModuleList(nn.Linear(dims[i], dims[i + 1]) for i in range(cfg.depth))
+        self.norms = nn.ModuleList(_norm(cfg) for _ in range(cfg.depth))
+        self.act = ACTIVATIONS[cfg.activation].make(cfg.leaky_slope)
+        self.readout = nn.Linear(cfg.width, n_classes)
+
+    def forward(self, x: Tensor, trace: Trace | None = None) -> Tensor:
+        h = x
+        for i, (linear, norm) in enumerate(zip(self.linears, self.norms)):
+            z = linear(h)
+            u = norm(z) if self.has_norm else z
+            a = self.act(u)
+            if trace is not None:
+                z.retain_grad()
+                trace.z.append(z)
+                trace.u.append(u)
+                trace.a.append(a)
+            h = h + a if self.residual and i > 0 else a
+        return self.readout(h)
+
+    def hidden_weights(self) -> list[Tensor]:
+        return [lin.weight for lin in self.linears]
+
+
+def build_network(cfg: SimConfig, input_dim: int, n_classes: int, generator: torch.Generator) -> Network:
+    """A Network on the CPU with every Linear initialized by the scheme in `cfg`."""
+    net = Network(cfg, input_dim, n_classes)
+    init = INITS[cfg.init]
+    with torch.no_grad():
+        for lin in [*net.linears, net.readout]:
+            init(lin.weight, cfg, generator)
+            init_bias(lin.bias, cfg, generator)
+    return net

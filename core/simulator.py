@@ -1,0 +1,219 @@
+"""`Simulator`: owns the model, optimizer, data and device; returns `Snapshot`s."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from .activations import ACTIVATIONS, max_abs_derivative
+from .config import ConfigError, SimConfig
+from .data import DATASETS, BatchSampler, Dataset
+from .model import Network, Trace, build_network
+from .snapshot import LayerStats, Snapshot, frozen_array
+from .stats import histograms, moments, norms, saturation
+
+
+def resolve_device(requested: str) -> tuple[torch.device, str]:
+    """The torch device for 'auto' / 'cpu' / 'cuda', and a sentence saying why."""
+    has_cuda = torch.cuda.is_available()
+    if requested == "cpu":
+        return torch.device("cpu"), "CPU (chosen in the configuration)"
+    if has_cuda:
+        return torch.device("cuda"), f"CUDA: {torch.cuda.get_device_name(0)}"
+    why = "this PyTorch build has no CUDA support" if torch.version.cuda is None else "no CUDA device is visible"
+    if requested == "cuda":
+        raise ConfigError("device", f"'cuda' was requested but {why}; use 'auto' or 'cpu'")
+    return torch.device("cpu"), f"CPU ({why})"
+
+
+def _make_optimizer(cfg: SimConfig, params) -> torch.optim.Optimizer:
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr)
+    momentum = cfg.momentum if cfg.optimizer == "momentum" else 0.0
+    return torch.optim.SGD(params, lr=cfg.lr, momentum=momentum)
+
+
+class Simulator:
+    """Builds the network of `config` and runs instrumented passes over it.
+
+    `probe()` is one forward/backward pass on a fixed batch with no update;
+    `step(n)` trains n steps and returns the statistics of the last one. The
+    same config and seed give the same numbers on the CPU.
+    """
+
+    def __init__(self, config: SimConfig):
+        self.config = config
+        self.device, self.device_reason = resolve_device(config.device)
+        gen = torch.Generator().manual_seed(config.seed)
+        data: Dataset = DATASETS[config.dataset](config, gen)
+        self.n_classes = data.n_classes
+        self.x = data.x.to(self.device)
+        self.y = data.y.to(self.device)
+        self.model: Network = build_network(config, data.input_dim, data.n_classes, gen).to(self.device)
+        self.optimizer = _make_optimizer(config, self.model.parameters())
+        self._sampler = BatchSampler(len(self.y), config.batch_size, gen)
+        probe_gen = torch.Generator().manual_seed(config.seed + 1)
+        self._probe_idx = BatchSampler(len(self.y), config.batch_size, probe_gen).next_indices().to(self.device)
+        self._activation = ACTIVATIONS[config.activation]
+        self._max_deriv = max_abs_derivative(config.activation, config.leaky_slope)
+        self._weights = self.model.hidden_weights()
+        self._before: list[Tensor] = [torch.empty_like(w) for w in self._weights]
+        self._buffers: dict[str, Tensor] = {}
+        self.steps_done = 0
+
+    # --- public API -------------------------------------------------------------
+    def probe(self) -> Snapshot:
+        """Forward and backward on the fixed probe batch; no parameter or buffer changes."""
+        buffers = [b.detach().clone() for b in self.model.buffers()]
+        try:
+            return self._pass(self._probe_idx, update=False)
+        finally:
+            with torch.no_grad():
+                for b, saved in zip(self.model.buffers(), buffers):
+                    b.copy_(saved)
+            self.model.zero_grad(set_to_none=True)
+
+    def step(self, n: int = 1) -> Snapshot:
+        """Train n ≥ 1 steps; the snapshot holds the statistics of the last one.
+
+        Stops early, returning that step's snapshot, if a step produced a NaN/Inf.
+        """
+        if n < 1:
+            raise ValueError(f"n must be >= 1, got {n}")
+        for _ in range(n - 1):
+            if not self._bare_step():
+                break
+        return self._pass(self._sampler.next_indices().to(self.device), update=True)
+
+    # --- internals --------------------------------------------------------------
+    def _clip(self, params: list[Tensor], norm_before: float) -> float:
+        """Clip the gradients of `params` as configured; return the global norm after."""
+        cfg = self.config
+        if cfg.clip_mode == "none":
+            return norm_before
+        if cfg.clip_mode == "norm":
+            nn.utils.clip_grad_norm_(params, cfg.clip_threshold)
+        else:
+            nn.utils.clip_grad_value_(params, cfg.clip_threshold)
+        return _global_norm(norms([p.grad for p in params]))
+
+    def _grads(self) -> tuple[list[Tensor], np.ndarray]:
+        """Parameters that got a gradient, and each gradient's norm."""
+        params = [p for p in self.model.parameters() if p.grad is not None]
+        return params, norms([p.grad for p in params])
+
+    def _bare_step(self) -> bool:
+        """An uninstrumented training step (for step(n) with n > 1); False if it went non-finite."""
+        idx = self._sampler.next_indices().to(self.device)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss = nn.functional.cross_entropy(self.model(self.x[idx]), self.y[idx])
+        loss.backward()
+        params, grad_norms = self._grads()
+        before = _global_norm(grad_norms)
+        if not (math.isfinite(float(loss.detach())) and math.isfinite(before)):
+            return False  # leave the bad step to the instrumented pass, which reports it in full
+        self._clip(params, before)
+        self.optimizer.step()
+        self.steps_done += 1
+        return True
+
+    def _stacked(self, key: str, tensors: list[Tensor]) -> Tensor:
+        """torch.stack into a buffer kept between passes (fresh large allocations are slow)."""
+        buf = self._buffers.get(key)
+        shape = (len(tensors), *tensors[0].shape)
+        if buf is None or buf.shape != shape or buf.dtype != tensors[0].dtype:
+            buf = self._buffers[key] = torch.empty(shape, dtype=tensors[0].dtype, device=tensors[0].device)
+        return torch.stack(tensors, out=buf)
+
+    def _pass(self, idx: Tensor, update: bool) -> Snapshot:
+        model, cfg = self.model, self.config
+        model.train()
+        model.zero_grad(set_to_none=True)
+        trace = Trace()
+        logits = model(self.x[idx], trace)
+        y = self.y[idx]
+        loss = nn.functional.cross_entropy(logits, y)
+        loss.backward()
+        loss_value = float(loss.detach())
+        accuracy = float((logits.detach().argmax(1) == y).float().mean())
+        params, param_grad_norms = self._grads()
+        grad_before = _global_norm(param_grad_norms)
+        grad_after = self._clip(params, grad_before)
+        with torch.no_grad():
+            z = self._stacked("z", [t.detach() for t in trace.z])      # [L, B, W]
+            a = self._stacked("a", [t.detach() for t in trace.a])
+            g = self._stacked("g", [t.grad if t.grad is not None else torch.zeros_like(t) for t in trace.z])
+            pre, act = moments(z), moments(a)
+            act_counts, act_edges = histograms(a)
+            grad_counts, grad_edges = histograms(g)
+            grad_norm = torch.linalg.vector_norm(g.reshape(len(g), -1), dim=1).double().cpu().numpy()
+            grad_nonfinite = np.zeros(len(grad_norm), dtype=np.int64)
+            if not np.isfinite(grad_norm).all():
+                grad_nonfinite = torch.count_nonzero(~torch.isfinite(g), dim=(1, 2)).cpu().numpy()
+            sat, dead = saturation(self._derivative(trace, z, a), self._max_deriv)
+            weight_norm = norms(self._weights)
+            by_id = {id(p): n for p, n in zip(params, param_grad_norms)}
+            weight_grad_norm = np.array([by_id.get(id(w), 0.0) for w in self._weights])
+            update_ratio = np.full(len(weight_norm), np.nan)
+            new_weight_norm = None
+            step_index = self.steps_done + 1 if update else self.steps_done
+            if update and math.isfinite(loss_value) and math.isfinite(grad_before):
+                torch._foreach_copy_(self._before, self._weights)
+                self.optimizer.step()
+                self.steps_done = step_index
+                torch._foreach_sub_(self._before, self._weights)
+                new_weight_norm = norms(self._weights)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    update_ratio = norms(self._before) / new_weight_norm
+        with np.errstate(divide="ignore", invalid="ignore"):
+            grad_to_weight = weight_grad_norm / weight_norm
+        stage, layer = _first_nonfinite(pre.nonfinite + act.nonfinite, loss_value, grad_nonfinite, new_weight_norm)
+        layers = LayerStats(
+            preact_mean=frozen_array(pre.mean), preact_std=frozen_array(pre.std),
+            act_mean=frozen_array(act.mean), act_std=frozen_array(act.std),
+            act_hist_counts=frozen_array(act_counts, np.int64), act_hist_edges=frozen_array(act_edges),
+            saturated_frac=frozen_array(sat), dead_frac=frozen_array(dead),
+            grad_norm=frozen_array(grad_norm),
+            grad_hist_counts=frozen_array(grad_counts, np.int64), grad_hist_edges=frozen_array(grad_edges),
+            weight_norm=frozen_array(weight_norm), weight_grad_norm=frozen_array(weight_grad_norm),
+            grad_to_weight=frozen_array(grad_to_weight), update_to_weight=frozen_array(update_ratio),
+            act_nonfinite=frozen_array(act.nonfinite + pre.nonfinite, np.int64),
+            grad_nonfinite=frozen_array(grad_nonfinite, np.int64),
+        )
+        clipped = cfg.clip_mode != "none" and grad_after != grad_before
+        return Snapshot(
+            step=step_index, kind="step" if update else "probe",
+            loss=loss_value, accuracy=accuracy, lr=float(self.optimizer.param_groups[0]["lr"]),
+            grad_norm_total=grad_before, grad_norm_clipped=grad_after, clipped=bool(clipped),
+            nonfinite=stage is not None, nonfinite_layer=layer, nonfinite_stage=stage, layers=layers,
+        )
+
+    def _derivative(self, trace: Trace, z: Tensor, a: Tensor) -> Tensor:
+        """|φ′| at every activation input, [L, B, W]; from the outputs when that is cheaper."""
+        act, slope = self._activation, self.config.leaky_slope
+        if act.from_output is not None:
+            return act.from_output(a, slope).abs_()
+        u = self._stacked("u", [t.detach() for t in trace.u]) if self.model.has_norm else z
+        return act.derivative(u, slope).abs_()
+
+
+def _global_norm(per_tensor: np.ndarray) -> float:
+    return float(np.sqrt(np.sum(np.square(per_tensor)))) if len(per_tensor) else 0.0
+
+
+def _first_nonfinite(forward_bad: np.ndarray, loss: float, grad_bad: np.ndarray,
+                     new_weight_norm: np.ndarray | None) -> tuple[str | None, int | None]:
+    """Where a NaN/Inf first appeared: the first layer going forward, then the loss,
+    then the first layer reached going backward (output side), then the update."""
+    if forward_bad.any():
+        return "forward", int(np.flatnonzero(forward_bad)[0]) + 1
+    if not math.isfinite(loss):
+        return "loss", None
+    if grad_bad.any():
+        return "backward", int(np.flatnonzero(grad_bad)[-1]) + 1
+    if new_weight_norm is not None and not np.isfinite(new_weight_norm).all():
+        # the update itself overflowed the weights
+        return "update", int(np.flatnonzero(~np.isfinite(new_weight_norm))[0]) + 1
+    return None, None

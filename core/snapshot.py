@@ -1,0 +1,153 @@
+"""Immutable results of a forward/backward pass: `Snapshot` and its per-layer `LayerStats`.
+
+Snapshots hold only small read-only NumPy arrays (never tensors). Per-layer
+quantities are stored as arrays over layers (input side first) so plots can
+draw a thousand layers with one `setData`; `Snapshot.layer_dicts()` gives the
+one-dict-per-layer JSON view.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+
+# Per-layer scalar series, in the order the JSON and CSV list them.
+LAYER_SCALARS = (
+    "preact_mean", "preact_std", "act_mean", "act_std", "saturated_frac", "dead_frac",
+    "grad_norm", "weight_norm", "weight_grad_norm", "grad_to_weight", "update_to_weight",
+    "act_nonfinite", "grad_nonfinite",
+)
+SNAPSHOT_SCALARS = (
+    "step", "kind", "loss", "accuracy", "lr", "grad_norm_total", "grad_norm_clipped", "clipped",
+    "nonfinite", "nonfinite_layer", "nonfinite_stage",
+)
+
+
+def frozen_array(values: Any, dtype: Any = np.float64) -> np.ndarray:
+    """A read-only NumPy copy of `values`."""
+    arr = np.array(values, dtype=dtype, copy=True)
+    arr.setflags(write=False)
+    return arr
+
+
+def json_float(x: float) -> float | None:
+    """JSON has no NaN or infinity: non-finite values become null (flags say why)."""
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+@dataclass(frozen=True)
+class LayerStats:
+    """Per-hidden-layer statistics; each scalar series has shape [depth].
+
+    Histograms: `*_hist_counts` [depth, bins] over the finite values only, with
+    `*_hist_edges` [depth, bins+1]; non-finite values are counted in
+    `act_nonfinite` / `grad_nonfinite` instead. `update_to_weight` is all NaN
+    for a probe (no update was made).
+    """
+
+    preact_mean: np.ndarray
+    preact_std: np.ndarray
+    act_mean: np.ndarray
+    act_std: np.ndarray
+    act_hist_counts: np.ndarray
+    act_hist_edges: np.ndarray
+    saturated_frac: np.ndarray
+    dead_frac: np.ndarray
+    grad_norm: np.ndarray
+    grad_hist_counts: np.ndarray
+    grad_hist_edges: np.ndarray
+    weight_norm: np.ndarray
+    weight_grad_norm: np.ndarray
+    grad_to_weight: np.ndarray
+    update_to_weight: np.ndarray
+    act_nonfinite: np.ndarray
+    grad_nonfinite: np.ndarray
+
+    @property
+    def depth(self) -> int:
+        return len(self.grad_norm)
+
+    def layer_dict(self, i: int, has_update: bool = True) -> dict[str, Any]:
+        """JSON-ready statistics of layer i (0-based index)."""
+        out: dict[str, Any] = {"layer": i + 1}
+        for name in LAYER_SCALARS:
+            if name == "update_to_weight" and not has_update:
+                continue
+            value = getattr(self, name)[i]
+            out[name] = int(value) if name.endswith("nonfinite") else json_float(value)
+        for prefix in ("act", "grad"):
+            out[f"{prefix}_hist"] = {
+                "counts": [int(c) for c in getattr(self, f"{prefix}_hist_counts")[i]],
+                "edges": [json_float(e) for e in getattr(self, f"{prefix}_hist_edges")[i]],
+            }
+        return out
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One pass: `kind` is 'probe' (no update) or 'step' (a training step).
+
+    `step` counts updates made so far (a step snapshot carries the statistics of
+    the pass that made update number `step`). `grad_norm_total` is the global
+    gradient norm before clipping, `grad_norm_clipped` after. `nonfinite_layer`
+    is the 1-based hidden layer where a NaN/Inf first appeared (None when none
+    did or when it was only in the loss), `nonfinite_stage` one of 'forward',
+    'loss', 'backward', 'update'.
+    """
+
+    step: int
+    kind: str
+    loss: float
+    accuracy: float
+    lr: float
+    grad_norm_total: float
+    grad_norm_clipped: float
+    clipped: bool
+    nonfinite: bool
+    nonfinite_layer: int | None
+    nonfinite_stage: str | None
+    layers: LayerStats
+
+    @property
+    def depth(self) -> int:
+        return self.layers.depth
+
+    @property
+    def has_update(self) -> bool:
+        return self.kind == "step"
+
+    def layer_dicts(self) -> list[dict[str, Any]]:
+        return [self.layers.layer_dict(i, self.has_update) for i in range(self.depth)]
+
+    def scalars(self) -> dict[str, Any]:
+        """The per-snapshot scalars, JSON-ready."""
+        out: dict[str, Any] = {}
+        for name in SNAPSHOT_SCALARS:
+            value = getattr(self, name)
+            out[name] = json_float(value) if isinstance(value, float) else value
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form: scalars, then `layers`, one dict per hidden layer."""
+        return {**self.scalars(), "layers": self.layer_dicts()}
+
+    def csv_rows(self) -> list[dict[str, Any]]:
+        """One flat row per layer (histograms left out) for CSV export."""
+        head = self.scalars()
+        rows = []
+        for i in range(self.depth):
+            row = dict(head)
+            row["layer"] = i + 1
+            for name in LAYER_SCALARS:
+                value = getattr(self.layers, name)[i]
+                row[name] = "" if name == "update_to_weight" and not self.has_update else (
+                    int(value) if name.endswith("nonfinite") else json_float(value))
+            rows.append(row)
+        return rows
+
+
+CSV_COLUMNS = (*SNAPSHOT_SCALARS, "layer", *LAYER_SCALARS)
+LAYER_STAT_FIELDS = tuple(f.name for f in fields(LayerStats))
