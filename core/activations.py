@@ -56,7 +56,7 @@ def _step(x: Tensor, _: float = 0.0) -> Tensor:
 
 
 def _leaky_d(x: Tensor, slope: float) -> Tensor:
-    return torch.where(x > 0, 1.0, slope).to(x.dtype)
+    return (x > 0).to(x.dtype) * (1.0 - slope) + slope
 
 
 def _elu_d(x: Tensor, _: float) -> Tensor:

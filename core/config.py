@@ -179,11 +179,12 @@ def _number(cfg: SimConfig, name: str, lo: float | None = None, hi: float | None
         raise ConfigError(name, f"expected {'an integer' if integer else 'a number'}, got {value!r}")
     if not integer and not math.isfinite(value):
         raise ConfigError(name, f"{value!r} is not a finite number")
-    left = "" if lo is None else (f"> {lo:g}" if lo_open else f">= {lo:g}")
-    right = "" if hi is None else (f"< {hi:g}" if hi_open else f"<= {hi:g}")
+    fmt = str if integer else (lambda v: f"{v:g}")
+    left = "" if lo is None else (f"> {fmt(lo)}" if lo_open else f">= {fmt(lo)}")
+    right = "" if hi is None else (f"< {fmt(hi)}" if hi_open else f"<= {fmt(hi)}")
     allowed = " and ".join(p for p in (left, right) if p)
     if lo is not None and hi is not None and not lo_open and not hi_open:
-        allowed = f"{lo:g}..{hi:g}"
+        allowed = f"{fmt(lo)}..{fmt(hi)}"
     too_low = lo is not None and (value <= lo if lo_open else value < lo)
     too_high = hi is not None and (value >= hi if hi_open else value > hi)
     if too_low or too_high:

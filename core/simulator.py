@@ -11,6 +11,7 @@ from .activations import ACTIVATIONS, max_abs_derivative
 from .config import ConfigError, SimConfig
 from .data import DATASETS, BatchSampler, Dataset
 from .model import Network, Trace, build_network
+from .runtime import tune_allocator
 from .snapshot import LayerStats, Snapshot, frozen_array
 from .stats import histograms, moments, norms, saturation
 
@@ -44,6 +45,7 @@ class Simulator:
     """
 
     def __init__(self, config: SimConfig):
+        tune_allocator()
         self.config = config
         self.device, self.device_reason = resolve_device(config.device)
         gen = torch.Generator().manual_seed(config.seed)
@@ -83,8 +85,9 @@ class Simulator:
         if n < 1:
             raise ValueError(f"n must be >= 1, got {n}")
         for _ in range(n - 1):
-            if not self._bare_step():
-                break
+            bad_batch = self._bare_step()
+            if bad_batch is not None:  # report the step that went non-finite, on its own batch
+                return self._pass(bad_batch, update=True)
         return self._pass(self._sampler.next_indices().to(self.device), update=True)
 
     # --- internals --------------------------------------------------------------
@@ -104,8 +107,11 @@ class Simulator:
         params = [p for p in self.model.parameters() if p.grad is not None]
         return params, norms([p.grad for p in params])
 
-    def _bare_step(self) -> bool:
-        """An uninstrumented training step (for step(n) with n > 1); False if it went non-finite."""
+    def _bare_step(self) -> Tensor | None:
+        """An uninstrumented training step (for step(n) with n > 1).
+
+        Returns None, or the batch's indices if it went non-finite (then no update is made).
+        """
         idx = self._sampler.next_indices().to(self.device)
         self.optimizer.zero_grad(set_to_none=True)
         loss = nn.functional.cross_entropy(self.model(self.x[idx]), self.y[idx])
@@ -113,11 +119,11 @@ class Simulator:
         params, grad_norms = self._grads()
         before = _global_norm(grad_norms)
         if not (math.isfinite(float(loss.detach())) and math.isfinite(before)):
-            return False  # leave the bad step to the instrumented pass, which reports it in full
+            return idx
         self._clip(params, before)
         self.optimizer.step()
         self.steps_done += 1
-        return True
+        return None
 
     def _stacked(self, key: str, tensors: list[Tensor]) -> Tensor:
         """torch.stack into a buffer kept between passes (fresh large allocations are slow)."""

@@ -77,12 +77,14 @@ def histograms(x: Tensor, bins: int = HIST_BINS, max_values: int = HIST_MAX_VALU
         finite = flat[i][torch.isfinite(flat[i])]
         lo[i], hi[i] = (float(finite.min()), float(finite.max())) if len(finite) else (-0.5, 0.5)
     span = hi - lo
-    flat_range = ~(span > 0) | ~np.isfinite(span)
+    with np.errstate(divide="ignore", over="ignore"):
+        # a zero, overflowing or denormal span (bins/span beyond float32) is drawn as one bin
+        flat_range = ~(span > 0) | ~np.isfinite(span) | ~(bins / span < 1e37)
     lo = np.where(flat_range, lo - 0.5, lo)
     hi = np.where(flat_range, lo + 1.0, hi)
     scale = bins / (hi - lo)
     as_dev = lambda a: torch.as_tensor(a, dtype=x.dtype, device=x.device).view(L, 1)  # noqa: E731
-    pos = torch.addcmul(as_dev(-lo * scale), flat, as_dev(scale))
+    pos = torch.sub(flat, as_dev(lo)).mul_(as_dev(scale))  # (x − lo)·scale ∈ [0, bins]: cannot overflow
     pos.clamp_(0, bins - 1)
     if bad.any():
         pos.masked_fill_(~torch.isfinite(flat), bins)  # NaN/Inf go to a discarded extra bin

@@ -1,0 +1,160 @@
+"""Headless command line: ``python -m core probe|run [CONFIG.json] [--set key=value ...]``.
+
+Prints one JSON document (or CSV, one row per step and layer). Bad input exits
+with status 2 and a single ``error: ...`` line on stderr; a run that produces
+a NaN/Inf stops there, still writes everything recorded, and exits with 3.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from .config import ConfigError, SimConfig
+from .files import atomic_write_text
+from .simulator import Simulator
+from .snapshot import CSV_COLUMNS, Snapshot
+
+EXIT_BAD_INPUT = 2
+EXIT_DIVERGED = 3
+
+
+class UsageError(Exception):
+    """Bad command-line input (reported as one `error:` line, exit status 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse would print usage and exit itself
+        raise UsageError(message)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m core", description="Vanishing Point, headless.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    for name, help_text in (("probe", "one forward/backward pass, no update"), ("run", "train and record")):
+        p = sub.add_parser(name, help=help_text)
+        p.add_argument("config", nargs="?", help="a SimConfig JSON file (defaults for missing fields)")
+        p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one field")
+        p.add_argument("--format", choices=("json", "csv"), default="json")
+        p.add_argument("--out", help="write to this file (atomically) instead of stdout")
+        if name == "run":
+            p.add_argument("--steps", type=int, required=True, help="training steps")
+            p.add_argument("--every", type=int, default=1, help="record a snapshot every K steps")
+            p.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
+    return parser
+
+
+def load_config(path: str | None, assignments: Sequence[str]) -> SimConfig:
+    """Defaults, updated from the JSON file at `path` (if any), then from `key=value` strings."""
+    cfg = SimConfig()
+    if path is not None:
+        file = Path(path)
+        if file.is_dir():
+            raise UsageError(f"{path} is a directory, not a config file")
+        try:
+            text = file.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise UsageError(f"config file {path} does not exist") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"cannot read {path}: {exc}") from None
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise UsageError(f"{path} is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+        if not isinstance(data, dict):
+            raise UsageError(f"{path} must hold a JSON object of config fields, not a {type(data).__name__}")
+        cfg = SimConfig.from_dict({**cfg.to_dict(), **data})
+    return cfg.with_overrides(assignments)
+
+
+def render(cfg: SimConfig, device: str, snapshots: list[Snapshot], fmt: str) -> str:
+    """The output document: JSON with config, device and snapshots, or CSV rows."""
+    if fmt == "json":
+        doc: dict[str, Any] = {"config": cfg.to_dict(), "device": device,
+                               "snapshots": [s.to_dict() for s in snapshots]}
+        return json.dumps(doc, allow_nan=False) + "\n"
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for snap in snapshots:
+        writer.writerows(snap.csv_rows())
+    return buf.getvalue()
+
+
+class _Progress:
+    """A one-line progress bar on stderr, shown only on a terminal for runs of 50+ steps."""
+
+    def __init__(self, total: int, quiet: bool):
+        self.total = total
+        self.on = not quiet and total >= 50 and sys.stderr.isatty()
+
+    def update(self, done: int) -> None:
+        if self.on:
+            filled = int(30 * done / self.total)
+            sys.stderr.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {done}/{self.total} steps")
+            sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.on:
+            sys.stderr.write("\n")
+
+
+def _run(sim: Simulator, steps: int, every: int, quiet: bool) -> tuple[list[Snapshot], Snapshot | None]:
+    """Train `steps` steps, recording every `every`-th; stop at the first non-finite step."""
+    recorded: list[Snapshot] = []
+    progress = _Progress(steps, quiet)
+    try:
+        while sim.steps_done < steps:
+            target = min(steps, (sim.steps_done // every + 1) * every)
+            snap = sim.step(target - sim.steps_done)
+            recorded.append(snap)
+            progress.update(sim.steps_done)
+            if snap.nonfinite:
+                return recorded, snap
+    finally:
+        progress.close()
+    return recorded, None
+
+
+def describe_nonfinite(snap: Snapshot) -> str:
+    """'step 41, layer 18 (backward pass)' style location of a NaN/Inf."""
+    where = f"step {snap.step}"
+    if snap.nonfinite_layer is not None:
+        where += f", layer {snap.nonfinite_layer}"
+    return f"{where} ({snap.nonfinite_stage})"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = _parser().parse_args(argv)
+        cfg = load_config(args.config, args.set)
+        if args.command == "run" and args.steps < 1:
+            raise UsageError(f"--steps must be at least 1, got {args.steps}")
+        if args.command == "run" and args.every < 1:
+            raise UsageError(f"--every must be at least 1, got {args.every}")
+        sim = Simulator(cfg)
+    except (UsageError, ConfigError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    bad: Snapshot | None = None
+    if args.command == "probe":
+        snapshots = [sim.probe()]
+    else:
+        snapshots, bad = _run(sim, args.steps, args.every, args.quiet)
+    text = render(cfg, str(sim.device), snapshots, args.format)
+    try:
+        if args.out:
+            atomic_write_text(Path(args.out), text)
+        else:
+            sys.stdout.write(text)
+    except OSError as exc:
+        print(f"error: cannot write {args.out}: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if bad is not None:
+        print(f"error: non-finite value at {describe_nonfinite(bad)}; run stopped", file=sys.stderr)
+        return EXIT_DIVERGED
+    return 0

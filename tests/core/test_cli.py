@@ -1,0 +1,103 @@
+import csv
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from core.cli import main
+from core.snapshot import CSV_COLUMNS, LAYER_SCALARS
+
+SMALL = ["--set", "depth=3", "--set", "width=8", "--set", "n_samples=64", "--set", "batch_size=16",
+         "--set", "device=cpu"]
+
+
+def run_cli(capsys, *args):
+    code = main(list(args))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_probe_json_document(capsys):
+    code, out, err = run_cli(capsys, "probe", *SMALL)
+    assert code == 0 and err == ""
+    doc = json.loads(out)
+    assert doc["device"] == "cpu" and doc["config"]["depth"] == 3
+    (snap,) = doc["snapshots"]
+    assert snap["step"] == 0 and snap["kind"] == "probe" and len(snap["layers"]) == 3
+    layer = snap["layers"][0]
+    assert set(LAYER_SCALARS) - {"update_to_weight"} <= set(layer)
+    assert "update_to_weight" not in layer  # no update in a probe
+    assert sum(layer["act_hist"]["counts"]) == 16 * 8 and len(layer["act_hist"]["edges"]) == 51
+
+
+def test_run_with_config_file_every_and_csv(tmp_path, capsys):
+    cfg = tmp_path / "c.json"
+    cfg.write_text(json.dumps({"depth": 2, "width": 4, "n_samples": 64, "batch_size": 8, "device": "cpu"}))
+    code, out, _ = run_cli(capsys, "run", str(cfg), "--steps", "7", "--every", "3", "--set", "lr=0.1")
+    doc = json.loads(out)
+    assert code == 0 and [s["step"] for s in doc["snapshots"]] == [3, 6, 7] and doc["config"]["lr"] == 0.1
+    assert all(l["update_to_weight"] > 0 for s in doc["snapshots"] for l in s["layers"])
+    code, out, _ = run_cli(capsys, "run", str(cfg), "--steps", "4", "--every", "2", "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert code == 0 and len(rows) == 2 * 2 and tuple(rows[0]) == CSV_COLUMNS
+    assert [(r["step"], r["layer"]) for r in rows] == [("2", "1"), ("2", "2"), ("4", "1"), ("4", "2")]
+    assert float(rows[0]["grad_norm"]) > 0
+
+
+def test_out_writes_file_and_same_numbers(tmp_path, capsys):
+    target = tmp_path / "out.json"
+    code, out, _ = run_cli(capsys, "probe", *SMALL, "--out", str(target))
+    assert code == 0 and out == ""
+    _, again, _ = run_cli(capsys, "probe", *SMALL)
+    assert json.loads(target.read_text()) == json.loads(again)
+    assert [p.name for p in tmp_path.iterdir()] == ["out.json"]  # no temporary left behind
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["probe", "--set", "depth"], "--set: expected key=value"),
+    (["probe", "--set", "dept=3"], "dept: unknown field; did you mean 'depth'"),
+    (["probe", "--set", "depth=abc"], "depth: expected an integer"),
+    (["probe", "--set", "depth=0"], "depth: 0 is out of range; allowed 1..1000"),
+    (["probe", "--set", "architecture=rnn"], "not supported yet"),
+    (["probe", "MISSING.json"], "does not exist"),
+    (["probe", "DIR"], "is a directory"),
+    (["probe", "BAD.json"], "is not valid JSON"),
+    (["probe", "LIST.json"], "must hold a JSON object"),
+    (["probe", "UNKNOWN.json"], "colour: unknown field"),
+    (["probe", "TYPE.json"], "width: expected an integer"),
+    (["run", "--set", "depth=2"], "--steps"),
+    (["run", "--steps", "0"], "--steps must be at least 1"),
+    (["run", "--steps", "2", "--every", "0"], "--every must be at least 1"),
+    (["fly"], "invalid choice"),
+    ([], "required"),
+])
+def test_bad_input_exits_2_with_one_error_line(tmp_path, args, fragment):
+    files = {"DIR": tmp_path, "MISSING.json": tmp_path / "missing.json"}
+    for name, text in {"BAD.json": "{depth: 3", "LIST.json": "[1, 2]", "UNKNOWN.json": '{"colour": 1}',
+                       "TYPE.json": '{"width": "wide"}'}.items():
+        files[name] = tmp_path / name
+        files[name].write_text(text)
+    argv = [str(files.get(a, a)) for a in args]
+    proc = subprocess.run([sys.executable, "-m", "core", *argv], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parents[2])
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and fragment in lines[0], proc.stderr
+
+
+def test_divergence_exits_3_and_keeps_the_record(tmp_path):
+    out = tmp_path / "run.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "core", "run", "--steps", "20", "--out", str(out), "--set", "activation=relu",
+         "--set", "init=normal", "--set", "init_std=1.0", "--set", "depth=50", "--set", "lr=1.0",
+         "--set", "device=cpu"], capture_output=True, text=True, cwd=Path(__file__).resolve().parents[2])
+    assert proc.returncode == 3
+    (line,) = proc.stderr.splitlines()
+    doc = json.loads(out.read_text())
+    last = doc["snapshots"][-1]
+    assert last["nonfinite"] and f"step {last['step']}, layer {last['nonfinite_layer']}" in line
+    assert line.startswith("error: non-finite value at")

@@ -1,0 +1,128 @@
+import json
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from core import ConfigError, SimConfig
+from core import config as C
+
+CONTRACT_DEFAULTS = dict(
+    architecture="mlp", depth=20, width=128, activation="tanh", leaky_slope=0.01, init="xavier_normal",
+    init_std=0.01, init_gain=1.0, init_mode="fan_in", bias_std=0.0, normalization="none", dataset="spirals",
+    input_dim=32, n_samples=2048, batch_size=128, optimizer="sgd", lr=0.05, momentum=0.9, clip_mode="none",
+    clip_threshold=1.0, seed=0, device="auto",
+)
+
+
+def test_defaults_are_the_public_contract():
+    assert SimConfig().to_dict() == CONTRACT_DEFAULTS
+
+
+def test_contract_value_lists():
+    assert C.ACTIVATION_NAMES == ("sigmoid", "tanh", "relu", "leaky_relu", "elu", "selu", "gelu", "silu",
+                                  "softplus", "linear", "shifted_relu")
+    assert C.INIT_NAMES == ("zeros", "constant", "normal", "uniform", "xavier_uniform", "xavier_normal",
+                            "kaiming_uniform", "kaiming_normal", "lecun_normal", "orthogonal")
+    assert C.DATASET_NAMES == ("gaussian", "spirals", "circles", "xor", "moons", "digits")
+
+
+@pytest.mark.parametrize("field,value,fragment", [
+    ("depth", 0, "allowed 1..1000"), ("depth", 1001, "allowed 1..1000"), ("width", 4097, "1..4096"),
+    ("leaky_slope", 1.5, "0..1"), ("init_std", -1.0, ">= 0"), ("init_gain", 0.0, "> 0"),
+    ("bias_std", -0.1, ">= 0"), ("n_samples", 15, "16..100000"), ("batch_size", 0, "1..2048"),
+    ("batch_size", 4096, "1..2048"), ("lr", 0.0, "> 0"), ("momentum", 1.0, "< 1"),
+    ("clip_threshold", 0.0, "> 0"), ("lr", float("nan"), "not a finite"), ("seed", -1, "0..9223372036854775807"),
+])
+def test_out_of_range_names_field_and_range(field, value, fragment):
+    with pytest.raises(ConfigError) as err:
+        SimConfig(**{field: value})
+    assert err.value.field == field
+    assert str(err.value).startswith(f"{field}: ")
+    assert fragment in str(err.value)
+
+
+def test_unknown_name_suggests_closest():
+    with pytest.raises(ConfigError, match=r"activation: unknown value 'rleu'; did you mean 'relu'\?"):
+        SimConfig(activation="rleu")
+    with pytest.raises(ConfigError, match="did you mean 'kaiming_normal'"):
+        SimConfig(init="kaiming_norml")
+
+
+@pytest.mark.parametrize("arch", ["rnn", "lstm"])
+def test_recurrent_not_supported_yet(arch):
+    with pytest.raises(ConfigError, match="not supported yet"):
+        SimConfig(architecture=arch)
+
+
+def test_batchnorm_needs_two_examples():
+    with pytest.raises(ConfigError, match="batch_size"):
+        SimConfig(normalization="batchnorm", batch_size=1)
+    SimConfig(normalization="layernorm", batch_size=1)
+
+
+def test_from_dict_rejects_unknown_keys_and_wrong_types():
+    with pytest.raises(ConfigError, match="widht: unknown field; did you mean 'width'"):
+        SimConfig.from_dict({"widht": 3})
+    with pytest.raises(ConfigError, match="depth: expected an integer"):
+        SimConfig.from_dict({"depth": "20"})
+    with pytest.raises(ConfigError, match="depth: expected an integer"):
+        SimConfig.from_dict({"depth": True})
+    with pytest.raises(ConfigError, match="lr: expected a number"):
+        SimConfig.from_dict({"lr": "fast"})
+    with pytest.raises(ConfigError, match="activation: expected a string"):
+        SimConfig.from_dict({"activation": 3})
+    with pytest.raises(ConfigError, match="config: expected a JSON object"):
+        SimConfig.from_dict([1, 2])
+    assert SimConfig.from_dict({"lr": 1}).lr == 1.0 and isinstance(SimConfig.from_dict({"lr": 1}).lr, float)
+
+
+def test_overrides_parse_by_field_type():
+    cfg = SimConfig().with_overrides(["depth=7", "lr=1e-3", "activation=relu"])
+    assert (cfg.depth, cfg.lr, cfg.activation) == (7, 1e-3, "relu")
+    with pytest.raises(ConfigError, match="--set: expected key=value"):
+        SimConfig().with_overrides(["depth"])
+    with pytest.raises(ConfigError, match="depth: expected an integer, got '2.5'"):
+        SimConfig().with_overrides(["depth=2.5"])
+
+
+def test_replace_returns_validated_copy():
+    base = SimConfig()
+    assert base.replace(depth=3).depth == 3 and base.depth == 20
+    with pytest.raises(ConfigError, match="depth"):
+        base.replace(depth=-3)
+
+
+configs = st.builds(
+    SimConfig,
+    architecture=st.sampled_from(C.ARCHITECTURES), depth=st.integers(1, 1000), width=st.integers(1, 4096),
+    activation=st.sampled_from(C.ACTIVATION_NAMES), leaky_slope=st.floats(0, 1),
+    init=st.sampled_from(C.INIT_NAMES), init_std=st.floats(0, 1e6), init_gain=st.floats(1e-6, 1e3),
+    init_mode=st.sampled_from(C.INIT_MODES), bias_std=st.floats(0, 10),
+    normalization=st.sampled_from(C.NORMALIZATIONS), dataset=st.sampled_from(C.DATASET_NAMES),
+    input_dim=st.integers(1, 4096), n_samples=st.integers(2048, 100_000), batch_size=st.integers(2, 2048),
+    optimizer=st.sampled_from(C.OPTIMIZERS), lr=st.floats(1e-9, 1e3), momentum=st.floats(0, 0.999),
+    clip_mode=st.sampled_from(C.CLIP_MODES), clip_threshold=st.floats(1e-12, 1e6),
+    seed=st.integers(0, 2**63 - 1), device=st.sampled_from(C.DEVICES),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(configs)
+def test_json_round_trip_is_lossless(cfg):
+    assert SimConfig.from_json(cfg.to_json()) == cfg
+    assert SimConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from([f.name for f in C.fields(SimConfig)] + ["bogus"]),
+                       st.one_of(st.integers(-10, 5000), st.floats(allow_nan=True, allow_infinity=True),
+                                 st.text(max_size=12), st.booleans(), st.none(),
+                                 st.sampled_from(C.ACTIVATION_NAMES + C.INIT_NAMES + C.DATASET_NAMES))))
+def test_any_dict_is_valid_or_names_the_field(data):
+    try:
+        cfg = SimConfig.from_dict(data)
+    except ConfigError as err:
+        assert err.field in data or err.field in ("batch_size", "config")
+        assert str(err).startswith(f"{err.field}: ")
+    else:
+        assert cfg.to_dict() == SimConfig.from_dict(cfg.to_dict()).to_dict()

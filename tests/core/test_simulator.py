@@ -1,0 +1,231 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from core import ConfigError, SimConfig, Simulator
+from core.config import ACTIVATION_NAMES, DATASET_NAMES, OPTIMIZERS
+from core.model import Trace
+
+# The fast.ai lesson (reference note 001): 10 000 inputs of 784 N(0,1) features into 50 units.
+FASTAI = SimConfig(dataset="gaussian", input_dim=784, depth=1, width=50, batch_size=10000, n_samples=10000,
+                   device="cpu")
+# z = w·x with x ~ N(0, I): Var z = ‖w‖², averaged over 50 units whose ‖w‖²/784 have relative sd
+# √(2/784) each; the layer's std is then off by ≈ √(2/784)/√50/2 ≈ 0.4 %. 3 % leaves > 5 sd.
+TOL = 0.03
+
+
+def probe(cfg, **changes):
+    return Simulator(cfg.replace(**changes)).probe().layers
+
+
+def test_fastai_standard_normal_weights_give_std_28():
+    assert probe(FASTAI, init="normal", init_std=1.0, activation="linear").preact_std[0] == pytest.approx(28.0, rel=TOL)
+
+
+def test_fastai_lecun_relu_kaiming_and_shifted_relu():
+    # relu of N(0, σ²): mean σ/√(2π) ≈ 0.399σ, std σ·√(1/2 − 1/(2π)) ≈ 0.584σ
+    lecun = probe(FASTAI, init="lecun_normal", activation="relu")
+    assert lecun.preact_std[0] == pytest.approx(1.0, rel=TOL)
+    assert lecun.act_mean[0] == pytest.approx(0.40, rel=TOL)
+    assert lecun.act_std[0] == pytest.approx(0.58, rel=TOL)
+    he = probe(FASTAI, init="kaiming_normal", activation="relu")  # σ = √2
+    assert he.act_mean[0] == pytest.approx(0.56, rel=TOL)
+    assert he.act_std[0] == pytest.approx(0.83, rel=TOL)
+    shifted = probe(FASTAI, init="kaiming_normal", activation="shifted_relu")
+    assert shifted.act_mean[0] == pytest.approx(he.act_mean[0] - 0.5, abs=1e-6)
+    assert shifted.act_mean[0] == pytest.approx(0.06, abs=0.02)
+
+
+def test_zero_init_blocks_every_gradient_below_the_last_layer():
+    cfg = SimConfig(init="zeros", activation="sigmoid", depth=6, width=16, n_samples=256, batch_size=64, device="cpu")
+    sim = Simulator(cfg)
+    assert sim.probe().layers.grad_norm.tolist() == [0.0] * 6  # readout weights are 0 too
+    # Update k can make at most one more weight matrix nonzero, counting back from the readout,
+    # so the pass of step k reaches at most the last k−1 hidden layers: all below stay exactly 0.
+    for k in range(1, 6):
+        g = sim.step().layers.grad_norm
+        assert g[: 6 - (k - 1)].tolist() == [0.0] * (7 - k), k
+        if k == 2:
+            assert g[-1] > 0
+
+
+def test_deep_sigmoid_vanishes():
+    layers = probe(SimConfig(activation="sigmoid", init="normal", init_std=0.01, depth=50, width=128, device="cpu"))
+    assert layers.grad_norm[0] < 1e-20 * layers.grad_norm[-1]  # many decades; often exactly 0
+
+
+def test_grad_norm_is_the_norm_of_dloss_dz():
+    cfg = SimConfig(depth=5, width=12, n_samples=128, batch_size=32, normalization="layernorm",
+                    architecture="residual", activation="gelu", device="cpu")
+    sim = Simulator(cfg)
+    snap = sim.probe()
+    idx = sim._probe_idx
+    trace = Trace()
+    loss = nn.functional.cross_entropy(sim.model(sim.x[idx], trace), sim.y[idx])
+    grads = torch.autograd.grad(loss, trace.z)
+    expected = [float(g.norm()) for g in grads]
+    np.testing.assert_allclose(snap.layers.grad_norm, expected, rtol=1e-5)
+    np.testing.assert_allclose(snap.layers.preact_std, [float(z.detach().std(unbiased=False)) for z in trace.z], rtol=1e-4)
+    assert snap.loss == pytest.approx(float(loss.detach()), rel=1e-6)
+
+
+def test_residual_adds_input_except_first_layer():
+    cfg = SimConfig(architecture="residual", depth=3, width=8, activation="linear", device="cpu", n_samples=64,
+                    batch_size=8)
+    model = Simulator(cfg).model
+    x = torch.randn(5, 2)
+    with torch.no_grad():
+        h = model.linears[0](x)
+        for lin in model.linears[1:]:
+            h = h + lin(h)
+        torch.testing.assert_close(model(x), model.readout(h))
+
+
+@pytest.mark.parametrize("norm", ["batchnorm", "layernorm"])
+def test_normalization_standardizes_activation_inputs(norm):
+    cfg = SimConfig(normalization=norm, depth=3, width=32, init="normal", init_std=3.0, n_samples=256,
+                    batch_size=128, device="cpu")
+    sim = Simulator(cfg)
+    trace = Trace()
+    sim.model(sim.x[:128], trace)
+    axis = 0 if norm == "batchnorm" else 1  # per unit over the batch, or per example over units
+    for z, u in zip(trace.z, trace.u):
+        assert float(z.std()) > 2  # large before normalization
+        torch.testing.assert_close(u.mean(axis), torch.zeros(u.shape[1 - axis]), atol=1e-4, rtol=0)
+        torch.testing.assert_close(u.var(axis, unbiased=False), torch.ones(u.shape[1 - axis]), atol=2e-3, rtol=0)
+
+
+def test_probe_changes_nothing():
+    sim = Simulator(SimConfig(normalization="batchnorm", depth=3, width=8, n_samples=64, batch_size=16, device="cpu"))
+    before = {k: v.clone() for k, v in sim.model.state_dict().items()}
+    a, b = sim.probe(), sim.probe()
+    after = sim.model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    np.testing.assert_array_equal(a.layers.grad_norm, b.layers.grad_norm)
+    assert a.kind == "probe" and np.isnan(a.layers.update_to_weight).all() and sim.steps_done == 0
+
+
+def test_same_seed_same_numbers():
+    cfg = SimConfig(depth=4, width=16, n_samples=256, batch_size=32, device="cpu", optimizer="adam")
+    s1, s2 = Simulator(cfg), Simulator(cfg)
+    a, b = s1.step(3), s2.step(3)
+    np.testing.assert_array_equal(a.layers.grad_norm, b.layers.grad_norm)
+    assert a.loss == b.loss and a.step == b.step == 3
+    c = Simulator(cfg.replace(seed=1)).step(3)
+    assert c.loss != a.loss
+
+
+def test_sgd_update_to_weight_is_lr_times_gradient():
+    cfg = SimConfig(depth=4, width=16, n_samples=256, batch_size=32, lr=0.1, device="cpu")
+    snap = Simulator(cfg).step()
+    L = snap.layers
+    # plain SGD: ΔW = −lr·∇W, so ‖ΔW‖/‖W_new‖ · ‖W_new‖ = lr·‖∇W‖; ‖W_new‖ ≈ ‖W_old‖ to first order
+    # ‖W_new‖ differs from ‖W_old‖ by at most ‖ΔW‖ = lr·‖∇W‖, a few % here: bound both ways
+    upd = 0.1 * L.weight_grad_norm
+    lo, hi = upd / (L.weight_norm + upd), upd / (L.weight_norm - upd)
+    assert np.all((L.update_to_weight >= lo * (1 - 1e-5)) & (L.update_to_weight <= hi * (1 + 1e-5)))
+    np.testing.assert_allclose(L.grad_to_weight, L.weight_grad_norm / L.weight_norm, rtol=1e-12)
+
+
+@pytest.mark.parametrize("activation", ACTIVATION_NAMES)
+def test_every_activation_probes_and_trains(activation):
+    cfg = SimConfig(activation=activation, depth=3, width=16, n_samples=256, batch_size=32, device="cpu")
+    snap = Simulator(cfg).step(2)
+    assert not snap.nonfinite and snap.depth == 3
+    assert np.all((snap.layers.saturated_frac >= 0) & (snap.layers.saturated_frac <= 1))
+
+
+def test_saturation_and_dead_units_measured():
+    tanh = probe(SimConfig(activation="tanh", init="normal", init_std=1.0, depth=5, width=64, device="cpu"))
+    assert tanh.saturated_frac[-1] > 0.5  # std-1 weights at width 64: |u| ≫ 1, tanh flat
+    relu = probe(SimConfig(activation="relu", bias_std=0.0, init="kaiming_normal", depth=3, width=64, device="cpu"))
+    assert 0.35 < relu.saturated_frac[1] < 0.65  # half of ReLU's inputs are negative: φ′ = 0
+    dead = probe(SimConfig(activation="relu", init="normal", init_std=0.001, bias_std=1.0, depth=3, width=64,
+                           device="cpu"))
+    # biases ~ N(0,1) dominate tiny weights: a unit is dead exactly when its bias is ≤ 0 (about half)
+    assert 0.2 < dead.dead_frac[1] < 0.8
+
+
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+def test_every_optimizer_learns(optimizer):
+    cfg = SimConfig(dataset="moons", depth=2, width=32, activation="relu", init="kaiming_normal", n_samples=512,
+                    batch_size=512, optimizer=optimizer, lr=0.01 if optimizer == "adam" else 0.1, device="cpu")
+    sim = Simulator(cfg)
+    first = sim.probe().loss
+    sim.step(150)
+    assert sim.probe().loss < 0.7 * first
+
+
+def test_clip_by_norm_and_by_value():
+    base = SimConfig(init="normal", init_std=0.5, depth=6, width=32, activation="relu", n_samples=256,
+                     batch_size=64, device="cpu")
+    snap = Simulator(base.replace(clip_mode="norm", clip_threshold=0.5)).step()
+    assert snap.grad_norm_total > 0.5 and snap.clipped
+    assert snap.grad_norm_clipped == pytest.approx(0.5, rel=1e-4)
+    sim = Simulator(base.replace(clip_mode="value", clip_threshold=1e-3))
+    sim.model.zero_grad()
+    snap = sim.step()
+    assert snap.clipped and snap.grad_norm_clipped < snap.grad_norm_total
+    # after clip_grad_value_ no gradient entry exceeds the threshold, so ‖g‖ ≤ thr·√(#params)
+    n_params = sum(p.numel() for p in sim.model.parameters())
+    assert snap.grad_norm_clipped <= 1e-3 * math.sqrt(n_params) * (1 + 1e-6)
+    unclipped = Simulator(base.replace(clip_mode="norm", clip_threshold=1e9)).step()
+    assert not unclipped.clipped and unclipped.grad_norm_clipped == unclipped.grad_norm_total
+
+
+def test_exploding_network_is_flagged_not_crashing():
+    cfg = SimConfig(activation="relu", init="normal", init_std=1.0, depth=50, lr=1.0, device="cpu")
+    sim = Simulator(cfg)
+    snap = sim.step(5)
+    assert snap.nonfinite and snap.nonfinite_stage == "forward" and snap.step == 1
+    # relu with weight variance 1 multiplies the signal's variance by width/2 = 64 a layer:
+    # float32 (max 3.4e38) overflows after about log(3.4e38)/log(8) ≈ 43 layers
+    assert 38 <= snap.nonfinite_layer <= 46
+    L = snap.layers
+    assert L.act_nonfinite[snap.nonfinite_layer - 1] > 0 and L.act_nonfinite[: snap.nonfinite_layer - 1].sum() == 0
+    assert np.isfinite(L.act_hist_counts).all() and np.isfinite(L.act_hist_edges).all()
+    assert sim.steps_done == 0  # the bad update was not applied
+
+
+@pytest.mark.parametrize("name", DATASET_NAMES)
+def test_every_dataset(name):
+    from core.data import DATASETS, input_dim_for
+    cfg = SimConfig(dataset=name, n_samples=600, input_dim=5)
+    ds = DATASETS[name](cfg, torch.Generator().manual_seed(0))
+    assert ds.x.shape == (600, input_dim_for(cfg)) and ds.x.dtype == torch.float32
+    assert set(ds.y.unique().tolist()) == set(range(ds.n_classes))
+    if name != "gaussian":
+        torch.testing.assert_close(ds.x.mean(0), torch.zeros(ds.input_dim), atol=1e-5, rtol=0)
+    counts = torch.bincount(ds.y)
+    assert counts.min() > 0.3 * 600 / ds.n_classes  # no class is nearly missing
+
+
+def test_digits_are_the_real_uci_set():
+    from core.data import load_digits_array
+    x, y = load_digits_array()
+    assert x.shape == (1797, 64) and x.min() == 0 and x.max() == 16
+    assert np.bincount(y).tolist() == [178, 182, 177, 183, 181, 182, 181, 179, 174, 180]
+    snap = Simulator(SimConfig(dataset="digits", depth=2, width=32, device="cpu")).probe()
+    assert snap.loss == pytest.approx(math.log(10), rel=0.25)  # untrained: near chance over 10 classes
+    assert snap.accuracy < 0.3
+
+
+def test_device_choice():
+    from core import resolve_device
+    dev, why = resolve_device("auto")
+    assert dev.type == ("cuda" if torch.cuda.is_available() else "cpu") and why
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="device: 'cuda' was requested"):
+            Simulator(SimConfig(device="cuda", depth=1, width=2))
+
+
+def test_snapshot_is_immutable_numpy():
+    snap = Simulator(SimConfig(depth=2, width=4, n_samples=64, batch_size=8, device="cpu")).step()
+    with pytest.raises(ValueError):
+        snap.layers.grad_norm[0] = 1.0
+    with pytest.raises(AttributeError):
+        snap.loss = 0.0
+    assert all(isinstance(getattr(snap.layers, f), np.ndarray) for f in snap.layers.__dataclass_fields__)

@@ -1,0 +1,62 @@
+import numpy as np
+import pytest
+import torch
+
+from core.stats import histograms, moments, saturation
+
+
+def test_moments_against_numpy_with_nonfinite():
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(4, 30, 20, generator=g) * torch.tensor([1.0, 5.0, 0.01, 2.0]).view(4, 1, 1) + 3
+    x[2, 0, 0] = float("nan")
+    x[3, 1, 1] = float("inf")
+    m = moments(x)
+    for i in range(4):
+        v = x[i].double().numpy().ravel()
+        v = v[np.isfinite(v)]
+        assert m.mean[i] == pytest.approx(v.mean(), rel=1e-6)
+        assert m.std[i] == pytest.approx(v.std(), rel=1e-5)
+    assert m.nonfinite.tolist() == [0, 0, 1, 1]
+
+
+def test_moments_avoid_cancellation():
+    # mean 1000, std 0.01: E[x²] − E[x]² in float32 would lose every digit
+    x = 1000 + 0.01 * torch.randn(1, 256, 256, generator=torch.Generator().manual_seed(0))
+    ref = x.double().numpy().ravel()
+    assert moments(x).std[0] == pytest.approx(ref.std(), rel=1e-3)
+
+
+def test_histograms_against_numpy():
+    x = torch.randn(3, 40, 50, generator=torch.Generator().manual_seed(2)) * torch.tensor([1.0, 1e-3, 100]).view(3, 1, 1)
+    x[1, 3, 3] = float("nan")
+    x[2, 5, 5] = float("-inf")
+    counts, edges = histograms(x, bins=20)
+    for i in range(3):
+        v = x[i].numpy().ravel()
+        v = v[np.isfinite(v)]
+        ref, ref_edges = np.histogram(v, bins=20, range=(v.min(), v.max()))
+        np.testing.assert_allclose(edges[i], ref_edges, rtol=1e-6)
+        # float32 vs float64 binning may move a value sitting on an edge by one bin
+        assert np.abs(counts[i] - ref).sum() <= 2
+        assert counts[i].sum() == len(v)
+
+
+def test_histograms_of_a_constant_layer():
+    counts, edges = histograms(torch.zeros(2, 4, 5), bins=10)
+    assert counts.sum(1).tolist() == [20, 20]
+    assert (edges[:, 0] < 0).all() and (edges[:, -1] > 0).all()
+
+
+def test_histograms_subsample_whole_rows():
+    x = torch.randn(2, 100, 10)
+    counts, _ = histograms(x, bins=5, max_values=95)  # 10 rows of 10 units
+    assert counts.sum(1).tolist() == [100, 100]
+
+
+def test_saturation_and_dead_units():
+    d = torch.ones(1, 4, 3)
+    d[0, :, 0] = 0          # unit 0: φ′ = 0 for the whole batch -> dead
+    d[0, 0, 1] = 0.01       # one saturated entry
+    sat, dead = saturation(d, max_deriv=1.0)
+    assert sat[0] == pytest.approx(5 / 12)
+    assert dead[0] == pytest.approx(1 / 3)
