@@ -134,6 +134,7 @@ class Simulator:
         return torch.stack(tensors, out=buf)
 
     def _pass(self, idx: Tensor, update: bool) -> Snapshot:
+        """Instrumented forward/backward on batch `idx`, then (if `update`) the optimizer step."""
         model, cfg = self.model, self.config
         model.train()
         model.zero_grad(set_to_none=True)
@@ -148,53 +149,59 @@ class Simulator:
         grad_before = _global_norm(param_grad_norms)
         grad_after = self._clip(params, grad_before)
         with torch.no_grad():
-            z = self._stacked("z", [t.detach() for t in trace.z])      # [L, B, W]
-            a = self._stacked("a", [t.detach() for t in trace.a])
-            g = self._stacked("g", [t.grad if t.grad is not None else torch.zeros_like(t) for t in trace.z])
-            pre, act = moments(z), moments(a)
-            act_counts, act_edges = histograms(a)
-            grad_counts, grad_edges = histograms(g)
-            grad_norm = torch.linalg.vector_norm(g.reshape(len(g), -1), dim=1).double().cpu().numpy()
-            grad_nonfinite = np.zeros(len(grad_norm), dtype=np.int64)
-            if not np.isfinite(grad_norm).all():
-                grad_nonfinite = torch.count_nonzero(~torch.isfinite(g), dim=(1, 2)).cpu().numpy()
-            sat, dead = saturation(self._derivative(trace, z, a), self._max_deriv)
-            weight_norm = norms(self._weights)
+            stats = self._measure(trace)
             by_id = {id(p): n for p, n in zip(params, param_grad_norms)}
-            weight_grad_norm = np.array([by_id.get(id(w), 0.0) for w in self._weights])
-            update_ratio = np.full(len(weight_norm), np.nan)
-            new_weight_norm = None
-            step_index = self.steps_done + 1 if update else self.steps_done
-            if update and math.isfinite(loss_value) and math.isfinite(grad_before):
-                torch._foreach_copy_(self._before, self._weights)
-                self.optimizer.step()
-                self.steps_done = step_index
-                torch._foreach_sub_(self._before, self._weights)
-                new_weight_norm = norms(self._weights)
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    update_ratio = norms(self._before) / new_weight_norm
+            stats["weight_grad_norm"] = np.array([by_id.get(id(w), 0.0) for w in self._weights])
+            step_index, new_weight_norm = self.steps_done, None
+            if update:
+                step_index = self.steps_done + 1
+                if math.isfinite(loss_value) and math.isfinite(grad_before):  # never apply a bad update
+                    stats["update_to_weight"], new_weight_norm = self._apply_update()
+                    self.steps_done = step_index
         with np.errstate(divide="ignore", invalid="ignore"):
-            grad_to_weight = weight_grad_norm / weight_norm
-        stage, layer = _first_nonfinite(pre.nonfinite + act.nonfinite, loss_value, grad_nonfinite, new_weight_norm)
-        layers = LayerStats(
-            preact_mean=frozen_array(pre.mean), preact_std=frozen_array(pre.std),
-            act_mean=frozen_array(act.mean), act_std=frozen_array(act.std),
-            act_hist_counts=frozen_array(act_counts, np.int64), act_hist_edges=frozen_array(act_edges),
-            saturated_frac=frozen_array(sat), dead_frac=frozen_array(dead),
-            grad_norm=frozen_array(grad_norm),
-            grad_hist_counts=frozen_array(grad_counts, np.int64), grad_hist_edges=frozen_array(grad_edges),
-            weight_norm=frozen_array(weight_norm), weight_grad_norm=frozen_array(weight_grad_norm),
-            grad_to_weight=frozen_array(grad_to_weight), update_to_weight=frozen_array(update_ratio),
-            act_nonfinite=frozen_array(act.nonfinite + pre.nonfinite, np.int64),
-            grad_nonfinite=frozen_array(grad_nonfinite, np.int64),
-        )
-        clipped = cfg.clip_mode != "none" and grad_after != grad_before
+            stats["grad_to_weight"] = stats["weight_grad_norm"] / stats["weight_norm"]
+        stage, layer = _first_nonfinite(stats["act_nonfinite"], loss_value, stats["grad_nonfinite"],
+                                        new_weight_norm)
+        dtypes = {"act_hist_counts": np.int64, "grad_hist_counts": np.int64, "act_nonfinite": np.int64,
+                  "grad_nonfinite": np.int64}
+        layers = LayerStats(**{k: frozen_array(v, dtypes.get(k, np.float64)) for k, v in stats.items()})
         return Snapshot(
             step=step_index, kind="step" if update else "probe",
             loss=loss_value, accuracy=accuracy, lr=float(self.optimizer.param_groups[0]["lr"]),
-            grad_norm_total=grad_before, grad_norm_clipped=grad_after, clipped=bool(clipped),
+            grad_norm_total=grad_before, grad_norm_clipped=grad_after,
+            clipped=cfg.clip_mode != "none" and grad_after != grad_before,
             nonfinite=stage is not None, nonfinite_layer=layer, nonfinite_stage=stage, layers=layers,
         )
+
+    def _measure(self, trace: Trace) -> dict[str, np.ndarray]:
+        """Per-layer statistics of one traced pass (everything but the update and weight gradients)."""
+        z = self._stacked("z", [t.detach() for t in trace.z])      # [L, B, W]
+        a = self._stacked("a", [t.detach() for t in trace.a])
+        g = self._stacked("g", [t.grad if t.grad is not None else torch.zeros_like(t) for t in trace.z])
+        pre, act = moments(z), moments(a)
+        act_counts, act_edges = histograms(a)
+        grad_counts, grad_edges = histograms(g)
+        grad_norm = torch.linalg.vector_norm(g.reshape(len(g), -1), dim=1).double().cpu().numpy()
+        grad_nonfinite = np.zeros(len(grad_norm), dtype=np.int64)
+        if not np.isfinite(grad_norm).all():
+            grad_nonfinite = torch.count_nonzero(~torch.isfinite(g), dim=(1, 2)).cpu().numpy()
+        sat, dead = saturation(self._derivative(trace, z, a), self._max_deriv)
+        return dict(
+            preact_mean=pre.mean, preact_std=pre.std, act_mean=act.mean, act_std=act.std,
+            act_hist_counts=act_counts, act_hist_edges=act_edges, saturated_frac=sat, dead_frac=dead,
+            grad_norm=grad_norm, grad_hist_counts=grad_counts, grad_hist_edges=grad_edges,
+            weight_norm=norms(self._weights), update_to_weight=np.full(len(grad_norm), np.nan),
+            act_nonfinite=pre.nonfinite + act.nonfinite, grad_nonfinite=grad_nonfinite,
+        )
+
+    def _apply_update(self) -> tuple[np.ndarray, np.ndarray]:
+        """Optimizer step; returns ‖ΔW‖/‖W‖ per hidden layer and the new ‖W‖."""
+        torch._foreach_copy_(self._before, self._weights)
+        self.optimizer.step()
+        torch._foreach_sub_(self._before, self._weights)
+        new_norm = norms(self._weights)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return norms(self._before) / new_norm, new_norm
 
     def _derivative(self, trace: Trace, z: Tensor, a: Tensor) -> Tensor:
         """|φ′| at every activation input, [L, B, W]; from the outputs when that is cheaper."""
