@@ -1,0 +1,123 @@
+"""``python -m app [CONFIG.json] [--set key=value ...] [--screenshot FILE [--steps N]]``.
+
+Without --screenshot: the interactive window. With it: build the real main
+window offscreen, train N steps through the same worker path, wait until the
+plots show the last snapshot, write the PNG and exit 0. Bad input prints one
+``error: ...`` line and exits 2.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Sequence
+
+from core import ConfigError
+from core.cli import UsageError, load_config
+
+EXIT_BAD_INPUT = 2
+SCREENSHOT_TIMEOUT_S = 300
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:
+        raise UsageError(message)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m app", description="Vanishing Point: watch gradients vanish and explode.")
+    p.add_argument("config", nargs="?", help="a SimConfig JSON file (defaults for missing fields)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one field")
+    p.add_argument("--screenshot", metavar="FILE", help="render the window offscreen to a PNG and exit")
+    p.add_argument("--steps", type=int, default=0, help="training steps before the screenshot")
+    p.add_argument("--size", default="1600x1000", help="window size for the screenshot, WxH")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = _parser().parse_args(argv)
+        config = load_config(args.config, args.set)
+        if args.steps < 0:
+            raise UsageError(f"--steps must be >= 0, got {args.steps}")
+        w, _, h = args.size.partition("x")
+        if not (w.isdigit() and h.isdigit()):
+            raise UsageError(f"--size must look like 1600x1000, got {args.size!r}")
+    except (UsageError, ConfigError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.screenshot:
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtWidgets import QApplication
+
+    from .window import MainWindow
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    window = MainWindow(config)
+    try:
+        if args.screenshot:
+            window.resize(int(w), int(h))
+            status = _screenshot(app, window, args.screenshot, args.steps)
+        else:
+            window.show()
+            status = app.exec()
+    finally:
+        window.shutdown()
+        window.deleteLater()
+        app.processEvents()
+        del window
+        app.shutdown()  # explicit teardown: never leave the QApplication to the GC
+    return status
+
+
+def _screenshot(app, window, path: str, steps: int) -> int:
+    import time
+
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    window.show()
+
+    def settled() -> bool:
+        snap = window.plots.drawn_snapshot
+        if snap is None:
+            return False
+        if steps == 0:
+            return True
+        if window.diverged_message and not window.is_running():
+            return snap.nonfinite
+        return snap.kind == "step" and snap.step >= steps and not window.is_running()
+
+    started = False
+    deadline = time.monotonic() + SCREENSHOT_TIMEOUT_S
+    loop = QEventLoop()
+    poll = QTimer()
+    poll.setInterval(20)
+
+    def check() -> None:
+        nonlocal started
+        if not started and window.plots.drawn_snapshot is not None and steps > 0:
+            window.set_running(True, until=steps)
+            started = True
+            return
+        if (started or steps == 0) and settled() and not window._dirty:
+            loop.quit()
+        elif time.monotonic() > deadline:
+            loop.exit(1)
+
+    poll.timeout.connect(check)
+    poll.start()
+    code = loop.exec()
+    poll.stop()
+    if code != 0:
+        print("error: timed out waiting for the plots", file=sys.stderr)
+        return 1
+    app.processEvents()
+    if not window.grab().save(path, "PNG"):
+        print(f"error: cannot write {path}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(f"wrote {path} (step {window.plots.drawn_step})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

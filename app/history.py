@@ -1,0 +1,75 @@
+"""Bounded history of training snapshots for the over-steps plots.
+
+Scalars (loss, accuracy) keep up to `scalar_capacity` points and are thinned
+by half when full, so a long run keeps its whole shape. Per-layer series
+(grad_norm, update_to_weight) keep the last `layer_capacity` snapshots in a
+ring: a [capacity, depth] array, oldest first when read.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from core import Snapshot
+
+
+class History:
+    def __init__(self, layer_capacity: int = 400, scalar_capacity: int = 4000):
+        self.layer_capacity = layer_capacity
+        self.scalar_capacity = scalar_capacity
+        self.clear()
+
+    def clear(self) -> None:
+        self.depth = 0
+        self.steps: list[int] = []
+        self.loss: list[float] = []
+        self.accuracy: list[float] = []
+        self.clip_events = 0
+        self._layer_steps = np.zeros(self.layer_capacity, dtype=np.int64)
+        self._grad = np.zeros((self.layer_capacity, 0))
+        self._update = np.zeros((self.layer_capacity, 0))
+        self._count = 0  # snapshots written into the ring
+
+    def add(self, snap: Snapshot) -> None:
+        """Record a training snapshot (probes are not steps and are ignored)."""
+        if snap.kind != "step":
+            return
+        if snap.depth != self.depth:
+            self.clear()
+            self.depth = snap.depth
+            self._grad = np.full((self.layer_capacity, snap.depth), np.nan)
+            self._update = np.full((self.layer_capacity, snap.depth), np.nan)
+        self.steps.append(snap.step)
+        self.loss.append(snap.loss)
+        self.accuracy.append(snap.accuracy)
+        self.clip_events += int(snap.clipped)
+        if len(self.steps) > self.scalar_capacity:  # thin: keep every other point and the last
+            keep = slice(None, None, 2)
+            last = (self.steps[-1], self.loss[-1], self.accuracy[-1])
+            self.steps, self.loss, self.accuracy = self.steps[keep], self.loss[keep], self.accuracy[keep]
+            if self.steps[-1] != last[0]:
+                self.steps.append(last[0]); self.loss.append(last[1]); self.accuracy.append(last[2])  # noqa: E702
+        i = self._count % self.layer_capacity
+        self._layer_steps[i] = snap.step
+        self._grad[i] = snap.layers.grad_norm
+        self._update[i] = snap.layers.update_to_weight
+        self._count += 1
+
+    def __len__(self) -> int:
+        return min(self._count, self.layer_capacity)
+
+    def _ordered(self, arr: np.ndarray) -> np.ndarray:
+        n = len(self)
+        if self._count <= self.layer_capacity:
+            return arr[:n]
+        start = self._count % self.layer_capacity
+        return np.concatenate([arr[start:], arr[:start]])
+
+    def layer_steps(self) -> np.ndarray:
+        return self._ordered(self._layer_steps)
+
+    def grad_norm(self) -> np.ndarray:
+        """[snapshots, depth], oldest first."""
+        return self._ordered(self._grad)
+
+    def update_to_weight(self) -> np.ndarray:
+        return self._ordered(self._update)

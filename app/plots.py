@@ -1,0 +1,396 @@
+"""Live per-layer plots (pyqtgraph). Every item is created once; `show()` only calls setData/setImage.
+
+Panels, in one GraphicsLayoutWidget:
+  act_map     layer × activation value heatmap, colour = log10 share of the layer's values
+  act_hist    histograms of a handful of layers, legend with mean / std / saturated %
+  grad_layers ‖∂L/∂z‖ and ‖∂L/∂W‖ per layer on a log axis, vanishing/exploding bands
+  grad_map    layer × step heatmap of log10 ‖∂L/∂z‖ (NaN/Inf and exact zeros coloured apart)
+  loss        loss and accuracy over steps
+  update      update:weight ratio per layer over steps, log axis, 1e-3 guide
+
+Log axes are drawn by plotting log10 values on an axis in log-label mode, so a
+value that underflowed to exactly 0 can be placed at the axis floor and marked
+instead of silently vanishing, and NaN/Inf get their own markers.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QColor, QFont
+
+from core import Snapshot
+
+from .history import History
+
+pg.setConfigOptions(imageAxisOrder="row-major", background="w", foreground="k", antialias=False)
+
+GRID_BINS = 120            # common value grid of the activation heatmap
+SHARE_FLOOR_LOG = -4.0     # log10 share below which the heatmap is at its darkest
+BAND_DECADES = 2.0         # vanishing/exploding bands: 100× below/above the output layer
+GRAD_MAP_DECADES = 12.0    # colour range of the gradient heatmap
+MAX_OVERLAY = 6
+LAYER_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
+ZERO_COLOR = "#00bcd4"     # cyan: exactly zero (underflow)
+BAD_COLOR = "#ff00ff"      # magenta: NaN / Inf
+TICK_FONT = QFont()
+TICK_FONT.setPointSize(11)
+LABEL_STYLE = {"font-size": "12pt"}
+TITLE_SIZE = "13pt"
+
+
+# --- pure helpers (tested directly) -------------------------------------------------
+def resample_histograms(counts: np.ndarray, edges: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """Share of each layer's values in each bin of a common grid, [L, len(grid)-1].
+
+    Each layer has its own edges [L, B+1]; values are taken as uniform within a
+    bin, so the layer's cumulative count is piecewise linear and is evaluated at
+    the common edges (mass is conserved; a narrow layer lands in one grid bin).
+    """
+    counts = np.asarray(counts, dtype=np.float64)
+    L, B = counts.shape
+    total = counts.sum(1)
+    cum = np.concatenate([np.zeros((L, 1)), np.cumsum(counts, 1)], axis=1)   # [L, B+1]
+    lo, hi = edges[:, :1], edges[:, -1:]
+    width = (hi - lo) / B
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = (grid[None, :] - lo) / width                                     # [L, V+1] in bins
+    t = np.clip(np.nan_to_num(t, nan=0.0, posinf=B, neginf=0.0), 0, B)
+    k = np.minimum(t.astype(np.int64), B - 1)
+    frac = t - k
+    rows = np.arange(L)[:, None]
+    at = cum[rows, k] + frac * counts[rows, k]
+    mass = np.diff(at, axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = mass / total[:, None]
+    share[~(total > 0)] = 0.0
+    return share
+
+
+def value_grid(edges: np.ndarray, bins: int = GRID_BINS) -> np.ndarray:
+    """Common edges spanning every layer's finite histogram range."""
+    finite = edges[np.isfinite(edges)]
+    lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (-1.0, 1.0)
+    if not hi > lo:
+        lo, hi = lo - 0.5, lo + 0.5
+    return np.linspace(lo, hi, bins + 1)
+
+
+def safe_log10(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(log10 of the positive finite entries with NaN elsewhere, zero mask, non-finite mask)."""
+    x = np.asarray(x, dtype=np.float64)
+    bad = ~np.isfinite(x)
+    zero = x == 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where(~bad & (x > 0), np.log10(np.where(x > 0, x, 1.0)), np.nan)
+    return out, zero, bad
+
+
+def auto_layers(depth: int, n: int = 5) -> list[int]:
+    """A spread of 1-based layers: first, last and evenly between."""
+    return sorted({int(round(v)) for v in np.linspace(1, depth, min(n, depth))})
+
+
+def _lut(cmap_name: str, low: str | None, high: str | None) -> np.ndarray:
+    """256-entry RGBA LUT: 1..254 the colour map, 0 and 255 special colours."""
+    lut = pg.colormap.get(cmap_name).getLookupTable(0.0, 1.0, 256, alpha=True)
+    if low is not None:
+        lut[0] = QColor(low).getRgb()
+    if high is not None:
+        lut[255] = QColor(high).getRgb()
+    return lut
+
+
+def _to_index(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """Map finite values to 1..254 (uint8); callers set 0 and 255 for special cells."""
+    scaled = (np.nan_to_num(values, nan=lo, posinf=hi, neginf=lo) - lo) * (253.0 / max(hi - lo, 1e-12)) + 1.0
+    return np.clip(scaled, 1, 254).astype(np.uint8)
+
+
+def _style(plot: pg.PlotItem, title: str, bottom: str, left: str) -> None:
+    plot.setTitle(title, size=TITLE_SIZE)
+    for name, text in (("bottom", bottom), ("left", left)):
+        axis = plot.getAxis(name)
+        axis.setLabel(text, **LABEL_STYLE)
+        axis.setTickFont(TICK_FONT)
+    plot.showGrid(x=True, y=True, alpha=0.25)
+
+
+# --- the panel ------------------------------------------------------------------------
+class PlotPanel(pg.GraphicsLayoutWidget):
+    """All live plots; `show_snapshot(snap, history)` redraws them from one snapshot."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.selected_layers: list[int] | None = None  # None: auto spread
+        self.drawn_step: int | None = None
+        self.drawn_snapshot: Snapshot | None = None
+        self._legend_layers: tuple[int, ...] = ()
+        self._build()
+
+    # ---------- construction ----------
+    def _build(self) -> None:
+        self.ci.layout.setSpacing(8)
+        # 1a. activation heatmap
+        self.act_map = self.addPlot(row=0, col=0)
+        _style(self.act_map, "Activation distribution per layer", "activation value", "layer (input → output)")
+        self.act_image = pg.ImageItem()
+        self.act_image.setLookupTable(_lut("inferno", "#000000", None))
+        self.act_map.addItem(self.act_image)
+        self.act_bad = pg.ScatterPlotItem(symbol="t2", size=10, brush=BAD_COLOR, pen=None)
+        self.act_map.addItem(self.act_bad)
+        self.act_bar = pg.ColorBarItem(values=(SHARE_FLOOR_LOG, 0), colorMap=pg.colormap.get("inferno"),
+                                       interactive=False, label="log₁₀ share of layer", width=14)
+        self.act_bar.getAxis("right").setTickFont(TICK_FONT)
+        self.addItem(self.act_bar, row=0, col=1)
+        # 1b. histogram overlay
+        self.act_hist = self.addPlot(row=0, col=2)
+        _style(self.act_hist, "Activation histograms (selected layers)", "activation value", "density")
+        self.act_legend = self.act_hist.addLegend(offset=(-5, 5), labelTextSize="10pt")
+        self.hist_curves = [
+            pg.PlotDataItem(stepMode="center", pen=pg.mkPen(c, width=2.5)) for c in LAYER_COLORS[:MAX_OVERLAY]
+        ]
+        for curve in self.hist_curves:
+            self.act_hist.addItem(curve)
+        # 2. gradient magnitude per layer
+        self.grad_layers = self.addPlot(row=1, col=0, colspan=2)
+        _style(self.grad_layers, "Gradient magnitude per layer", "layer (input → output)", "norm (log scale)")
+        self.grad_layers.getAxis("left").setLogMode(False, True)
+        self.grad_layers.disableAutoRange()
+        self.band_vanish = pg.LinearRegionItem(orientation="horizontal", movable=False,
+                                               brush=pg.mkBrush(30, 100, 255, 45), pen=pg.mkPen(None))
+        self.band_explode = pg.LinearRegionItem(orientation="horizontal", movable=False,
+                                                brush=pg.mkBrush(255, 40, 40, 45), pen=pg.mkPen(None))
+        for band in (self.band_vanish, self.band_explode):
+            band.setZValue(-10)
+            self.grad_layers.addItem(band, ignoreBounds=True)
+        self.ref_line = pg.InfiniteLine(angle=0, pen=pg.mkPen("#555", style=Qt.PenStyle.DashLine))
+        self.grad_layers.addItem(self.ref_line, ignoreBounds=True)
+        self.vanish_text = pg.TextItem("vanishing (< 1/100 of output layer)", color="#1a4fd0", anchor=(0, 1))
+        self.explode_text = pg.TextItem("exploding (> 100× output layer)", color="#c01010", anchor=(0, 0))
+        for t in (self.vanish_text, self.explode_text):
+            t.setFont(TICK_FONT)
+            self.grad_layers.addItem(t, ignoreBounds=True)
+        legend = self.grad_layers.addLegend(offset=(-5, 5), labelTextSize="10pt")
+        self.grad_curve = self.grad_layers.plot(pen=pg.mkPen("#1f77b4", width=2.5), symbol="o", symbolSize=5,
+                                                symbolBrush="#1f77b4", name="‖∂L/∂z‖ activations")
+        self.wgrad_curve = self.grad_layers.plot(pen=pg.mkPen("#ff7f0e", width=2, style=Qt.PenStyle.DashLine),
+                                                 name="‖∂L/∂W‖ weights")
+        self.grad_zero = pg.ScatterPlotItem(symbol="t", size=12, brush=ZERO_COLOR, pen=pg.mkPen("k"))
+        self.grad_bad = pg.ScatterPlotItem(symbol="x", size=14, brush=BAD_COLOR, pen=pg.mkPen(BAD_COLOR, width=2))
+        self.grad_layers.addItem(self.grad_zero)
+        self.grad_layers.addItem(self.grad_bad)
+        legend.addItem(self.grad_zero, "exactly 0 (underflow), at floor")
+        legend.addItem(self.grad_bad, "NaN / Inf")
+        # 3. gradient heatmap over steps
+        self.grad_map = self.addPlot(row=1, col=2)
+        _style(self.grad_map, "log₁₀ ‖∂L/∂z‖ per layer over steps", "training step", "layer")
+        self.grad_image = pg.ImageItem()
+        self.grad_image.setLookupTable(_lut("viridis", ZERO_COLOR, BAD_COLOR))
+        self.grad_map.addItem(self.grad_image)
+        map_legend = self.grad_map.addLegend(offset=(5, 5), labelTextSize="9pt", brush=pg.mkBrush(255, 255, 255, 200))
+        map_legend.addItem(pg.ScatterPlotItem(symbol="s", brush=ZERO_COLOR, pen=None), "0")
+        map_legend.addItem(pg.ScatterPlotItem(symbol="s", brush=BAD_COLOR, pen=None), "NaN/Inf")
+        self.grad_bar = pg.ColorBarItem(values=(-GRAD_MAP_DECADES, 0), colorMap=pg.colormap.get("viridis"),
+                                        interactive=False, label="log₁₀ norm", width=14)
+        self.grad_bar.getAxis("right").setTickFont(TICK_FONT)
+        self.addItem(self.grad_bar, row=1, col=3)
+        # 4. loss and accuracy
+        self.loss = self.addPlot(row=2, col=0, colspan=2)
+        _style(self.loss, "Loss and accuracy", "training step", "loss")
+        self.loss_curve = self.loss.plot(pen=pg.mkPen("#d62728", width=2.5), name="loss")
+        self.acc_view = pg.ViewBox()
+        self.loss.scene().addItem(self.acc_view)
+        self.loss.showAxis("right")
+        right = self.loss.getAxis("right")
+        right.linkToView(self.acc_view)
+        right.setLabel("accuracy", **LABEL_STYLE)
+        right.setTickFont(TICK_FONT)
+        self.acc_view.setXLink(self.loss)
+        self.acc_view.setYRange(0, 1)
+        self.acc_view.setMouseEnabled(y=False)
+        self.acc_curve = pg.PlotDataItem(pen=pg.mkPen("#2ca02c", width=2.5))
+        self.acc_view.addItem(self.acc_curve)
+        loss_legend = self.loss.addLegend(offset=(-5, 5), labelTextSize="10pt")
+        loss_legend.addItem(self.acc_curve, "accuracy (right axis)")
+        self.loss.vb.sigResized.connect(lambda: self.acc_view.setGeometry(self.loss.vb.sceneBoundingRect()))
+        # 5. update:weight ratio over steps
+        self.update_plot = self.addPlot(row=2, col=2)
+        _style(self.update_plot, "Update : weight ratio per layer", "training step", "‖ΔW‖ / ‖W‖ (log)")
+        self.update_plot.getAxis("left").setLogMode(False, True)
+        guide = pg.InfiniteLine(pos=-3, angle=0, pen=pg.mkPen("#444", width=1.5, style=Qt.PenStyle.DashLine),
+                                label="1e-3", labelOpts={"position": 0.05, "color": "#444"})
+        self.update_plot.addItem(guide)
+        self.env_lo = pg.PlotDataItem(pen=None)
+        self.env_hi = pg.PlotDataItem(pen=None)
+        self.env_fill = pg.FillBetweenItem(self.env_lo, self.env_hi, brush=pg.mkBrush(120, 120, 120, 60))
+        for item in (self.env_lo, self.env_hi, self.env_fill):
+            self.update_plot.addItem(item)
+        self.update_legend = self.update_plot.addLegend(offset=(-5, 5), labelTextSize="10pt")
+        # (a FillBetweenItem as a legend sample crashes pyqtgraph 0.14: use a filled proxy curve)
+        self._env_proxy = pg.PlotDataItem([0, 1], [0, 0], pen=pg.mkPen(120, 120, 120, 60), fillLevel=1,
+                                          brush=pg.mkBrush(120, 120, 120, 60))
+        self.update_legend.addItem(self._env_proxy, "all layers (min–max)")
+        self.update_curves = [pg.PlotDataItem(pen=pg.mkPen(c, width=2)) for c in LAYER_COLORS[:MAX_OVERLAY]]
+        for curve in self.update_curves:
+            self.update_plot.addItem(curve)
+        self.ci.layout.setColumnStretchFactor(0, 5)
+        self.ci.layout.setColumnStretchFactor(2, 5)
+
+    # ---------- public ----------
+    def set_selected_layers(self, layers: list[int] | None) -> None:
+        self.selected_layers = sorted(set(layers))[:MAX_OVERLAY] if layers else None
+        if self.drawn_snapshot is not None:
+            self._legend_layers = ()
+
+    def layers_for(self, depth: int) -> list[int]:
+        chosen = [k for k in (self.selected_layers or []) if 1 <= k <= depth]
+        return chosen or auto_layers(depth)
+
+    def show_snapshot(self, snap: Snapshot, history: History) -> None:
+        """Redraw every plot from `snap` (and the over-steps `history`)."""
+        layers = self.layers_for(snap.depth)
+        self._show_act_map(snap)
+        self._show_act_hist(snap, layers)
+        self._show_grad_layers(snap)
+        self._show_grad_map(history)
+        self._show_loss(history)
+        self._show_update(history, layers)
+        self.drawn_step = snap.step
+        self.drawn_snapshot = snap
+
+    # ---------- the panels ----------
+    def _show_act_map(self, snap: Snapshot) -> None:
+        ls = snap.layers
+        grid = value_grid(ls.act_hist_edges)
+        share = resample_histograms(ls.act_hist_counts, ls.act_hist_edges, grid)   # [L, V]
+        with np.errstate(divide="ignore"):
+            logs = np.log10(share)
+        index = _to_index(logs, SHARE_FLOOR_LOG, 0.0)
+        index[share <= 0] = 0
+        self.act_image.setImage(index, levels=(0, 255), autoLevels=False)
+        L = snap.depth
+        self.act_image.setRect(QRectF(grid[0], 0.5, grid[-1] - grid[0], L))
+        bad = np.flatnonzero(ls.act_nonfinite > 0)
+        self.act_bad.setData(x=np.full(len(bad), grid[-1]), y=bad + 1.0)
+        self.act_map.setXRange(grid[0], grid[-1], padding=0.02)
+        self.act_map.setYRange(0.5, L + 0.5, padding=0)
+
+    def _show_act_hist(self, snap: Snapshot, layers: list[int]) -> None:
+        ls = snap.layers
+        key = tuple(layers)
+        if key != self._legend_layers:
+            self.act_legend.clear()
+            for i, curve in enumerate(self.hist_curves):
+                if i < len(layers):
+                    self.act_legend.addItem(curve, f"L{layers[i]}")
+            self._legend_layers = key
+        for i, curve in enumerate(self.hist_curves):
+            if i >= len(layers):
+                curve.setData([], [])
+                curve.setVisible(False)
+                continue
+            k = layers[i] - 1
+            counts = ls.act_hist_counts[k].astype(np.float64)
+            edges = ls.act_hist_edges[k]
+            width = np.diff(edges)
+            total = counts.sum()
+            density = counts / (total * width) if total > 0 else counts
+            curve.setVisible(True)
+            curve.setData(edges, density)
+            label = self.act_legend.items[i][1]
+            label.setText(f"L{layers[i]}: μ={_num(ls.act_mean[k])} σ={_num(ls.act_std[k])} "
+                          f"sat {100 * ls.saturated_frac[k]:.0f}%"
+                          + (f" ⚠{int(ls.act_nonfinite[k])} NaN/Inf" if ls.act_nonfinite[k] else ""))
+
+    def _show_grad_layers(self, snap: Snapshot) -> None:
+        ls = snap.layers
+        x = np.arange(1, snap.depth + 1, dtype=np.float64)
+        g, g_zero, g_bad = safe_log10(ls.grad_norm)
+        w, w_zero, w_bad = safe_log10(ls.weight_grad_norm)
+        finite = np.concatenate([g[np.isfinite(g)], w[np.isfinite(w)]])
+        ref_val = g[-1] if np.isfinite(g[-1]) else (float(finite.max()) if finite.size else 0.0)
+        lo = float(finite.min()) if finite.size else ref_val - 4
+        hi = float(finite.max()) if finite.size else ref_val + 1
+        floor = math.floor(min(lo, ref_val - BAND_DECADES - 0.5)) - 1.0
+        top = math.ceil(max(hi, ref_val + BAND_DECADES + 0.5)) + 0.5
+        self.grad_curve.setData(x, np.where(g_zero, floor, g), connect="finite")
+        self.wgrad_curve.setData(x, np.where(w_zero, floor, w), connect="finite")
+        zx = np.concatenate([x[g_zero], x[w_zero]])
+        self.grad_zero.setData(x=zx, y=np.full(len(zx), floor))
+        bx = np.concatenate([x[g_bad], x[w_bad]])
+        self.grad_bad.setData(x=bx, y=np.full(len(bx), top - 0.3))
+        self.band_vanish.setRegion((floor - 5, ref_val - BAND_DECADES))
+        self.band_explode.setRegion((ref_val + BAND_DECADES, top + 5))
+        self.ref_line.setValue(ref_val)
+        self.vanish_text.setPos(0.6, ref_val - BAND_DECADES)
+        self.explode_text.setPos(0.6, ref_val + BAND_DECADES)
+        self.grad_layers.setXRange(0.5, snap.depth + 0.5, padding=0)
+        self.grad_layers.setYRange(floor - 0.5, top, padding=0)
+
+    def _show_grad_map(self, history: History) -> None:
+        if len(history) == 0:
+            self.grad_image.setImage(np.zeros((1, 1), np.uint8), levels=(0, 255), autoLevels=False)
+            self.grad_image.setVisible(False)
+            return
+        steps = history.layer_steps()
+        logs, zero, bad = safe_log10(history.grad_norm().T)        # [L, H]
+        finite = logs[np.isfinite(logs)]
+        hi = math.ceil(float(finite.max())) if finite.size else 0.0
+        lo = max(math.floor(float(finite.min())), hi - GRAD_MAP_DECADES) if finite.size else hi - 1
+        if hi <= lo:
+            lo = hi - 1
+        index = _to_index(logs, lo, hi)
+        index[zero] = 0
+        index[bad] = 255
+        self.grad_image.setVisible(True)
+        self.grad_image.setImage(index, levels=(0, 255), autoLevels=False)
+        x0, x1 = float(steps[0]), float(steps[-1])
+        span = max(x1 - x0, 1.0)
+        L, H = index.shape
+        self.grad_image.setRect(QRectF(x0 - span / (2 * max(H - 1, 1)), 0.5, span + span / max(H - 1, 1), L))
+        self.grad_bar.setLevels((lo, hi))
+
+    def _show_loss(self, history: History) -> None:
+        steps = np.asarray(history.steps, dtype=np.float64)
+        loss = np.asarray(history.loss, dtype=np.float64)
+        self.loss_curve.setData(steps, loss, connect="finite")
+        self.acc_curve.setData(steps, np.asarray(history.accuracy, dtype=np.float64), connect="finite")
+
+    def _show_update(self, history: History, layers: list[int]) -> None:
+        if len(history) == 0:
+            for curve in (*self.update_curves, self.env_lo, self.env_hi):
+                curve.setData([], [])
+            return
+        steps = history.layer_steps().astype(np.float64)
+        logs, zero, _ = safe_log10(history.update_to_weight())     # [H, L]
+        finite = logs[np.isfinite(logs)]
+        floor = min(-8.0, math.floor(float(finite.min())) - 1) if finite.size else -8.0
+        logs = np.where(zero, floor, logs)
+        with np.errstate(all="ignore"):
+            import warnings
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                lo_env = np.nanmin(logs, axis=1)
+                hi_env = np.nanmax(logs, axis=1)
+        self.env_lo.setData(steps, np.nan_to_num(lo_env, nan=floor))
+        self.env_hi.setData(steps, np.nan_to_num(hi_env, nan=floor))
+        for i, curve in enumerate(self.update_curves):
+            if i < len(layers):
+                curve.setData(steps, logs[:, layers[i] - 1], connect="finite")
+            else:
+                curve.setData([], [])
+        if list(layers) != getattr(self, "_update_layers", None):
+            for curve in self.update_curves:
+                self.update_legend.removeItem(curve)
+            for i, layer in enumerate(layers[:MAX_OVERLAY]):
+                self.update_legend.addItem(self.update_curves[i], f"L{layer}")
+            self._update_layers = list(layers)
+
+
+def _num(x: float) -> str:
+    if not math.isfinite(x):
+        return str(x)
+    return f"{x:.3g}"

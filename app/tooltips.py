@@ -1,0 +1,89 @@
+"""What each control does, with the facts the reference notes (shared/seeds) give about it.
+
+Written in our own words; the notes are Korean blog posts and lecture notes on
+vanishing/exploding gradients, initialization, normalization and clipping.
+"""
+from __future__ import annotations
+
+TOOLTIPS: dict[str, str] = {
+    "architecture": (
+        "Network shape. 'mlp': a plain stack of Linear → [norm] → activation layers. "
+        "'residual': every layer after the first adds its output to its input (h ← h + φ(Wh+b)), "
+        "so the gradient has a direct path around each layer; the notes show a residual "
+        "autoencoder keeping much larger gradient norms than a plain one."
+    ),
+    "depth": (
+        "Number of hidden layers (slider 1–200, spin box up to 1000). Back-propagation multiplies "
+        "one factor per layer, so a deep stack behaves like W^t: factors below 1 shrink the "
+        "gradient geometrically toward the input (vanishing), factors above 1 blow it up (exploding)."
+    ),
+    "width": "Units per hidden layer (fan_in = fan_out = width for the hidden weights).",
+    "activation": (
+        "Non-linearity of the hidden layers. sigmoid/tanh flatten out for large |x|, where the "
+        "derivative is nearly zero, so gradients die layer by layer (sigmoid's slope is at most 1/4). "
+        "ReLU passes a slope of 1 for positive inputs but can leave 'dead' units; leaky ReLU keeps a "
+        "small slope for negative inputs so no unit's gradient is exactly zero. shifted_relu is "
+        "relu(x) − 0.5, the fast.ai lesson's trick to pull the mean back toward zero."
+    ),
+    "leaky_slope": "Slope of leaky_relu for negative inputs (0 turns it into a plain ReLU).",
+    "normalization": (
+        "Normalize each layer's pre-activations. BatchNorm standardizes each unit over the mini-batch, "
+        "then rescales and shifts it with learned parameters: it makes sigmoid/tanh networks far less "
+        "prone to vanishing gradients, less sensitive to the initialization and tolerant of larger "
+        "learning rates, but it depends on the batch: with very small batches its statistics are noisy "
+        "and can hurt training. LayerNorm normalizes over the units of each example instead, so it "
+        "does not depend on the batch size."
+    ),
+    "init": (
+        "Weight initialization. Goal: keep the variance of activations roughly constant from layer to "
+        "layer. zeros/constant: every unit stays identical (the symmetry problem) and nothing is "
+        "learned. normal/uniform: N(0, init_std²) / U(−init_std, init_std); with std 1 the fast.ai "
+        "lesson saw pre-activation std ≈ 28, pushing tanh into saturation. Xavier/Glorot: "
+        "std = √(2/(fan_in+fan_out)), made for sigmoid/tanh. Kaiming/He: std = √(2/fan_in), made for "
+        "ReLU (the factor 2 makes up for ReLU zeroing half its inputs). LeCun: std = 1/√fan_in. "
+        "Orthogonal: a scaled orthogonal matrix."
+    ),
+    "init_mode": (
+        "Which fan the Kaiming schemes divide by: fan_in preserves the forward activations' variance, "
+        "fan_out the backward gradients'. (PyTorch stores Linear weights as [out, in], which is why "
+        "the fast.ai lesson calls kaiming_normal_ with mode='fan_out'.)"
+    ),
+    "init_std": (
+        "Standard deviation for the normal, uniform (half-range) and constant schemes (logarithmic "
+        "slider; type 0 in the box for exactly zero). Too small: signals and gradients shrink and "
+        "training crawls; too large: training is unstable and saturating activations go flat."
+    ),
+    "init_gain": (
+        "Multiplier on the fan-scaled schemes (Xavier, Kaiming, LeCun, orthogonal). 1 is the "
+        "textbook value; below 1 activations shrink layer by layer, above 1 they grow."
+    ),
+    "bias_std": "Standard deviation of the initial biases (0: biases start at zero, the usual choice).",
+    "dataset": (
+        "Training data (features standardized to mean 0, std 1). gaussian: a random teacher network; "
+        "spirals/circles/xor/moons: 2-D toy problems lifted to input_dim; digits: 8×8 handwritten digits."
+    ),
+    "input_dim": "Number of input features fed to the first layer (2-D toy sets are lifted to this size).",
+    "n_samples": "Size of the training set.",
+    "batch_size": (
+        "Examples per training step. Larger batches average away gradient noise (its std falls like "
+        "1/√batch), which steadies training; BatchNorm in particular needs batches that are not too small."
+    ),
+    "optimizer": (
+        "sgd: plain gradient descent. momentum: SGD that keeps a running direction (also keeps "
+        "past noisy gradients in that direction). adam: per-parameter adaptive step sizes with momentum."
+    ),
+    "lr": (
+        "Learning rate (logarithmic slider). Too high and a steep 'cliff' in the loss can throw the "
+        "weights far away in one step; with exploding gradients the run goes non-finite."
+    ),
+    "momentum": "Momentum coefficient for the 'momentum' optimizer (fraction of the previous update kept).",
+    "clip_mode": (
+        "Gradient clipping against exploding gradients. norm: if the global gradient norm exceeds the "
+        "threshold, rescale the whole gradient to that norm (direction kept; torch's clip_grad_norm_). "
+        "value: clamp each gradient entry to ±threshold (can change the direction). Clipping limits "
+        "how far one step off a cliff can jump."
+    ),
+    "clip_threshold": "Threshold for gradient clipping (logarithmic slider): the maximum norm, or the maximum |entry|.",
+    "seed": "Random seed for data, initialization and batches: the same seed and config give the same run on the CPU.",
+    "device": "Where to compute: auto (CUDA if available, else CPU), cpu, or cuda (falls back to the CPU with a notice if CUDA is absent).",
+}

@@ -1,0 +1,288 @@
+"""The main window: controls on the left, plots on the right, buttons and a status bar.
+
+The GUI thread only draws. Snapshots from the worker are stored (the latest
+one wins, stale ones are simply overwritten) and recorded into a bounded
+`History`; a QTimer redraws at most once per screen frame, and only when a new
+snapshot arrived since the last redraw.
+"""
+from __future__ import annotations
+
+import time
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QFont, QKeySequence
+from PySide6.QtWidgets import (
+    QDockWidget, QHBoxLayout, QLabel, QLineEdit, QMainWindow, QPushButton, QSplitter, QStatusBar, QVBoxLayout,
+    QWidget,
+)
+
+from core import SimConfig, Snapshot
+
+from .controls import ControlPanel
+from .history import History
+from .plots import PlotPanel
+from .table import LayerTable
+from .worker import Delivery, WorkerThread
+
+FRAME_MS = 16
+CONFIG_THROTTLE_MS = 60
+
+
+class MainWindow(QMainWindow):
+    """Vanishing Point's window. `shutdown()` (also run by closing) stops and joins the worker."""
+
+    redrawn = Signal(object)  # the Snapshot just drawn
+
+    def __init__(self, config: SimConfig | None = None, parent: QWidget | None = None):
+        super().__init__(parent)
+        config = config or SimConfig()
+        self.setWindowTitle("Vanishing Point")
+        self.history = History()
+        self.latest: Snapshot | None = None
+        self._dirty = False
+        self._generation = 0
+        self._closed = False
+        self.diverged_message = ""
+        self.device_reason = ""
+        self._rate = 0.0
+        self._rate_mark: tuple[float, int] | None = None
+
+        # widgets
+        self.controls = ControlPanel(config)
+        self.plots = PlotPanel()
+        self.table = LayerTable()
+        self.run_button = QPushButton("Run  [Space]")
+        self.step_button = QPushButton("Step  [S]")
+        self.reset_button = QPushButton("Reset  [R]")
+        self.probe_button = QPushButton("Probe  [P]")
+        self.run_button.setToolTip("Train continuously / pause (Space)")
+        self.step_button.setToolTip("One training step (S)")
+        self.reset_button.setToolTip("Rebuild the network from the seed: fresh weights, step 0 (R)")
+        self.probe_button.setToolTip("One forward/backward pass on a fixed batch without updating (P)")
+        self.layers_edit = QLineEdit()
+        self.layers_edit.setPlaceholderText("auto")
+        self.layers_edit.setMaximumWidth(160)
+        self.layers_edit.setToolTip("Layers to overlay in the histogram and update plots, e.g. '1, 10, 20' (up to 6); empty: a spread")
+        self.banner = QLabel()
+        self.banner.setWordWrap(True)
+        self.banner.setStyleSheet("background: #ffebee; color: #b71c1c; padding: 4px; font-weight: bold;")
+        self.banner.hide()
+
+        bar = QHBoxLayout()
+        for b in (self.run_button, self.step_button, self.reset_button, self.probe_button):
+            bar.addWidget(b)
+        bar.addSpacing(16)
+        bar.addWidget(QLabel("Overlay layers:"))
+        bar.addWidget(self.layers_edit)
+        bar.addStretch(1)
+        self.table_action = QAction("Layer table  [T]", self, checkable=True)
+        self.table_action.setShortcut(QKeySequence("T"))
+        table_button = QPushButton("Layer table  [T]")
+        table_button.setCheckable(True)
+        table_button.toggled.connect(self.table_action.setChecked)
+        self.table_action.toggled.connect(table_button.setChecked)
+        bar.addWidget(table_button)
+        right = QWidget()
+        col = QVBoxLayout(right)
+        col.setContentsMargins(2, 2, 2, 2)
+        col.addLayout(bar)
+        col.addWidget(self.banner)
+        col.addWidget(self.plots, 1)
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(self.controls)
+        split.addWidget(right)
+        split.setStretchFactor(1, 1)
+        split.setSizes([360, 1200])
+        self.setCentralWidget(split)
+        self.table_dock = QDockWidget("Per-layer statistics", self)
+        self.table_dock.setWidget(self.table)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.table_dock)
+        self.table_dock.hide()
+        self.table_action.toggled.connect(self._toggle_table)
+        self.table_dock.visibilityChanged.connect(lambda v: self.table_action.setChecked(v))
+
+        # status bar
+        status = QStatusBar()
+        self.setStatusBar(status)
+        self.device_label = QLabel("device: …")
+        self.rate_label = QLabel("0 steps/s")
+        self.step_label = QLabel("step 0")
+        self.loss_label = QLabel("loss —")
+        self.clip_label = QLabel("clips 0")
+        self.message_label = QLabel("")
+        for w in (self.device_label, self.rate_label, self.step_label, self.loss_label, self.clip_label):
+            status.addPermanentWidget(w)
+        status.addWidget(self.message_label, 1)
+        font = QFont()
+        font.setPointSize(11)
+        status.setFont(font)
+
+        # actions and shortcuts
+        for text, key, slot in (("Run/Pause", "Space", self.toggle_run), ("Step", "S", self.step),
+                                ("Reset", "R", self.reset), ("Probe", "P", self.probe)):
+            action = QAction(text, self)
+            action.setShortcut(QKeySequence(key))
+            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            action.triggered.connect(slot)
+            self.addAction(action)
+        self.addAction(self.table_action)
+        self.run_button.clicked.connect(self.toggle_run)
+        self.step_button.clicked.connect(self.step)
+        self.reset_button.clicked.connect(self.reset)
+        self.probe_button.clicked.connect(self.probe)
+        self.layers_edit.editingFinished.connect(self._layers_edited)
+
+        # worker
+        self.worker_thread = WorkerThread(config)
+        self.worker = self.worker_thread.worker
+        self.worker.snapshotReady.connect(self._on_delivery)
+        self.worker.configApplied.connect(self._on_config_applied)
+        self.worker.runningChanged.connect(self._on_running_changed)
+        self.worker.failed.connect(self._on_failed)
+        self.worker.notice.connect(self._on_notice)
+        self.controls.configChanged.connect(self._on_config_edited)
+        self._pending_config: SimConfig | None = None
+        self._throttle = QTimer(self)
+        self._throttle.setSingleShot(True)
+        self._throttle.setInterval(CONFIG_THROTTLE_MS)
+        self._throttle.timeout.connect(self._flush_config)
+        self._frame = QTimer(self)
+        self._frame.setInterval(FRAME_MS)
+        self._frame.timeout.connect(self.redraw)
+        self.worker_thread.start()
+        self._frame.start()
+        self.resize(1600, 1000)
+
+    # --- commands ------------------------------------------------------------------
+    def is_running(self) -> bool:
+        return self.worker.is_running()
+
+    def toggle_run(self) -> None:
+        self.set_running(not self.worker.is_running())
+
+    def set_running(self, running: bool, until: int | None = None) -> None:
+        if running:
+            self._clear_divergence()
+        self.worker.set_running(running, until)
+
+    def step(self) -> None:
+        if not self.worker.is_running():
+            self._clear_divergence()
+            self.worker.step_once()
+
+    def reset(self) -> None:
+        self._clear_divergence()
+        self.worker.reset()
+
+    def probe(self) -> None:
+        self.worker.probe()
+
+    # --- worker → GUI ------------------------------------------------------------
+    def _on_delivery(self, d: Delivery) -> None:
+        if d.generation != self._generation:
+            self._generation = d.generation
+            self.history.clear()
+            self._rate_mark = None
+        self.history.add(d.snapshot)
+        self.latest = d.snapshot
+        self._dirty = True
+        if d.snapshot.kind == "step":
+            now = time.perf_counter()
+            if self._rate_mark is None:
+                self._rate_mark = (now, d.snapshot.step)
+            else:
+                t0, s0 = self._rate_mark
+                if now - t0 >= 0.5:
+                    self._rate = (d.snapshot.step - s0) / (now - t0)
+                    self._rate_mark = (now, d.snapshot.step)
+
+    def _on_config_applied(self, config: SimConfig, reason: str) -> None:
+        self.device_reason = reason
+        self.device_label.setText(f"device: {reason}")
+
+    def _on_running_changed(self, running: bool) -> None:
+        self.run_button.setText("Pause  [Space]" if running else "Run  [Space]")
+        if not running:
+            self._rate = 0.0
+            self._rate_mark = None
+
+    def _on_failed(self, message: str) -> None:
+        self.diverged_message = message
+        self.banner.setText(message)
+        self.banner.show()
+        self.message_label.setText(message)
+
+    def _on_notice(self, message: str) -> None:
+        self.message_label.setText(message)
+        self.banner.setText(message)
+        self.banner.setStyleSheet("background: #fff8e1; color: #7a4f00; padding: 4px;")
+        self.banner.show()
+
+    def _clear_divergence(self) -> None:
+        if self.diverged_message:
+            self.diverged_message = ""
+            self.banner.hide()
+            self.banner.setStyleSheet("background: #ffebee; color: #b71c1c; padding: 4px; font-weight: bold;")
+            self.message_label.setText("")
+
+    # --- GUI → worker --------------------------------------------------------------
+    def _on_config_edited(self, config: SimConfig) -> None:
+        """Leading + trailing throttle: the first change goes at once, a drag at most every 60 ms."""
+        self._clear_divergence()
+        if self._throttle.isActive():
+            self._pending_config = config
+            return
+        self.worker.set_config(config)
+        self._throttle.start()
+
+    def _flush_config(self) -> None:
+        if self._pending_config is not None:
+            config, self._pending_config = self._pending_config, None
+            self.worker.set_config(config)
+            self._throttle.start()
+
+    def _layers_edited(self) -> None:
+        text = self.layers_edit.text().replace(",", " ").split()
+        try:
+            layers = [int(t) for t in text]
+        except ValueError:
+            self.message_label.setText(f"Overlay layers: expected numbers like '1, 10, 20', got {self.layers_edit.text()!r}")
+            return
+        self.plots.set_selected_layers(layers or None)
+        self._dirty = self.latest is not None
+
+    def _toggle_table(self, on: bool) -> None:
+        self.table_dock.setVisible(on)
+        if on and self.latest is not None:
+            self.table.model_.set_snapshot(self.latest)
+
+    # --- drawing ---------------------------------------------------------------------
+    def redraw(self) -> None:
+        """Draw the latest snapshot if it is new (called by the frame timer)."""
+        if not self._dirty or self.latest is None:
+            return
+        self._dirty = False
+        snap = self.latest
+        self.plots.show_snapshot(snap, self.history)
+        if self.table_dock.isVisible():
+            self.table.model_.set_snapshot(snap)
+        self.step_label.setText(f"step {snap.step}" + (" (probe)" if snap.kind == "probe" else ""))
+        self.loss_label.setText(f"loss {snap.loss:.4g}  acc {snap.accuracy:.0%}")
+        self.rate_label.setText(f"{self._rate:.0f} steps/s")
+        self.clip_label.setText(f"clips {self.history.clip_events}")
+        self.redrawn.emit(snap)
+
+    # --- teardown -----------------------------------------------------------------------
+    def shutdown(self) -> None:
+        """Stop timers, stop and join the worker thread. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        self._frame.stop()
+        self._throttle.stop()
+        if not self.worker_thread.shutdown():
+            raise RuntimeError("the simulation thread did not stop")
+
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        self.shutdown()
+        super().closeEvent(event)

@@ -1,0 +1,269 @@
+"""The simulation worker: the only code that calls `core.Simulator` while the app runs.
+
+`SimWorker` is a QObject moved to its own QThread. The GUI thread never calls
+the simulator; it posts commands (new config, run, pause, step, reset, probe,
+quit) into a small lock-protected mailbox and the worker's loop picks them up
+between training chunks. Only the latest pending config is kept, so dragging a
+slider rebuilds the network once per chunk at most, never once per pixel.
+
+While running, the worker calls ``Simulator.step(n)`` with n adapted so each
+chunk takes about one screen frame (`FRAME_SECONDS`): snapshots arrive at about
+screen rate, and the stop flag is checked after every chunk, i.e. at least once
+per frame. Every snapshot is emitted once, tagged with the simulator's
+generation (bumped on each rebuild), and never touched again.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from core import ConfigError, SimConfig, Simulator, Snapshot
+
+_PRELOADED = False
+
+
+def preload_torch() -> None:
+    """Run torch's lazy imports on the calling (GUI) thread, once.
+
+    torch imports torch._dynamo (and with it sympy) the first time an optimizer
+    is built. An import on the worker thread runs PySide6's import hook there
+    while the GUI thread paints, which crashed the process (segfault in
+    shibokensupport.feature). So the first tiny optimizer is built here.
+    """
+    global _PRELOADED
+    if _PRELOADED:
+        return
+    import importlib
+
+    import torch._dynamo  # noqa: F401
+    for name in ("torch.profiler._cupti_monitor",):
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass
+    for optimizer in ("sgd", "adam"):
+        Simulator(SimConfig(depth=1, width=2, n_samples=16, batch_size=4, optimizer=optimizer,
+                            clip_mode="norm", device="cpu", dataset="gaussian", input_dim=2)).step(1)
+    _PRELOADED = True
+
+FRAME_SECONDS = 1 / 60
+MAX_CHUNK = 4096
+
+
+def describe_nonfinite(snap: Snapshot) -> str:
+    """A sentence saying where a NaN/Inf first appeared."""
+    where = f"step {snap.step}"
+    stage = snap.nonfinite_stage or "unknown stage"
+    if snap.nonfinite_layer is not None:
+        where += f", layer {snap.nonfinite_layer}"
+    return f"Diverged: non-finite value at {where} ({stage} pass); run paused. Reset or change a control to recover."
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One emitted snapshot with where it came from."""
+
+    snapshot: Snapshot
+    generation: int
+    steps_per_second: float | None  # training throughput of the chunk, None for probes
+
+
+class _Mailbox:
+    """Commands from the GUI thread, consumed by the worker loop."""
+
+    def __init__(self) -> None:
+        self.cond = threading.Condition()
+        self.config: SimConfig | None = None
+        self.reset = False
+        self.probe = False
+        self.steps = 0
+        self.running = False
+        self.target: int | None = None  # while running: stop once steps_done reaches it
+        self.quit = False
+
+    def has_work(self) -> bool:
+        return self.quit or self.running or self.config is not None or self.reset or self.probe or self.steps > 0
+
+
+class SimWorker(QObject):
+    """Runs the simulator on a QThread; see the module docstring."""
+
+    snapshotReady = Signal(object)       # Delivery
+    configApplied = Signal(object, str)  # the SimConfig in use, device sentence
+    runningChanged = Signal(bool)
+    notice = Signal(str)                 # informational (e.g. CUDA fallback)
+    failed = Signal(str)                 # the run was paused by a problem (divergence, OOM)
+
+    def __init__(self, config: SimConfig):
+        super().__init__()
+        self._box = _Mailbox()
+        self._box.config = config
+        self._box.probe = True
+        self._sim: Simulator | None = None
+        self._config = config
+        self._generation = 0
+        self._chunk = 1
+
+    # --- commands, callable from any thread ------------------------------------
+    def set_config(self, config: SimConfig) -> None:
+        """Rebuild with `config` (the latest call wins), probe, and keep running if running."""
+        with self._box.cond:
+            self._box.config = config
+            self._box.cond.notify()
+
+    def set_running(self, running: bool, until: int | None = None) -> None:
+        """Run (until `steps_done` reaches `until`, if given) or pause."""
+        with self._box.cond:
+            changed = self._box.running != running
+            self._box.running = running
+            self._box.target = until if running else None
+            self._box.cond.notify()
+        if changed:
+            self.runningChanged.emit(running)
+
+    def is_running(self) -> bool:
+        with self._box.cond:
+            return self._box.running
+
+    def step_once(self) -> None:
+        with self._box.cond:
+            self._box.steps += 1
+            self._box.cond.notify()
+
+    def reset(self) -> None:
+        with self._box.cond:
+            self._box.reset = True
+            self._box.cond.notify()
+
+    def probe(self) -> None:
+        with self._box.cond:
+            self._box.probe = True
+            self._box.cond.notify()
+
+    def request_quit(self) -> None:
+        with self._box.cond:
+            self._box.quit = True
+            self._box.running = False
+            self._box.cond.notify()
+
+    # --- the loop (worker thread) ----------------------------------------------
+    @Slot()
+    def loop(self) -> None:
+        box = self._box
+        while True:
+            with box.cond:
+                while not box.has_work():
+                    box.cond.wait()
+                if box.quit:
+                    break
+                config, box.config = box.config, None
+                reset, box.reset = box.reset, False
+                probe, box.probe = box.probe, False
+                steps, box.steps = box.steps, 0
+                running = box.running
+                target = box.target
+            try:
+                if config is not None or reset or self._sim is None:
+                    self._rebuild(config or self._config)
+                    probe = probe or not running
+                    if running and self._sim is not None:
+                        self._deliver(self._sim.probe(), None)
+                if self._sim is None:
+                    continue
+                if probe:
+                    self._deliver(self._sim.probe(), None)
+                if running:
+                    self._train_chunk(target)
+                elif steps:
+                    self._train(steps)
+            except Exception as exc:  # noqa: BLE001 - a worker must never die silently
+                self._fail(_describe_exception(exc))
+        self._sim = None
+
+    def _rebuild(self, config: SimConfig) -> None:
+        try:
+            sim = Simulator(config)
+            notice = None
+        except ConfigError as exc:
+            if exc.field != "device":
+                raise
+            fallback = config.replace(device="cpu")
+            sim = Simulator(fallback)
+            notice = f"{exc} — falling back to the CPU."
+            sim.device_reason = f"CPU (fallback: {str(exc).split(': ', 1)[-1].split(';')[0]})"
+        self._sim = sim
+        self._config = config
+        self._generation += 1
+        self._chunk = 1
+        self.configApplied.emit(config, sim.device_reason)
+        if notice:
+            self.notice.emit(notice)
+
+    def _train(self, n: int) -> Snapshot:
+        assert self._sim is not None
+        t0 = time.perf_counter()
+        before = self._sim.steps_done
+        snap = self._sim.step(n)
+        elapsed = time.perf_counter() - t0
+        done = max(1, self._sim.steps_done - before)
+        self._deliver(snap, done / elapsed if elapsed > 0 else None)
+        if snap.nonfinite:
+            self._fail(describe_nonfinite(snap))
+        return snap
+
+    def _train_chunk(self, target: int | None) -> None:
+        assert self._sim is not None
+        n = self._chunk
+        if target is not None:
+            n = min(n, target - self._sim.steps_done)
+            if n < 1:
+                self.set_running(False)
+                return
+        t0 = time.perf_counter()
+        self._train(n)
+        if target is not None and self._sim.steps_done >= target:
+            self.set_running(False)
+        elapsed = time.perf_counter() - t0
+        # aim for one chunk per frame; grow or shrink by at most 2x per chunk
+        if elapsed < FRAME_SECONDS / 2:
+            self._chunk = min(MAX_CHUNK, self._chunk * 2)
+        elif elapsed > FRAME_SECONDS * 2 and self._chunk > 1:
+            self._chunk = max(1, self._chunk // 2)
+
+    def _deliver(self, snap: Snapshot, rate: float | None) -> None:
+        self.snapshotReady.emit(Delivery(snap, self._generation, rate))
+
+    def _fail(self, message: str) -> None:
+        self.set_running(False)
+        self.failed.emit(message)
+
+
+def _describe_exception(exc: Exception) -> str:
+    name = type(exc).__name__
+    if "OutOfMemory" in name or isinstance(exc, MemoryError) or "out of memory" in str(exc).lower():
+        return f"Out of memory ({exc}); run paused. Reduce depth, width or batch size."
+    return f"Simulation error: {name}: {exc}; run paused."
+
+
+class WorkerThread:
+    """Owns a `SimWorker` and its QThread; `shutdown()` stops and joins them."""
+
+    def __init__(self, config: SimConfig):
+        self.thread = QThread()
+        self.thread.setObjectName("SimulationThread")
+        self.worker = SimWorker(config)
+        self.worker.moveToThread(self.thread)
+        self.thread.started.connect(self.worker.loop)
+
+    def start(self) -> None:
+        preload_torch()
+        self.thread.start()
+
+    def shutdown(self, timeout_ms: int = 30_000) -> bool:
+        """Ask the loop to end, quit the thread's event loop and wait for it."""
+        self.worker.request_quit()
+        self.thread.quit()
+        return self.thread.wait(timeout_ms)
