@@ -1,0 +1,4 @@
+"""Vanishing Point's Qt application (controls, worker thread, live plots)."""
+from .compat import pin_none_refcount
+
+pin_none_refcount()  # before any Qt call: see app/compat.py

@@ -1,0 +1,29 @@
+"""Work-arounds for bugs in the libraries under the app (kept in one place, each explained).
+
+PySide6 6.12 on CPython 3.11 drops a reference to ``None`` whenever a wrapped
+Qt method returns nothing or a null pointer (``QGraphicsItem.setPos()``,
+``parentItem()``, ``scene()``, a Python ``paint()`` override, ...). Measured
+here: about 600 references per redraw of the plots. ``None`` is not immortal
+before Python 3.12, so its reference count reaches zero after a few minutes of
+drawing and the interpreter aborts with "Fatal Python error: none_dealloc"
+(the crash a small PySide6 + pyqtgraph script also showed at exit). Python 3.12
+made ``None`` immortal (PEP 683); `pin_none_refcount` does the equivalent for
+3.11 by giving ``None`` a reference count so large the leak cannot exhaust it.
+"""
+from __future__ import annotations
+
+import ctypes
+import platform
+import sys
+
+_PINNED = 1 << 40  # ~1e12 references: years of redraws at 60 frames per second
+
+
+def pin_none_refcount() -> bool:
+    """Make None effectively immortal on CPython < 3.12. Returns whether it was needed."""
+    if sys.version_info >= (3, 12) or platform.python_implementation() != "CPython":
+        return False
+    refcnt = ctypes.c_ssize_t.from_address(id(None))  # ob_refcnt is PyObject's first field
+    if refcnt.value < _PINNED // 2:
+        refcnt.value += _PINNED
+    return True

@@ -1,0 +1,68 @@
+"""pytest-qt setup for the app tests: offscreen Qt, and no leaked threads or timers."""
+from __future__ import annotations
+
+import gc
+import os
+
+os.environ["QT_QPA_PLATFORM"] = "offscreen"  # before any Qt import
+
+import pytest  # noqa: E402
+from PySide6.QtCore import QThread, QTimer  # noqa: E402
+from shiboken6 import isValid  # noqa: E402
+
+from core import SimConfig  # noqa: E402
+
+# Small networks keep the whole app suite fast.
+SMALL = dict(depth=6, width=16, n_samples=128, batch_size=16, input_dim=8)
+
+
+@pytest.fixture
+def small_config() -> SimConfig:
+    return SimConfig(**SMALL)
+
+
+def _live(kind, alive):
+    found = []
+    for obj in gc.get_objects():
+        try:
+            if issubclass(type(obj), kind) and isValid(obj) and alive(obj):
+                found.append(obj)
+        except (RuntimeError, ReferenceError):
+            continue
+    return found
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_threads_or_timers(qapp):
+    """Fail a test that leaves a QThread running or a QTimer active behind it."""
+    yield
+    qapp.processEvents()
+    threads = _live(QThread, lambda t: t.isRunning() and t is not qapp.thread())
+    timers = _live(QTimer, lambda t: t.isActive())
+    for t in threads:  # stop them so one failure does not cascade or abort the process
+        t.quit()
+        t.wait(5000)
+    for t in timers:
+        t.stop()
+    assert not threads, f"test leaked running QThread(s): {[t.objectName() for t in threads]}"
+    assert not timers, f"test leaked active QTimer(s): {[(t.objectName(), t.interval()) for t in timers]}"
+
+
+@pytest.fixture
+def make_window(qtbot):
+    """Build MainWindows that are shut down (thread joined) after the test."""
+    from app.window import MainWindow
+
+    made = []
+
+    def make(config: SimConfig):
+        window = MainWindow(config)
+        qtbot.addWidget(window)
+        window.show()
+        made.append(window)
+        qtbot.waitUntil(lambda: window.plots.drawn_snapshot is not None, timeout=15000)
+        return window
+
+    yield make
+    for window in made:
+        window.shutdown()

@@ -1,0 +1,156 @@
+"""Every control edits the SimConfig field it claims to; bad typed values are refused."""
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from app.controls import (
+    FIELDS, ChoiceConnector, ControlPanel, DepthConnector, DoubleSliderConnector, IntSliderConnector,
+    LogSliderConnector, SpinConnector, TextConnector,
+)
+from app.tooltips import TOOLTIPS
+from core import SimConfig
+from core import config as cc
+
+# field -> a different valid value to set through the widget
+NEW_VALUES = {
+    "architecture": "residual", "depth": 7, "width": 24, "activation": "relu", "leaky_slope": 0.2,
+    "normalization": "layernorm", "init": "kaiming_normal", "init_mode": "fan_out", "init_std": 0.5,
+    "init_gain": 2.0, "bias_std": 0.1, "dataset": "circles", "input_dim": 12, "n_samples": 256,
+    "batch_size": 32, "optimizer": "adam", "lr": 0.001, "momentum": 0.5, "clip_mode": "norm",
+    "clip_threshold": 5.0, "seed": 42, "device": "cpu",
+}
+
+
+def user_sets(conn, value) -> None:
+    """Drive the widget the way a user would (its own signals fire)."""
+    if isinstance(conn, ChoiceConnector):
+        conn.widget.setCurrentText(value)
+    elif isinstance(conn, DepthConnector):
+        conn.slider.setValue(value)
+    elif isinstance(conn, (IntSliderConnector, SpinConnector, DoubleSliderConnector)):
+        conn.widget.setValue(value)
+    elif isinstance(conn, LogSliderConnector):
+        conn.edit.setText(str(value))
+        conn.edit.editingFinished.emit()
+    elif isinstance(conn, TextConnector):
+        conn.widget.setText(str(value))
+        conn.widget.editingFinished.emit()
+    else:  # pragma: no cover
+        raise AssertionError(type(conn))
+
+
+@pytest.fixture
+def panel(qtbot, small_config):
+    p = ControlPanel(small_config)
+    qtbot.addWidget(p)
+    return p
+
+
+def test_table_covers_every_field_once():
+    names = [s.name for s in FIELDS]
+    assert sorted(names) == sorted(SimConfig.__dataclass_fields__)
+    assert len(set(names)) == len(names)
+    assert set(NEW_VALUES) == set(names)
+
+
+@pytest.mark.parametrize("name", [s.name for s in FIELDS])
+def test_each_control_changes_its_field(panel, qtbot, name):
+    before = panel.config()
+    value = NEW_VALUES[name]
+    assert getattr(before, name) != value
+    with qtbot.waitSignal(panel.configChanged, timeout=1000) as sig:
+        user_sets(panel.connectors[name], value)
+    after = sig.args[0]
+    assert after is panel.config()
+    assert getattr(after, name) == pytest.approx(value)
+    assert after.replace(**{name: getattr(before, name)}) == before  # nothing else changed
+
+
+def test_depth_spinbox_reaches_max_depth(panel, qtbot):
+    conn = panel.connectors["depth"]
+    conn.spin.setValue(cc.MAX_DEPTH)
+    assert panel.config().depth == cc.MAX_DEPTH
+    assert conn.slider.value() == conn.slider.maximum() == 200
+    conn.slider.setValue(12)
+    assert panel.config().depth == 12 and conn.spin.value() == 12
+
+
+def test_log_slider_moves_in_decades(panel):
+    conn = panel.connectors["lr"]
+    conn.slider.setValue(-2.0)
+    assert panel.config().lr == pytest.approx(0.01)
+    assert conn.edit.text() == "0.01"
+    conn.slider.setValue(conn.slider.minimum())
+    assert panel.config().lr == pytest.approx(1e-5)
+
+
+def test_zero_at_slider_minimum_for_std_fields(panel):
+    panel.connectors["init_std"].slider.setValue(-1.0)
+    assert panel.config().init_std == pytest.approx(0.1)
+    panel.connectors["init_std"].slider.setValue(panel.connectors["init_std"].slider.minimum())
+    assert panel.config().init_std == 0.0
+
+
+@pytest.mark.parametrize("name, text, expect", [
+    ("seed", "abc", "seed: expected an integer"),
+    ("seed", "-3", "seed:"),
+    ("lr", "-1", "lr:"),
+    ("lr", "fast", "lr: expected a number"),
+    ("init_gain", "0", "init_gain:"),
+    ("clip_threshold", "nan", "clip_threshold:"),
+])
+def test_bad_typed_value_shows_error_and_keeps_config(panel, qtbot, name, text, expect):
+    before = panel.config()
+    with qtbot.assertNotEmitted(panel.configChanged):
+        user_sets(panel.connectors[name], text)
+    assert panel.config() == before
+    assert panel.error_text(name).startswith(expect)
+    assert panel.errors[name].isVisibleTo(panel)
+    # a good value clears the error
+    user_sets(panel.connectors[name], NEW_VALUES[name])
+    assert panel.error_text(name) == ""
+    assert getattr(panel.config(), name) == pytest.approx(NEW_VALUES[name])
+
+
+def test_cross_field_error_is_shown_at_both_controls(panel):
+    before = panel.config()  # batch_size 16
+    panel.connectors["batch_size"].widget.setValue(500)  # > n_samples 128
+    assert panel.config() == before
+    assert "batch_size" in panel.error_text("batch_size")
+
+
+def test_every_control_has_an_informative_tooltip(panel):
+    for spec in FIELDS:
+        tip = panel.connectors[spec.name].widget.toolTip()
+        assert tip == TOOLTIPS[spec.name] and len(tip) > 20
+    init = TOOLTIPS["init"]
+    assert "√(2/fan_in)" in init and "ReLU" in init and "sigmoid/tanh" in init
+    assert "small batches" in TOOLTIPS["normalization"]
+
+
+def test_set_config_updates_widgets_without_emitting(panel, qtbot):
+    cfg = panel.config().replace(**{k: v for k, v in NEW_VALUES.items() if k != "batch_size"})
+    with qtbot.assertNotEmitted(panel.configChanged):
+        panel.set_config(cfg)
+    assert panel.connectors["activation"].value() == "relu"
+    assert panel.connectors["seed"].value() == "42"
+    assert panel.connectors["depth"].value() == 7
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.text(max_size=12))
+def test_any_text_in_a_box_is_accepted_or_refused_cleanly(panel, text):
+    before = panel.config()
+    conn = panel.connectors["lr"]
+    conn.edit.setText(text)
+    conn.edit.editingFinished.emit()
+    after = panel.config()
+    error = panel.error_text("lr")
+    if after == before:
+        assert error == "" or error.startswith("lr:")
+    else:
+        assert error == ""
+        assert after.lr > 0 and after.replace(lr=before.lr) == before
+    panel.set_config(before)

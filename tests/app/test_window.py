@@ -1,0 +1,201 @@
+"""The main window with its worker thread: commands, live plots, divergence, teardown."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PySide6.QtCore import Qt
+
+from app.plots import GRID_BINS, auto_layers
+from core import SimConfig
+
+EXPLODING = dict(activation="relu", init="normal", init_std=1.0, depth=50, lr=1.0,
+                 width=16, n_samples=256, batch_size=32)  # goes non-finite at step 2 (checked)
+
+
+def wait_step(qtbot, window, pred, timeout=15000):
+    qtbot.waitUntil(lambda: window.plots.drawn_snapshot is not None and pred(window.plots.drawn_snapshot),
+                    timeout=timeout)
+    return window.plots.drawn_snapshot
+
+
+def test_startup_probe_is_drawn(make_window, small_config):
+    w = make_window(small_config)
+    snap = w.plots.drawn_snapshot
+    assert snap.kind == "probe" and snap.step == 0 and snap.depth == small_config.depth
+    assert "CPU" in w.device_label.text() or "CUDA" in w.device_label.text()
+
+
+def test_rapid_steps_coalesce_into_one_call(make_window, small_config, qtbot):
+    w = make_window(small_config)
+    for _ in range(5):
+        w.step()
+    snap = wait_step(qtbot, w, lambda s: s.step == 5)
+    assert snap.kind == "step"
+
+
+def test_step_reset_probe(make_window, small_config, qtbot):
+    w = make_window(small_config)
+    w.step()
+    wait_step(qtbot, w, lambda s: s.kind == "step" and s.step == 1)
+    w.step()
+    wait_step(qtbot, w, lambda s: s.step == 2)
+    w.probe()
+    snap = wait_step(qtbot, w, lambda s: s.kind == "probe")
+    assert snap.step == 2
+    w.reset()
+    snap = wait_step(qtbot, w, lambda s: s.kind == "probe" and s.step == 0)
+    assert w.history.steps == []
+
+
+def test_run_and_pause(make_window, small_config, qtbot):
+    w = make_window(small_config)
+    w.toggle_run()
+    assert w.is_running() and "Pause" in w.run_button.text()
+    wait_step(qtbot, w, lambda s: s.step >= 20)
+    w.toggle_run()
+    assert not w.is_running()
+    qtbot.wait(200)
+    last = w.latest.step
+    qtbot.wait(200)
+    assert w.latest.step == last
+    assert "Run" in w.run_button.text()
+    assert len(w.history.steps) >= 2 and w.history.steps == sorted(w.history.steps)
+
+
+def test_keyboard_shortcuts(make_window, small_config, qtbot):
+    w = make_window(small_config)
+    w.activateWindow()
+    w.plots.setFocus()
+    qtbot.keyClick(w.plots, Qt.Key.Key_S)
+    wait_step(qtbot, w, lambda s: s.step == 1)
+    qtbot.keyClick(w.plots, Qt.Key.Key_Space)
+    qtbot.waitUntil(w.is_running, timeout=2000)
+    qtbot.keyClick(w.plots, Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: not w.is_running(), timeout=2000)
+    qtbot.keyClick(w.plots, Qt.Key.Key_R)
+    wait_step(qtbot, w, lambda s: s.kind == "probe" and s.step == 0)
+
+
+def test_plots_receive_the_snapshot_values(make_window, small_config, qtbot):
+    w = make_window(small_config)
+    for i in range(1, 4):
+        w.step()
+        snap = wait_step(qtbot, w, lambda s, i=i: s.step == i)
+    ls = snap.layers
+    # gradient per layer: log10 of grad_norm and weight_grad_norm
+    x, y = w.plots.grad_curve.getData()
+    np.testing.assert_array_equal(x, np.arange(1, snap.depth + 1))
+    np.testing.assert_allclose(y, np.log10(ls.grad_norm), rtol=1e-12)
+    _, yw = w.plots.wgrad_curve.getData()
+    np.testing.assert_allclose(yw, np.log10(ls.weight_grad_norm), rtol=1e-12)
+    # histogram overlay: each selected layer's density on its own edges
+    layers = auto_layers(snap.depth)
+    for curve, layer in zip(w.plots.hist_curves, layers):
+        hx, hy = curve.getData()
+        counts = ls.act_hist_counts[layer - 1]
+        edges = ls.act_hist_edges[layer - 1]
+        np.testing.assert_allclose(hx, edges)
+        np.testing.assert_allclose(hy, counts / (counts.sum() * np.diff(edges)))
+        assert np.sum(hy * np.diff(hx)) == pytest.approx(1.0)
+    assert f"L{layers[0]}: μ=" in w.plots.act_legend.items[0][1].text
+    # heatmap: one row per layer
+    assert w.plots.act_image.image.shape == (snap.depth, GRID_BINS)
+    # loss/accuracy over steps and the layer x step map
+    lx, ly = w.plots.loss_curve.getData()
+    assert list(lx) == [1, 2, 3] and ly[-1] == pytest.approx(snap.loss)
+    _, ay = w.plots.acc_curve.getData()
+    assert ay[-1] == pytest.approx(snap.accuracy)
+    assert w.plots.grad_image.image.shape == (snap.depth, 3)
+    # update ratio of the first selected layer over steps
+    ux, uy = w.plots.update_curves[0].getData()
+    assert list(ux) == [1, 2, 3]
+    assert uy[-1] == pytest.approx(np.log10(ls.update_to_weight[layers[0] - 1]))
+    # status bar
+    assert w.step_label.text() == "step 3"
+    assert f"{snap.loss:.4g}" in w.loss_label.text()
+
+
+def test_layer_selection_and_table(make_window, small_config, qtbot):
+    w = make_window(small_config)
+    w.layers_edit.setText("2, 5")
+    w.layers_edit.editingFinished.emit()
+    qtbot.waitUntil(lambda: w.plots.act_legend.items and w.plots.act_legend.items[0][1].text.startswith("L2:"),
+                    timeout=3000)
+    assert not w.plots.hist_curves[2].isVisible()
+    w.table_action.setChecked(True)
+    model = w.table.model_
+    qtbot.waitUntil(lambda: model.rowCount() == small_config.depth, timeout=3000)
+    snap = w.latest
+    assert model.data(model.index(0, 0)) == "1"
+    assert model.data(model.index(1, 5)) == f"{snap.layers.grad_norm[1]:.3e}"
+
+
+def test_control_change_rebuilds_and_probes(make_window, small_config, qtbot):
+    w = make_window(small_config)
+    w.controls.connectors["depth"].slider.setValue(9)
+    snap = wait_step(qtbot, w, lambda s: s.depth == 9)
+    assert snap.kind == "probe"
+    assert w.plots.act_image.image.shape[0] == 9
+
+
+def test_run_continues_with_new_config(make_window, small_config, qtbot):
+    w = make_window(small_config)
+    w.set_running(True)
+    wait_step(qtbot, w, lambda s: s.step >= 5)
+    w.controls.connectors["width"].widget.setValue(20)
+    w.controls.connectors["depth"].slider.setValue(4)
+    wait_step(qtbot, w, lambda s: s.depth == 4 and s.kind == "step" and s.step >= 3)
+    assert w.is_running()
+    w.set_running(False)
+
+
+def test_exploding_config_pauses_with_a_message(make_window, qtbot):
+    w = make_window(SimConfig(**EXPLODING))
+    w.set_running(True)
+    qtbot.waitUntil(lambda: bool(w.diverged_message), timeout=15000)
+    qtbot.waitUntil(lambda: not w.is_running(), timeout=2000)
+    snap = wait_step(qtbot, w, lambda s: s.nonfinite)
+    msg = w.diverged_message
+    assert f"step {snap.step}" in msg and snap.nonfinite_stage in msg
+    if snap.nonfinite_layer is not None:
+        assert f"layer {snap.nonfinite_layer}" in msg
+    assert w.banner.isVisibleTo(w) and w.banner.text() == msg
+    # non-finite cells are marked, not dropped
+    assert (w.plots.grad_image.image == 255).any() or len(w.plots.grad_bad.data) or len(w.plots.act_bad.data)
+    # Reset recovers
+    w.reset()
+    wait_step(qtbot, w, lambda s: s.kind == "probe" and s.step == 0 and not s.nonfinite)
+    assert not w.banner.isVisibleTo(w)
+
+
+def test_window_renders_non_blank(make_window, small_config, qtbot):
+    w = make_window(small_config)
+    w.step()
+    wait_step(qtbot, w, lambda s: s.step == 1)
+    image = w.grab().toImage()
+    assert image.width() > 800 and image.height() > 500
+    colours = {image.pixel(x, y) for x in range(0, image.width(), 17) for y in range(0, image.height(), 17)}
+    assert len(colours) > 50
+
+
+def test_closing_during_a_run_joins_the_thread(qtbot, small_config):
+    from app.window import MainWindow
+
+    w = MainWindow(small_config)
+    w.show()
+    w.set_running(True)
+    qtbot.waitUntil(lambda: w.latest is not None and w.latest.step > 3, timeout=15000)
+    thread = w.worker_thread.thread
+    assert thread.isRunning()
+    w.close()
+    assert not thread.isRunning() and thread.isFinished()
+    w.deleteLater()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="tests the CPU fallback")
+def test_cuda_request_falls_back_to_cpu_with_notice(make_window, small_config, qtbot):
+    w = make_window(small_config.replace(device="cuda"))
+    qtbot.waitUntil(lambda: "CUDA" in w.message_label.text(), timeout=5000)
+    assert "CPU" in w.device_label.text()
+    assert w.banner.isVisibleTo(w)
