@@ -24,7 +24,9 @@ from PySide6.QtGui import QColor, QFont
 from core import Snapshot
 
 from .history import History
+from .compat import pin_none_refcount
 
+pin_none_refcount()  # idempotent; covers `app` imported as a namespace package (see app/compat.py)
 pg.setConfigOptions(imageAxisOrder="row-major", background="w", foreground="k", antialias=False)
 
 GRID_BINS = 120            # common value grid of the activation heatmap

@@ -19,10 +19,13 @@ from PySide6.QtWidgets import (
 from core import SimConfig, Snapshot
 
 from .controls import ControlPanel
+from .compat import pin_none_refcount
 from .history import History
 from .plots import PlotPanel
 from .table import LayerTable
 from .worker import Delivery, WorkerThread
+
+pin_none_refcount()  # idempotent; covers `app` imported as a namespace package (see app/compat.py)
 
 FRAME_MS = 16
 CONFIG_THROTTLE_MS = 60

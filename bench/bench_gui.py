@@ -1,0 +1,137 @@
+"""GUI benchmarks (offscreen; prints figures, not a test).
+
+1. Time to apply one Snapshot to every plot (setData + one render) at depth 100 and 1000.
+2. Training steps/s with the window open (worker thread + redraws) vs headless Simulator.step().
+3. Time from a slider change to redrawn plots at depth 50, width 256.
+
+    QT_QPA_PLATFORM=offscreen python bench/bench_gui.py
+"""
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import app  # noqa: E402,F401  (applies app/compat.py before Qt is used)
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from app.history import History  # noqa: E402
+from app.plots import PlotPanel  # noqa: E402
+from app.window import MainWindow  # noqa: E402
+from core import SimConfig, Simulator  # noqa: E402
+
+RATE_CONFIG = SimConfig(depth=20, width=128, batch_size=128, n_samples=2048, device="cpu")
+
+
+def bench_apply(qapp: QApplication, depth: int, repeats: int = 30) -> tuple[float, float]:
+    """(median ms of show_snapshot alone, median ms of show_snapshot + repaint)."""
+    sim = Simulator(SimConfig(depth=depth, width=64, batch_size=64, n_samples=512, device="cpu"))
+    history = History()
+    snaps = []
+    for _ in range(12):
+        s = sim.step()
+        history.add(s)
+        snaps.append(s)
+    panel = PlotPanel()
+    panel.resize(1400, 900)
+    panel.show()
+    qapp.processEvents()
+    only, full = [], []
+    for i in range(repeats):
+        snap = snaps[i % len(snaps)]
+        t0 = time.perf_counter()
+        panel.show_snapshot(snap, history)
+        t1 = time.perf_counter()
+        panel.repaint()
+        qapp.processEvents()
+        t2 = time.perf_counter()
+        only.append((t1 - t0) * 1e3)
+        full.append((t2 - t0) * 1e3)
+    panel.close()
+    panel.deleteLater()
+    qapp.processEvents()
+    return statistics.median(only), statistics.median(full)
+
+
+def bench_rate(qapp: QApplication, seconds: float = 6.0) -> tuple[float, float]:
+    """(headless steps/s, steps/s with the window open)."""
+    sim = Simulator(RATE_CONFIG)
+    sim.step(5)
+    t0, n0 = time.perf_counter(), sim.steps_done
+    while time.perf_counter() - t0 < seconds:
+        sim.step(1)
+    headless = (sim.steps_done - n0) / (time.perf_counter() - t0)
+    window = MainWindow(RATE_CONFIG)
+    window.show()
+    _wait(qapp, lambda: window.latest is not None)
+    window.set_running(True)
+    _wait(qapp, lambda: window.latest.step >= 20)
+    t0, s0 = time.perf_counter(), window.latest.step
+    _wait(qapp, lambda: time.perf_counter() - t0 >= seconds, timeout=seconds + 5)
+    gui = (window.latest.step - s0) / (time.perf_counter() - t0)
+    window.set_running(False)
+    window.shutdown()
+    window.close()
+    window.deleteLater()
+    qapp.processEvents()
+    return headless, gui
+
+
+def bench_slider(qapp: QApplication, trials: int = 8) -> list[float]:
+    """ms from a depth-slider change to the redraw of the new network's probe."""
+    cfg = SimConfig(depth=50, width=256, device="cpu")
+    window = MainWindow(cfg)
+    window.show()
+    _wait(qapp, lambda: window.plots.drawn_snapshot is not None)
+    times = []
+    slider = window.controls.connectors["depth"].slider
+    for i in range(trials):
+        target = 49 if i % 2 == 0 else 50
+        qapp.processEvents()
+        time.sleep(0.1)  # let the throttle window close, as between two user gestures
+        qapp.processEvents()
+        t0 = time.perf_counter()
+        slider.setValue(target)
+        _wait(qapp, lambda: window.plots.drawn_snapshot is not None and window.plots.drawn_snapshot.depth == target)
+        qapp.processEvents()  # the paint of the redrawn plots
+        times.append((time.perf_counter() - t0) * 1e3)
+    window.shutdown()
+    window.close()
+    window.deleteLater()
+    qapp.processEvents()
+    return times
+
+
+def _wait(qapp: QApplication, pred, timeout: float = 60.0) -> None:
+    end = time.perf_counter() + timeout
+    while not pred():
+        if time.perf_counter() > end:
+            raise TimeoutError("benchmark condition not reached")
+        qapp.processEvents()
+        time.sleep(0.001)
+
+
+def main() -> int:
+    qapp = QApplication.instance() or QApplication(sys.argv[:1])
+    print("== Vanishing Point GUI benchmark (offscreen) ==")
+    for depth in (100, 1000):
+        only, full = bench_apply(qapp, depth)
+        print(f"apply one snapshot to every plot, depth {depth:4d}: {only:6.1f} ms setData, "
+              f"{full:6.1f} ms incl. repaint (target <= 16 ms at depth 100)")
+    headless, gui = bench_rate(qapp)
+    print(f"steps/s {RATE_CONFIG.depth}x{RATE_CONFIG.width}, batch {RATE_CONFIG.batch_size}: headless {headless:.0f}, "
+          f"window open {gui:.0f} ({gui / headless:.2f}x, target >= 0.9x)")
+    times = bench_slider(qapp)
+    print(f"slider change -> redrawn plots, depth 50 width 256: median {statistics.median(times):.0f} ms, "
+          f"max {max(times):.0f} ms (target <= 150 ms)")
+    qapp.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

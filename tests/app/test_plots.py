@@ -1,0 +1,98 @@
+"""Plot helpers against independent computations, and the marking of zero / non-finite gradients."""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from app.history import History
+from app.plots import PlotPanel, auto_layers, resample_histograms, safe_log10, value_grid
+from core import SimConfig, Simulator
+from core.snapshot import frozen_array
+
+
+@settings(max_examples=50, deadline=None)
+@given(seed=st.integers(0, 10_000), layers=st.integers(1, 6))
+def test_resample_conserves_mass_and_matches_numpy(seed, layers):
+    rng = np.random.default_rng(seed)
+    data = [rng.normal(rng.uniform(-3, 3), rng.uniform(0.01, 2), 500) for _ in range(layers)]
+    counts, edges = zip(*(np.histogram(d, bins=50) for d in data))
+    counts, edges = np.array(counts), np.array(edges)
+    grid = value_grid(edges, 40)
+    share = resample_histograms(counts, edges, grid)
+    np.testing.assert_allclose(share.sum(1), 1.0, rtol=1e-9)
+    # the common-grid histogram is the original one smoothed by at most one source bin
+    for k, d in enumerate(data):
+        direct = np.histogram(d, bins=grid)[0] / len(d)
+        src_width = edges[k, 1] - edges[k, 0]
+        tolerance = 2 * counts[k].max() / len(d) + 1e-12
+        assert np.abs(share[k] - direct).max() <= tolerance or src_width > (grid[1] - grid[0])
+
+
+def test_resample_narrow_layer_lands_in_one_bin():
+    counts = np.array([[0, 10, 0], [5, 5, 5]])
+    edges = np.array([[0.0, 0.001, 0.002, 0.003], [-1.0, 0.0, 1.0, 2.0]])
+    share = resample_histograms(counts, edges, np.linspace(-1, 2, 4))
+    np.testing.assert_allclose(share, [[0, 1, 0], [1 / 3, 1 / 3, 1 / 3]])
+
+
+def test_safe_log10_flags_zero_and_nonfinite():
+    logs, zero, bad = safe_log10(np.array([100.0, 0.0, np.nan, np.inf, 1e-30]))
+    np.testing.assert_allclose(logs[[0, 4]], [2.0, -30.0])
+    assert list(zero) == [False, True, False, False, False]
+    assert list(bad) == [False, False, True, True, False]
+
+
+def test_auto_layers():
+    assert auto_layers(1) == [1]
+    assert auto_layers(1000) == [1, 251, 500, 750, 1000]
+
+
+@pytest.fixture
+def panel(qtbot):
+    p = PlotPanel()
+    qtbot.addWidget(p)
+    p.resize(1200, 800)
+    p.show()
+    return p
+
+
+def _with_layers(snap, **arrays):
+    return dataclasses.replace(snap, layers=dataclasses.replace(
+        snap.layers, **{k: frozen_array(v) for k, v in arrays.items()}))
+
+
+def test_zero_gradients_drawn_at_floor_and_nonfinite_marked(panel):
+    snap = Simulator(SimConfig(depth=8, width=16, n_samples=128, batch_size=16)).step()
+    g = np.array(snap.layers.grad_norm)
+    g[0], g[1], g[2] = 0.0, 0.0, np.nan
+    snap = _with_layers(snap, grad_norm=g)
+    history = History()
+    history.add(snap)
+    panel.show_snapshot(snap, history)
+    x, y = panel.grad_curve.getData()
+    assert len(x) == 8  # nothing dropped
+    floor = y[0]
+    assert y[1] == floor and floor < np.nanmin(np.log10(g[3:])) - 0.9
+    zx, zy = panel.grad_zero.getData()
+    assert sorted(zx) == [1.0, 2.0] and set(zy) == {floor}
+    bx, _ = panel.grad_bad.getData()
+    assert list(bx) == [3.0]
+    (y0, y1) = panel.grad_layers.viewRange()[1]
+    assert y0 < floor  # the floor markers are inside the view
+    # layer x step map: zero -> index 0, NaN -> index 255
+    image = panel.grad_image.image
+    assert image.shape == (8, 1)
+    assert image[0, 0] == 0 and image[1, 0] == 0 and image[2, 0] == 255
+    assert 1 <= image[3, 0] <= 254
+
+
+def test_panel_draws_a_thousand_layers(panel):
+    snap = Simulator(SimConfig(depth=1000, width=4, n_samples=64, batch_size=8, input_dim=4)).probe()
+    panel.show_snapshot(snap, History())
+    assert panel.act_image.image.shape[0] == 1000
+    assert len(panel.grad_curve.getData()[0]) == 1000
+    assert panel.grab().width() > 0
