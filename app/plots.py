@@ -117,7 +117,8 @@ def _style(plot: pg.PlotItem, title: str, bottom: str, left: str) -> None:
         axis = plot.getAxis(name)
         axis.setLabel(text, **LABEL_STYLE)
         axis.setTickFont(TICK_FONT)
-    plot.showGrid(x=True, y=True, alpha=0.25)
+        axis.enableAutoSIPrefix(False)
+    # no grid: pyqtgraph repaints grid lines through every axis QPicture (≈4 ms per axis per frame)
 
 
 # --- the panel ------------------------------------------------------------------------
@@ -170,12 +171,12 @@ class PlotPanel(pg.GraphicsLayoutWidget):
             self.grad_layers.addItem(band, ignoreBounds=True)
         self.ref_line = pg.InfiniteLine(angle=0, pen=pg.mkPen("#555", style=Qt.PenStyle.DashLine))
         self.grad_layers.addItem(self.ref_line, ignoreBounds=True)
-        self.vanish_text = pg.TextItem("vanishing (< 1/100 of output layer)", color="#1a4fd0", anchor=(0, 1))
-        self.explode_text = pg.TextItem("exploding (> 100× output layer)", color="#c01010", anchor=(0, 0))
+        self.vanish_text = pg.TextItem("vanishing: < 1/100 of the last layer", color="#1a4fd0", anchor=(0, 0))
+        self.explode_text = pg.TextItem("exploding: > 100× the last layer", color="#c01010", anchor=(0, 0))
         for t in (self.vanish_text, self.explode_text):
             t.setFont(TICK_FONT)
             self.grad_layers.addItem(t, ignoreBounds=True)
-        legend = self.grad_layers.addLegend(offset=(-5, 5), labelTextSize="10pt")
+        legend = self.grad_layers.addLegend(offset=(-5, -5), labelTextSize="10pt")
         self.grad_curve = self.grad_layers.plot(pen=pg.mkPen("#1f77b4", width=2.5), symbol="o", symbolSize=5,
                                                 symbolBrush="#1f77b4", name="‖∂L/∂z‖ activations")
         self.wgrad_curve = self.grad_layers.plot(pen=pg.mkPen("#ff7f0e", width=2, style=Qt.PenStyle.DashLine),
@@ -192,7 +193,8 @@ class PlotPanel(pg.GraphicsLayoutWidget):
         self.grad_image = pg.ImageItem()
         self.grad_image.setLookupTable(_lut("viridis", ZERO_COLOR, BAD_COLOR))
         self.grad_map.addItem(self.grad_image)
-        map_legend = self.grad_map.addLegend(offset=(5, 5), labelTextSize="9pt", brush=pg.mkBrush(255, 255, 255, 200))
+        map_legend = self.grad_map.addLegend(offset=(-5, -5), labelTextSize="9pt", brush=pg.mkBrush(255, 255, 255, 200),
+                                             colCount=2)
         map_legend.addItem(pg.ScatterPlotItem(symbol="s", brush=ZERO_COLOR, pen=None), "0")
         map_legend.addItem(pg.ScatterPlotItem(symbol="s", brush=BAD_COLOR, pen=None), "NaN/Inf")
         self.grad_bar = pg.ColorBarItem(values=(-GRAD_MAP_DECADES, 0), colorMap=pg.colormap.get("viridis"),
@@ -210,6 +212,7 @@ class PlotPanel(pg.GraphicsLayoutWidget):
         right.linkToView(self.acc_view)
         right.setLabel("accuracy", **LABEL_STYLE)
         right.setTickFont(TICK_FONT)
+        right.enableAutoSIPrefix(False)
         self.acc_view.setXLink(self.loss)
         self.acc_view.setYRange(0, 1)
         self.acc_view.setMouseEnabled(y=False)
@@ -317,7 +320,7 @@ class PlotPanel(pg.GraphicsLayoutWidget):
         lo = float(finite.min()) if finite.size else ref_val - 4
         hi = float(finite.max()) if finite.size else ref_val + 1
         floor = math.floor(min(lo, ref_val - BAND_DECADES - 0.5)) - 1.0
-        top = math.ceil(max(hi, ref_val + BAND_DECADES + 0.5)) + 0.5
+        top = math.ceil(max(hi, ref_val + BAND_DECADES + 0.5)) + 2.0
         self.grad_curve.setData(x, np.where(g_zero, floor, g), connect="finite")
         self.wgrad_curve.setData(x, np.where(w_zero, floor, w), connect="finite")
         zx = np.concatenate([x[g_zero], x[w_zero]])
@@ -328,7 +331,7 @@ class PlotPanel(pg.GraphicsLayoutWidget):
         self.band_explode.setRegion((ref_val + BAND_DECADES, top + 5))
         self.ref_line.setValue(ref_val)
         self.vanish_text.setPos(0.6, ref_val - BAND_DECADES)
-        self.explode_text.setPos(0.6, ref_val + BAND_DECADES)
+        self.explode_text.setPos(0.6, top)  # inside the band, under the top edge
         self.grad_layers.setXRange(0.5, snap.depth + 0.5, padding=0)
         self.grad_layers.setYRange(floor - 0.5, top, padding=0)
 

@@ -28,6 +28,9 @@ from .worker import Delivery, WorkerThread
 pin_none_refcount()  # idempotent; covers `app` imported as a namespace package (see app/compat.py)
 
 FRAME_MS = 16
+# While training, drawing may take at most this share of wall time: the worker
+# needs the GIL too, and a redraw of all plots costs ~10-30 ms offscreen.
+DRAW_BUDGET = 0.12
 CONFIG_THROTTLE_MS = 60
 
 
@@ -49,6 +52,7 @@ class MainWindow(QMainWindow):
         self.device_reason = ""
         self._rate = 0.0
         self._rate_mark: tuple[float, int] | None = None
+        self._next_draw = 0.0
 
         # widgets
         self.controls = ControlPanel(config)
@@ -264,9 +268,15 @@ class MainWindow(QMainWindow):
         """Draw the latest snapshot if it is new (called by the frame timer)."""
         if not self._dirty or self.latest is None:
             return
+        now = time.perf_counter()
+        if now < self._next_draw:
+            return  # stay within the drawing budget; the newest snapshot is drawn next time
         self._dirty = False
         snap = self.latest
         self.plots.show_snapshot(snap, self.history)
+        self.plots.repaint()  # paint now, so the cost is measured
+        cost = time.perf_counter() - now
+        self._next_draw = now + (cost / DRAW_BUDGET if self.worker.is_running() else 0.0)
         if self.table_dock.isVisible():
             self.table.model_.set_snapshot(snap)
         self.step_label.setText(f"step {snap.step}" + (" (probe)" if snap.kind == "probe" else ""))
