@@ -60,10 +60,12 @@ class ChoiceConnector(Connector):
             self.widget.setCurrentText(value)
 
 
-class IntSliderConnector(Connector):
-    def __init__(self, lo: int, hi: int):
+class _IntConnector(Connector):
+    """An integer field on any widget with setRange/value/setValue/valueChanged."""
+
+    def __init__(self, widget: QWidget, lo: int, hi: int):
         super().__init__()
-        self.widget = QLabeledSlider(Qt.Orientation.Horizontal)
+        self.widget = widget
         self.widget.setRange(lo, hi)
         self.widget.valueChanged.connect(lambda _: self.changed.emit())
 
@@ -73,6 +75,11 @@ class IntSliderConnector(Connector):
     def set_value(self, value: int) -> None:
         with signals_blocked(self.widget):
             self.widget.setValue(value)
+
+
+class IntSliderConnector(_IntConnector):
+    def __init__(self, lo: int, hi: int):
+        super().__init__(QLabeledSlider(Qt.Orientation.Horizontal), lo, hi)
 
 
 class DepthConnector(Connector):
@@ -114,20 +121,11 @@ class DepthConnector(Connector):
             self.slider.setValue(min(value, DEPTH_SLIDER_MAX))
 
 
-class SpinConnector(Connector):
+class SpinConnector(_IntConnector):
     def __init__(self, lo: int, hi: int):
-        super().__init__()
-        self.widget = QSpinBox()
-        self.widget.setRange(lo, hi)
-        self.widget.setKeyboardTracking(False)
-        self.widget.valueChanged.connect(lambda _: self.changed.emit())
-
-    def value(self) -> int:
-        return int(self.widget.value())
-
-    def set_value(self, value: int) -> None:
-        with signals_blocked(self.widget):
-            self.widget.setValue(value)
+        spin = QSpinBox()
+        spin.setKeyboardTracking(False)  # one change per finished edit, not per keystroke
+        super().__init__(spin, lo, hi)
 
 
 class DoubleSliderConnector(Connector):
@@ -246,7 +244,7 @@ def _choice(values: tuple[str, ...]) -> Callable[[], Connector]:
 FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("architecture", "Network", "Architecture", _choice(cc.ARCHITECTURES)),
     FieldSpec("depth", "Network", "Depth", DepthConnector),
-    FieldSpec("width", "Network", "Width", lambda: IntSliderConnector(1, 1024)),
+    FieldSpec("width", "Network", "Width", lambda: IntSliderConnector(1, cc.MAX_WIDTH)),
     FieldSpec("activation", "Network", "Activation", _choice(cc.ACTIVATION_NAMES)),
     FieldSpec("leaky_slope", "Network", "Leaky slope", lambda: DoubleSliderConnector(0.0, 1.0)),
     FieldSpec("normalization", "Network", "Normalization", _choice(cc.NORMALIZATIONS)),
