@@ -13,21 +13,14 @@ import sys
 from typing import Sequence
 
 from core import ConfigError
-from core.cli import UsageError, load_config
+from core.cli import EXIT_BAD_INPUT, Parser, UsageError, add_config_arguments, load_config
 
-EXIT_BAD_INPUT = 2
 SCREENSHOT_TIMEOUT_S = 300
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:
-        raise UsageError(message)
-
-
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m app", description="Vanishing Point: watch gradients vanish and explode.")
-    p.add_argument("config", nargs="?", help="a SimConfig JSON file (defaults for missing fields)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one field")
+    p = Parser(prog="python -m app", description="Vanishing Point: watch gradients vanish and explode.")
+    add_config_arguments(p)
     p.add_argument("--screenshot", metavar="FILE", help="render the window offscreen to a PNG and exit")
     p.add_argument("--steps", type=int, default=0, help="training steps before the screenshot")
     p.add_argument("--size", default="1600x1000", help="window size for the screenshot, WxH")

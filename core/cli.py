@@ -27,18 +27,25 @@ class UsageError(Exception):
     """Bad command-line input (reported as one `error:` line, exit status 2)."""
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse would print usage and exit itself
+class Parser(argparse.ArgumentParser):
+    """An argparse parser that raises UsageError instead of printing usage and exiting."""
+
+    def error(self, message: str) -> None:
         raise UsageError(message)
 
 
+def add_config_arguments(p: argparse.ArgumentParser) -> None:
+    """The positional CONFIG.json and repeatable --set key=value shared by every entry point."""
+    p.add_argument("config", nargs="?", help="a SimConfig JSON file (defaults for missing fields)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one field")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m core", description="Vanishing Point, headless.")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser = Parser(prog="python -m core", description="Vanishing Point, headless.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     for name, help_text in (("probe", "one forward/backward pass, no update"), ("run", "train and record")):
         p = sub.add_parser(name, help=help_text)
-        p.add_argument("config", nargs="?", help="a SimConfig JSON file (defaults for missing fields)")
-        p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one field")
+        add_config_arguments(p)
         p.add_argument("--format", choices=("json", "csv"), default="json")
         p.add_argument("--out", help="write to this file (atomically) instead of stdout")
         if name == "run":
