@@ -60,3 +60,13 @@ def test_saturation_and_dead_units():
     sat, dead = saturation(d, max_deriv=1.0)
     assert sat[0] == pytest.approx(5 / 12)
     assert dead[0] == pytest.approx(1 / 3)
+
+
+def test_saturation_counts_match_a_mask_and_skip_nan():
+    gen = torch.Generator().manual_seed(3)
+    d = torch.rand(4, 64, 32, generator=gen) * 0.2  # about a quarter below 0.05
+    d[1, 5, 7] = float("nan")
+    d[2, 0, 0] = float("inf")
+    expected = [int((d[i][~torch.isnan(d[i])] < 0.05).sum()) / d[i].numel() for i in range(4)]
+    sat, _ = saturation(d.clone(), max_deriv=1.0)
+    assert sat.tolist() == expected  # exact counts: the NaN entry is neither saturated nor poisons the layer
