@@ -15,6 +15,7 @@ instead of silently vanishing, and NaN/Inf get their own markers.
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 import pyqtgraph as pg
@@ -121,6 +122,30 @@ def _style(plot: pg.PlotItem, title: str, bottom: str, left: str) -> None:
     # no grid: pyqtgraph repaints grid lines through every axis QPicture (≈4 ms per axis per frame)
 
 
+def fit_range(plot: pg.PlotItem, axis: str, lo: float, hi: float, grow: float = 0.0, slack: float = 0.5) -> None:
+    """Show [lo, hi] on `axis` ('x' or 'y') of `plot`, moving the view only when it must.
+
+    The view is kept while it holds the data and the data fills at least `slack` of
+    it: an unchanged range lets pyqtgraph reuse its cached axis pictures instead of
+    regenerating ticks every frame. When it does move, `grow` adds headroom beyond
+    `hi` (for series that extend with every step).
+    """
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return
+    if hi <= lo:
+        lo, hi = lo - 0.5, lo + 0.5
+    (x0, x1), (y0, y1) = plot.vb.viewRange()
+    v0, v1 = (x0, x1) if axis == "x" else (y0, y1)
+    if v0 <= lo and hi <= v1 and (hi - lo) >= slack * (v1 - v0):
+        return
+    pad = 0.02 * (hi - lo)
+    new = (lo - pad, hi + pad + grow * (hi - lo))
+    if axis == "x":
+        plot.setXRange(*new, padding=0)
+    else:
+        plot.setYRange(*new, padding=0)
+
+
 # --- the panel ------------------------------------------------------------------------
 class PlotPanel(pg.GraphicsLayoutWidget):
     """All live plots; `show_snapshot(snap, history)` redraws them from one snapshot."""
@@ -131,7 +156,15 @@ class PlotPanel(pg.GraphicsLayoutWidget):
         self.drawn_step: int | None = None
         self.drawn_snapshot: Snapshot | None = None
         self._legend_layers: tuple[int, ...] = ()
+        self.last_paint_seconds = 0.0  # duration of the latest paint (the window's draw budget uses it)
         self._build()
+        for plot in (self.act_map, self.act_hist, self.grad_layers, self.grad_map, self.loss, self.update_plot):
+            plot.disableAutoRange()  # ranges are set from the data (see fit_range): no per-frame bounds search
+
+    def paintEvent(self, event) -> None:  # noqa: N802 - Qt override
+        t0 = time.perf_counter()
+        super().paintEvent(event)
+        self.last_paint_seconds = time.perf_counter() - t0
 
     # ---------- construction ----------
     def _build(self) -> None:
@@ -228,8 +261,10 @@ class PlotPanel(pg.GraphicsLayoutWidget):
         guide = pg.InfiniteLine(pos=-3, angle=0, pen=pg.mkPen("#444", width=1.5, style=Qt.PenStyle.DashLine),
                                 label="1e-3", labelOpts={"position": 0.05, "color": "#444"})
         self.update_plot.addItem(guide)
-        self.env_lo = pg.PlotDataItem(pen=None)
-        self.env_hi = pg.PlotDataItem(pen=None)
+        # PlotCurveItems, not PlotDataItems: a PlotDataItem with no pen hides its curve,
+        # which leaves a FillBetweenItem with nothing to fill
+        self.env_lo = pg.PlotCurveItem(pen=pg.mkPen(120, 120, 120, 110))
+        self.env_hi = pg.PlotCurveItem(pen=pg.mkPen(120, 120, 120, 110))
         self.env_fill = pg.FillBetweenItem(self.env_lo, self.env_hi, brush=pg.mkBrush(120, 120, 120, 60))
         for item in (self.env_lo, self.env_hi, self.env_fill):
             self.update_plot.addItem(item)
@@ -238,6 +273,9 @@ class PlotPanel(pg.GraphicsLayoutWidget):
         self._env_proxy = pg.PlotDataItem([0, 1], [0, 0], pen=pg.mkPen(120, 120, 120, 60), fillLevel=1,
                                           brush=pg.mkBrush(120, 120, 120, 60))
         self.update_legend.addItem(self._env_proxy, "all layers (min–max)")
+        self.update_zero = pg.ScatterPlotItem(symbol="t", size=10, brush=ZERO_COLOR, pen=pg.mkPen("k"))
+        self.update_plot.addItem(self.update_zero)
+        self.update_legend.addItem(self.update_zero, "a layer's update exactly 0, at floor")
         self.update_curves = [pg.PlotDataItem(pen=pg.mkPen(c, width=2)) for c in LAYER_COLORS[:MAX_OVERLAY]]
         for curve in self.update_curves:
             self.update_plot.addItem(curve)
@@ -280,7 +318,7 @@ class PlotPanel(pg.GraphicsLayoutWidget):
         self.act_image.setRect(QRectF(grid[0], 0.5, grid[-1] - grid[0], L))
         bad = np.flatnonzero(ls.act_nonfinite > 0)
         self.act_bad.setData(x=np.full(len(bad), grid[-1]), y=bad + 1.0)
-        self.act_map.setXRange(grid[0], grid[-1], padding=0.02)
+        fit_range(self.act_map, "x", grid[0], grid[-1])
         self.act_map.setYRange(0.5, L + 0.5, padding=0)
 
     def _show_act_hist(self, snap: Snapshot, layers: list[int]) -> None:
@@ -292,6 +330,7 @@ class PlotPanel(pg.GraphicsLayoutWidget):
                 if i < len(layers):
                     self.act_legend.addItem(curve, f"L{layers[i]}")
             self._legend_layers = key
+        x_lo, x_hi, y_hi = math.inf, -math.inf, 0.0
         for i, curve in enumerate(self.hist_curves):
             if i >= len(layers):
                 curve.setData([], [])
@@ -305,10 +344,17 @@ class PlotPanel(pg.GraphicsLayoutWidget):
             density = counts / (total * width) if total > 0 else counts
             curve.setVisible(True)
             curve.setData(edges, density)
+            x_lo, x_hi = min(x_lo, float(edges[0])), max(x_hi, float(edges[-1]))
+            if np.isfinite(density).any():
+                y_hi = max(y_hi, float(np.nanmax(density)))
             label = self.act_legend.items[i][1]
-            label.setText(f"L{layers[i]}: μ={_num(ls.act_mean[k])} σ={_num(ls.act_std[k])} "
-                          f"sat {100 * ls.saturated_frac[k]:.0f}%"
-                          + (f" ⚠{int(ls.act_nonfinite[k])} NaN/Inf" if ls.act_nonfinite[k] else ""))
+            text = (f"L{layers[i]}: μ={_num(ls.act_mean[k])} σ={_num(ls.act_std[k])} "
+                    f"sat {100 * ls.saturated_frac[k]:.0f}%"
+                    + (f" ⚠{int(ls.act_nonfinite[k])} NaN/Inf" if ls.act_nonfinite[k] else ""))
+            if label.text != text:  # re-laying out rich text costs ~1 ms a label
+                label.setText(text)
+        fit_range(self.act_hist, "x", x_lo, x_hi)
+        fit_range(self.act_hist, "y", 0.0, y_hi if y_hi > 0 else 1.0)
 
     def _show_grad_layers(self, snap: Snapshot) -> None:
         ls = snap.layers
@@ -357,29 +403,32 @@ class PlotPanel(pg.GraphicsLayoutWidget):
         L, H = index.shape
         self.grad_image.setRect(QRectF(x0 - span / (2 * max(H - 1, 1)), 0.5, span + span / max(H - 1, 1), L))
         self.grad_bar.setLevels((lo, hi))
+        fit_range(self.grad_map, "x", x0 - span / (2 * max(H - 1, 1)), x1 + span / (2 * max(H - 1, 1)), grow=0.25)
+        self.grad_map.setYRange(0.5, L + 0.5, padding=0)
 
     def _show_loss(self, history: History) -> None:
         steps = np.asarray(history.steps, dtype=np.float64)
         loss = np.asarray(history.loss, dtype=np.float64)
         self.loss_curve.setData(steps, loss, connect="finite")
         self.acc_curve.setData(steps, np.asarray(history.accuracy, dtype=np.float64), connect="finite")
+        if len(steps):
+            fit_range(self.loss, "x", float(steps[0]), float(steps[-1]), grow=0.25)
+            finite = loss[np.isfinite(loss)]
+            if finite.size:
+                fit_range(self.loss, "y", 0.0, float(finite.max()))
 
     def _show_update(self, history: History, layers: list[int]) -> None:
         if len(history) == 0:
             for curve in (*self.update_curves, self.env_lo, self.env_hi):
                 curve.setData([], [])
+            self.update_zero.setData([], [])
             return
         steps = history.layer_steps().astype(np.float64)
         logs, zero, _ = safe_log10(history.update_to_weight())     # [H, L]
         finite = logs[np.isfinite(logs)]
         floor = min(-8.0, math.floor(float(finite.min())) - 1) if finite.size else -8.0
-        logs = np.where(zero, floor, logs)
-        with np.errstate(all="ignore"):
-            import warnings
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                lo_env = np.nanmin(logs, axis=1)
-                hi_env = np.nanmax(logs, axis=1)
+        logs = np.where(zero, floor, logs)  # an update of exactly 0 sits on the floor, marked below
+        lo_env, hi_env = _nan_min_max(logs)
         self.env_lo.setData(steps, np.nan_to_num(lo_env, nan=floor))
         self.env_hi.setData(steps, np.nan_to_num(hi_env, nan=floor))
         for i, curve in enumerate(self.update_curves):
@@ -387,12 +436,25 @@ class PlotPanel(pg.GraphicsLayoutWidget):
                 curve.setData(steps, logs[:, layers[i] - 1], connect="finite")
             else:
                 curve.setData([], [])
+        zero_steps = steps[zero.any(axis=1)]
+        self.update_zero.setData(x=zero_steps, y=np.full(len(zero_steps), floor))
         if list(layers) != getattr(self, "_update_layers", None):
             for curve in self.update_curves:
                 self.update_legend.removeItem(curve)
             for i, layer in enumerate(layers[:MAX_OVERLAY]):
                 self.update_legend.addItem(self.update_curves[i], f"L{layer}")
             self._update_layers = list(layers)
+        fit_range(self.update_plot, "x", float(steps[0]), float(steps[-1]), grow=0.25)
+        top = float(np.nanmax(hi_env)) if np.isfinite(hi_env).any() else -1.0
+        fit_range(self.update_plot, "y", floor - 0.3, max(top, -2.0) + 0.3)
+
+
+def _nan_min_max(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Row-wise min and max ignoring NaN; NaN where a row has no number (no warning)."""
+    has = ~np.isnan(x).all(axis=1)
+    lo, hi = np.full(len(x), np.nan), np.full(len(x), np.nan)
+    lo[has], hi[has] = np.nanmin(x[has], axis=1), np.nanmax(x[has], axis=1)
+    return lo, hi
 
 
 def _num(x: float) -> str:
