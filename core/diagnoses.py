@@ -43,6 +43,9 @@ DEAD_LAYER_SHARE = 0.5
 UPDATE_RATIO_GUIDE = 1e-3
 UPDATE_RATIO_DECADES = 1.5
 
+# More ranges than this for one kind (scattered layers) are reported as one line over their span.
+MAX_RANGES = 3
+
 SEVERITIES = ("error", "warning")
 _STAGE_NOUN = {"forward": "activation", "loss": "loss", "backward": "gradient", "update": "weight update"}
 
@@ -80,8 +83,16 @@ def _decade(x: float) -> str:
 
 
 def _ranges(kind: str, severity: str, mask: np.ndarray, text) -> list[Diagnosis]:
-    """One Diagnosis per contiguous range of `mask`; `text(first, last)` gives the message's tail."""
-    return [Diagnosis(kind, severity, a, b, f"{_where(a, b)}: {text(a - 1, b)}") for a, b in layer_ranges(mask)]
+    """One Diagnosis per contiguous range of `mask` (one over the whole span when the flagged layers
+    are scattered in more than MAX_RANGES pieces); `text(idx, where)` words the finding for the 0-based layers idx, described as `where`."""
+    idx = np.flatnonzero(mask)
+    if len(idx) == 0:
+        return []
+    if np.count_nonzero(np.diff(idx) > 1) >= MAX_RANGES:
+        a, b = int(idx[0]) + 1, int(idx[-1]) + 1
+        return [Diagnosis(kind, severity, a, b, text(idx, f"{len(idx)} of layers {a}–{b}"))]
+    ranges = layer_ranges(mask)
+    return [Diagnosis(kind, severity, a, b, text(np.arange(a - 1, b), _where(a, b))) for a, b in ranges]
 
 
 def diagnose(snapshot: Snapshot, config: SimConfig) -> list[Diagnosis]:
@@ -98,29 +109,28 @@ def diagnose(snapshot: Snapshot, config: SimConfig) -> list[Diagnosis]:
     ref = float(g[-1]) if len(g) else 0.0
     if ref == 0.0:
         out += _ranges("zero_gradient", "error", finite & (g == 0),
-                       lambda a, b: "gradients exactly 0 (no update can reach these weights)")
+                       lambda idx, w: f"{w}: gradients exactly 0 (no update can reach these weights)")
     elif math.isfinite(ref):
         with np.errstate(invalid="ignore"):
             ratio = g / ref
-        zero = lambda a, b: bool(np.all(g[a:b] == 0))  # noqa: E731
         out += _ranges("vanishing", "error", finite & (ratio < VANISHING_RATIO),
-                       lambda a, b: "gradients exactly 0" if zero(a, b) else
-                       f"gradients below {_decade(VANISHING_RATIO)} of the last layer's (vanishing)")
+                       lambda idx, w: f"{w}: gradients exactly 0" if not g[idx].any() else
+                       f"{w}: gradients below {_decade(VANISHING_RATIO)} of the last layer's (vanishing)")
         out += _ranges("exploding", "error", finite & (ratio > EXPLODING_RATIO),
-                       lambda a, b: f"gradients above {_decade(EXPLODING_RATIO)}× the last layer's (exploding)")
+                       lambda idx, w: f"{w}: gradients above {_decade(EXPLODING_RATIO)}× the last layer's (exploding)")
         weak = finite & (ratio >= VANISHING_RATIO) & (ratio < 1 / IMBALANCE_RATIO)
         out += _ranges("weak_gradient", "warning", weak,
-                       lambda a, b: f"gradients below 1/{IMBALANCE_RATIO:g} of the last layer's")
+                       lambda idx, w: f"{w}: gradients below 1/{IMBALANCE_RATIO:g} of the last layer's")
         strong = finite & (ratio <= EXPLODING_RATIO) & (ratio > IMBALANCE_RATIO)
         out += _ranges("strong_gradient", "warning", strong,
-                       lambda a, b: f"gradients above {IMBALANCE_RATIO:g}× the last layer's")
+                       lambda idx, w: f"{w}: gradients above {IMBALANCE_RATIO:g}× the last layer's")
     if config.activation in SATURATING_ACTIVATIONS:
         sat = ls.saturated_frac
         out += _ranges("saturated", "warning", sat > SATURATED_LAYER_SHARE,
-                       lambda a, b: f"{np.mean(sat[a:b]):.0%} saturated ({config.activation})")
+                       lambda idx, w: f"{w}: {np.mean(sat[idx]):.0%} saturated ({config.activation})")
     dead = ls.dead_frac
     out += _ranges("dead", "warning", dead > DEAD_LAYER_SHARE,
-                   lambda a, b: f"{np.mean(dead[a:b]):.0%} dead units ({config.activation})")
+                   lambda idx, w: f"{w}: {np.mean(dead[idx]):.0%} dead units ({config.activation})")
     if snapshot.has_update:
         u = ls.update_to_weight
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -128,10 +138,8 @@ def diagnose(snapshot: Snapshot, config: SimConfig) -> list[Diagnosis]:
         ok = ~np.isnan(decades)  # 0/0 (zero weights) says nothing; an update of exactly 0 is "too low"
         for kind, mask, why in (("update_high", ok & (decades > UPDATE_RATIO_DECADES), "learning rate too high"),
                                 ("update_low", ok & (decades < -UPDATE_RATIO_DECADES), "learning rate too low")):
-            for a, b in layer_ranges(mask):
-                value = _decade(float(np.median(u[a - 1:b])))
-                out.append(Diagnosis(kind, "warning", a, b, f"update:data ratio {value} in "
-                                                            f"{_where(a, b)} ({why})"))
+            out += _ranges(kind, "warning", mask, lambda idx, w, why=why: (
+                f"update:data ratio {_decade(float(np.median(u[idx])))} in {w} ({why})"))
     out.sort(key=lambda d: SEVERITIES.index(d.severity))
     return out
 

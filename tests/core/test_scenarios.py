@@ -229,11 +229,12 @@ def log_grad_spread(name: str) -> float:
 def test_batchnorm_batch_size_2():
     # Two standardized values are always ±1/√(1 + ε/σ²) ≈ ±1 (ε = 1e-5 ≪ σ²), or both 0 when a unit
     # sees the two examples alike. So every tanh output of layers 2.. is ±tanh(1) = ±0.7616 or 0: at
-    # most three spikes per histogram, and a std of at most tanh(1), within a few % of it.
+    # std of at most tanh(1), within a few % of it, and nearly all values in the two end bins.
     snap = sim_of("batchnorm_batch_size_2").probe()
     std = snap.layers.act_std[1:]
     assert std.max() <= math.tanh(1.0) + 1e-6 and std.min() > 0.95 * math.tanh(1.0)
-    assert (snap.layers.act_hist_counts[1:] > 0).sum(axis=1).max() <= 3
+    counts = snap.layers.act_hist_counts[1:]
+    assert ((counts[:, 0] + counts[:, -1]) / counts.sum(axis=1)).min() > 0.9
 
 
 def test_layernorm_batch_size_2():
