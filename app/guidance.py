@@ -1,0 +1,81 @@
+"""Teaching panels: the current scenario's text, and the diagnoses of the latest snapshot."""
+from __future__ import annotations
+
+import html
+
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QScrollArea, QWidget
+
+from core import SimConfig, Snapshot
+from core.diagnoses import Diagnosis, diagnose
+from core.scenarios import Scenario
+
+SEVERITY_COLOURS = {"error": "#c62828", "warning": "#b26a00"}
+PLOT_NAMES = {
+    "activations": "Activation distribution", "gradients": "Gradient magnitude per layer",
+    "grad_history": "Gradient history", "loss": "Loss and accuracy", "updates": "Update : weight ratio",
+    "table": "Layer table", "diagnoses": "Diagnoses",
+}
+
+
+class ScenarioPanel(QScrollArea):
+    """Title, explanation, the 'predict first' question and what to look for on which plot."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.label = QLabel()
+        self.label.setWordWrap(True)
+        self.label.setMargin(6)
+        self.label.setTextFormat(Qt.TextFormat.RichText)
+        self.label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.setWidget(self.label)
+        self.setWidgetResizable(True)
+        self.scenario: Scenario | None = None
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override: a narrow side panel
+        return QSize(340, 500)
+
+    def show_scenario(self, scenario: Scenario) -> None:
+        self.scenario = scenario
+        e = html.escape
+        looks = "".join(f"<li><b>{e(PLOT_NAMES.get(item.plot, item.plot))}</b>: {e(item.what)}</li>"
+                        for item in scenario.look_for)
+        run = f"Press Run: {scenario.steps} steps show the effect." if scenario.steps else "A probe shows the effect."
+        self.label.setText(
+            f"<h3>{e(scenario.title)}</h3>"
+            f"<p style='background:#fff8e1;padding:4px'><b>Predict first:</b> {e(scenario.predict)}</p>"
+            f"<p>{e(scenario.explanation)}</p><p><i>{e(run)}</i></p><p><b>Look for:</b></p><ul>{looks}</ul>")
+
+    def text(self) -> str:
+        return self.label.text()
+
+
+class DiagnosesList(QListWidget):
+    """One line per diagnosis of the latest snapshot, coloured by severity."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWordWrap(True)
+        self.diagnoses: list[Diagnosis] = []
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override: a few lines high
+        return QSize(600, 80)
+
+    def show_snapshot(self, snapshot: Snapshot, config: SimConfig) -> None:
+        found = diagnose(snapshot, config)
+        if found == self.diagnoses and self.count():
+            return  # unchanged: no widget churn on every frame
+        self.diagnoses = found
+        self.clear()
+        if not found:
+            item = QListWidgetItem("no problems found")
+            item.setForeground(QBrush(QColor("#2e7d32")))
+            self.addItem(item)
+        for d in found:
+            item = QListWidgetItem(f"{d.severity}: {d.message}")
+            item.setForeground(QBrush(QColor(SEVERITY_COLOURS[d.severity])))
+            self.addItem(item)
+
+    def lines(self) -> list[str]:
+        return [self.item(i).text() for i in range(self.count())]
