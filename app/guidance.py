@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import html
 
-from PySide6.QtCore import QSize, Qt
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QBrush, QColor
-from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QScrollArea, QWidget
+from PySide6.QtWidgets import (
+    QLabel, QListWidget, QListWidgetItem, QPushButton, QScrollArea, QVBoxLayout, QWidget,
+)
 
 from core import SimConfig, Snapshot
 from core.diagnoses import Diagnosis, diagnose
@@ -19,8 +21,11 @@ PLOT_NAMES = {
 }
 
 
-class ScenarioPanel(QScrollArea):
-    """Title, explanation, the 'predict first' question and what to look for on which plot."""
+class ScenarioPanel(QWidget):
+    """Title, explanation, the 'predict first' question and what to look for on which plot, and a
+    button that replays the scenario from step 0 (`runRequested` carries its steps; 0 = a probe)."""
+
+    runRequested = Signal(int)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -29,8 +34,16 @@ class ScenarioPanel(QScrollArea):
         self.label.setMargin(6)
         self.label.setTextFormat(Qt.TextFormat.RichText)
         self.label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        self.setWidget(self.label)
-        self.setWidgetResizable(True)
+        scroll = QScrollArea()
+        scroll.setWidget(self.label)
+        scroll.setWidgetResizable(True)
+        self.run_button = QPushButton()
+        self.run_button.setToolTip("Rebuild the network from the seed and run the scenario's steps")
+        self.run_button.clicked.connect(lambda: self.runRequested.emit(self.scenario.steps if self.scenario else 0))
+        col = QVBoxLayout(self)
+        col.setContentsMargins(0, 0, 0, 0)
+        col.addWidget(scroll, 1)
+        col.addWidget(self.run_button)
         self.scenario: Scenario | None = None
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt override: a narrow side panel
@@ -41,7 +54,10 @@ class ScenarioPanel(QScrollArea):
         e = html.escape
         looks = "".join(f"<li><b>{e(PLOT_NAMES.get(item.plot, item.plot))}</b>: {e(item.what)}</li>"
                         for item in scenario.look_for)
-        run = f"Press Run: {scenario.steps} steps show the effect." if scenario.steps else "A probe shows the effect."
+        run = (f"{scenario.steps} training steps show the effect." if scenario.steps
+               else "One probe (forward and backward pass, no training) shows the effect.")
+        self.run_button.setText(f"Run the scenario: {scenario.steps} steps" if scenario.steps
+                                else "Probe the scenario")
         self.label.setText(
             f"<h3>{e(scenario.title)}</h3>"
             f"<p style='background:#fff8e1;padding:4px'><b>Predict first:</b> {e(scenario.predict)}</p>"

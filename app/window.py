@@ -297,6 +297,7 @@ class MainWindow(QMainWindow):
     def _build_guidance_docks(self) -> None:
         """The scenario panel (right, shown when a scenario is chosen) and the diagnoses list (bottom)."""
         self.scenario_panel = ScenarioPanel()
+        self.scenario_panel.runRequested.connect(self._run_scenario)
         self.scenario_dock = QDockWidget("Scenario", self)
         self.scenario_dock.setObjectName("scenario_dock")
         self.scenario_dock.setWidget(self.scenario_panel)
@@ -344,7 +345,13 @@ class MainWindow(QMainWindow):
         """Show a scenario's text in the scenario panel (the config is not touched)."""
         self.scenario_panel.show_scenario(scenario)
         self.scenario_dock.show()
-        self.message_label.setText(f"Scenario: {scenario.title}. Predict first, then press Run.")
+        self.message_label.setText(f"Scenario: {scenario.title}. Predict first, then run it.")
+
+    def _run_scenario(self, steps: int) -> None:
+        """From a fresh network (same seed): train `steps` steps, or probe when 0."""
+        self.reset()
+        if steps:
+            self.set_running(True, until=steps)
 
     def _diagnoses_shown(self, visible: bool) -> None:
         if visible and self.latest is not None:

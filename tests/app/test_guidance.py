@@ -50,3 +50,13 @@ def test_app_unknown_scenario_exits_2_with_one_line():
     assert proc.returncode == 2
     (line,) = proc.stderr.strip().splitlines()
     assert line.startswith("error: scenario: unknown scenario 'deep_sigmoidd'; did you mean 'deep_sigmoid_vanishing'?")
+
+
+def test_scenario_button_runs_its_steps_from_a_fresh_network(make_window, small_config, qtbot):
+    w = make_window(small_config)
+    w.choose_scenario("zero_init")
+    steps = load_scenario("zero_init").steps
+    assert w.scenario_panel.run_button.text() == f"Run the scenario: {steps} steps"
+    w.scenario_panel.run_button.click()
+    qtbot.waitUntil(lambda: w.plots.drawn_snapshot.step == steps and not w.is_running(), timeout=30000)
+    assert w.diagnoses.lines()[0].startswith("error: layers 1–6: gradients exactly 0")

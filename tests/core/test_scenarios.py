@@ -125,9 +125,11 @@ def test_constant_init_symmetry():
     # each hidden weight matrix (one row per unit) is still the same, up to float32 rounding.
     sim, snap = run("constant_init_symmetry")
     assert snap.layers.grad_norm.min() > 0  # it is not the zero-gradient case: things do move
-    for w in sim.model.hidden_weights():
+    for i, w in enumerate(sim.model.hidden_weights()):
         w = w.detach().numpy()
         np.testing.assert_allclose(w, np.broadcast_to(w[:1], w.shape), rtol=1e-5, atol=1e-7)
+        if i > 0:  # fed by identical units, every column (input) of the matrix is the same as well
+            np.testing.assert_allclose(w, np.broadcast_to(w[:, :1], w.shape), rtol=1e-5, atol=1e-7)
         assert np.abs(w - 0.05).max() > 1e-4  # ...and they did change from the initial constant
 
 
@@ -238,12 +240,13 @@ def test_batchnorm_batch_size_2():
 
 
 def test_layernorm_batch_size_2():
-    # LayerNorm standardizes over the 32 units, not over the 2 examples: nothing is pinned at tanh(1),
-    # and the gradient norm jumps less from step to step than with BatchNorm at the same batch size
-    # (measured ≈ 0.3 vs ≈ 1.2 decades of spread over 40 steps; demand 1.5×).
+    # LayerNorm standardizes over the 64 units, not over the 2 examples: nothing is pinned at tanh(1),
+    # and the gradient norm jumps less from step to step than with BatchNorm at the same batch size:
+    # measured 1.15 vs 0.34 decades of spread over 40 steps (BatchNorm 2.5-3.4x LayerNorm over seeds
+    # 0-2); demand 2x.
     snap = sim_of("layernorm_batch_size_2").probe()
     assert np.abs(snap.layers.act_std[1:] - math.tanh(1.0)).max() > 0.02
-    assert log_grad_spread("batchnorm_batch_size_2") > 1.5 * log_grad_spread("layernorm_batch_size_2")
+    assert log_grad_spread("batchnorm_batch_size_2") > 2 * log_grad_spread("layernorm_batch_size_2")
 
 
 # --- 7. the cliff and clipping -------------------------------------------------------------------
@@ -280,7 +283,7 @@ def test_clip_by_norm():
 
 def test_clip_by_value():
     # Each component capped at ±c: layers with large gradients are cut far more than others, so the
-    # per-layer shrink factors differ (measured: several-fold); the loss stays bounded like 7b's.
+    # per-layer shrink factors differ (measured: 6x between layers 1 and 12); the loss stays bounded like 7b's.
     factors, before, after = shrink_factors("clip_by_value")
     assert after < before / 10
     assert factors.max() > 2 * factors.min()
