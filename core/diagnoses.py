@@ -129,8 +129,10 @@ def diagnose(snapshot: Snapshot, config: SimConfig) -> list[Diagnosis]:
         out += _ranges("saturated", "warning", sat > SATURATED_LAYER_SHARE,
                        lambda idx, w: f"{w}: {np.mean(sat[idx]):.0%} saturated ({config.activation})")
     dead = ls.dead_frac
+    # for a saturating activation a "dead" unit is one pinned flat (φ′ = 0 in float32) on every example
+    what = "units stuck flat" if config.activation in SATURATING_ACTIVATIONS else "dead units"
     out += _ranges("dead", "warning", dead > DEAD_LAYER_SHARE,
-                   lambda idx, w: f"{w}: {np.mean(dead[idx]):.0%} dead units ({config.activation})")
+                   lambda idx, w: f"{w}: {np.mean(dead[idx]):.0%} {what} ({config.activation})")
     if snapshot.has_update:
         u = ls.update_to_weight
         with np.errstate(divide="ignore", invalid="ignore"):
