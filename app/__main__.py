@@ -1,4 +1,4 @@
-"""``python -m app [CONFIG.json] [--set key=value ...] [--screenshot FILE [--steps N]]``.
+"""``python -m app [CONFIG.json] [--scenario NAME] [--set key=value ...] [--screenshot FILE [--steps N]]``.
 
 Without --screenshot: the interactive window. With it: build the real main
 window offscreen, train N steps through the same worker path, wait until the
@@ -13,7 +13,7 @@ import sys
 from typing import Sequence
 
 from core import ConfigError
-from core.cli import EXIT_BAD_INPUT, Parser, UsageError, add_config_arguments, load_config
+from core.cli import EXIT_BAD_INPUT, Parser, UsageError, add_config_arguments, config_from_args
 
 SCREENSHOT_TIMEOUT_S = 300
 
@@ -22,7 +22,7 @@ def _parser() -> argparse.ArgumentParser:
     p = Parser(prog="python -m app", description="Vanishing Point: watch gradients vanish and explode.")
     add_config_arguments(p)
     p.add_argument("--screenshot", metavar="FILE", help="render the window offscreen to a PNG and exit")
-    p.add_argument("--steps", type=int, default=0, help="training steps before the screenshot")
+    p.add_argument("--steps", type=int, help="training steps before the screenshot (default: the scenario's, else 0)")
     p.add_argument("--size", default="1600x1000", help="window size for the screenshot, WxH")
     return p
 
@@ -30,7 +30,9 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
-        config = load_config(args.config, args.set)
+        config, scenario = config_from_args(args)
+        if args.steps is None:
+            args.steps = scenario.steps if scenario is not None else 0
         if args.steps < 0:
             raise UsageError(f"--steps must be >= 0, got {args.steps}")
         w, _, h = args.size.partition("x")
@@ -47,6 +49,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     window = MainWindow(config)
+    if scenario is not None:
+        window.show_scenario(scenario)
     try:
         if args.screenshot:
             window.resize(int(w), int(h))

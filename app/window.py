@@ -16,10 +16,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core import SimConfig, Snapshot
+from core import ConfigError, SimConfig, Snapshot
+from core.scenarios import SCENARIOS, Scenario, load_scenario
 
 from .controls import ControlPanel
 from .compat import pin_none_refcount
+from .guidance import DiagnosesList, ScenarioPanel
 from .history import History
 from .plots import PlotPanel
 from .table import LayerTable
@@ -107,6 +109,9 @@ class MainWindow(QMainWindow):
         self.table_dock.hide()
         self.table_action.toggled.connect(self._toggle_table)
         self.table_dock.visibilityChanged.connect(lambda v: self.table_action.setChecked(v))
+        self._applied_config = config
+        self._build_guidance_docks()
+        self._build_scenarios_menu()
 
         # status bar
         status = QStatusBar()
@@ -204,6 +209,7 @@ class MainWindow(QMainWindow):
                     self._rate_mark = (now, d.snapshot.step)
 
     def _on_config_applied(self, config: SimConfig, reason: str) -> None:
+        self._applied_config = config
         self.device_reason = reason
         self.device_label.setText(f"device: {reason}")
 
@@ -280,11 +286,77 @@ class MainWindow(QMainWindow):
         self._next_draw = now + (cost / DRAW_BUDGET if self.worker.is_running() else 0.0)
         if self.table_dock.isVisible():
             self.table.model_.set_snapshot(snap)
+        if self.diagnoses_dock.isVisible():
+            self.diagnoses.show_snapshot(snap, self._applied_config)
         self.step_label.setText(f"step {snap.step}" + (" (probe)" if snap.kind == "probe" else ""))
         self.loss_label.setText(f"loss {snap.loss:.4g}  acc {snap.accuracy:.0%}")
         self.rate_label.setText(f"{self._rate:.0f} steps/s")
         self.clip_label.setText(f"clips {self.history.clip_events}")
         self.redrawn.emit(snap)
+
+    # --- scenarios and diagnoses ---------------------------------------------------------
+    def _build_guidance_docks(self) -> None:
+        """The scenario panel (right, shown when a scenario is chosen) and the diagnoses list (bottom)."""
+        self.scenario_panel = ScenarioPanel()
+        self.scenario_panel.runRequested.connect(self._run_scenario)
+        self.scenario_dock = QDockWidget("Scenario", self)
+        self.scenario_dock.setObjectName("scenario_dock")
+        self.scenario_dock.setWidget(self.scenario_panel)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.scenario_dock)
+        self.scenario_dock.hide()
+        self.diagnoses = DiagnosesList()
+        self.diagnoses_dock = QDockWidget("Diagnoses", self)
+        self.diagnoses_dock.setObjectName("diagnoses_dock")
+        self.diagnoses_dock.setWidget(self.diagnoses)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.diagnoses_dock)
+        self.diagnoses_dock.visibilityChanged.connect(self._diagnoses_shown)
+
+    def _build_scenarios_menu(self) -> None:
+        """Scenarios menu: every scenario by title, then the two panels' show/hide toggles."""
+        menu = self.menuBar().addMenu("&Scenarios")
+        self.scenario_actions: dict[str, QAction] = {}
+        for name in SCENARIOS:
+            try:
+                title = SCENARIOS[name].title
+            except ConfigError as exc:  # a damaged file: listed, disabled, with the reason
+                action = menu.addAction(f"{name} (cannot be loaded)")
+                action.setToolTip(str(exc))
+                action.setEnabled(False)
+                continue
+            action = menu.addAction(title)
+            action.triggered.connect(lambda _=False, n=name: self.choose_scenario(n))
+            self.scenario_actions[name] = action
+        menu.setToolTipsVisible(True)
+        menu.addSeparator()
+        for dock, text in ((self.scenario_dock, "Show scenario panel"), (self.diagnoses_dock, "Show diagnoses")):
+            toggle = dock.toggleViewAction()
+            toggle.setText(text)
+            menu.addAction(toggle)
+
+    def choose_scenario(self, name: str) -> Scenario:
+        """Pause, load the scenario's config through the normal config path and show its text."""
+        scenario = load_scenario(name)
+        self.set_running(False)
+        self.controls.set_config(scenario.config)
+        self._on_config_edited(scenario.config)
+        self.show_scenario(scenario)
+        return scenario
+
+    def show_scenario(self, scenario: Scenario) -> None:
+        """Show a scenario's text in the scenario panel (the config is not touched)."""
+        self.scenario_panel.show_scenario(scenario)
+        self.scenario_dock.show()
+        self.message_label.setText(f"Scenario: {scenario.title}. Predict first, then run it.")
+
+    def _run_scenario(self, steps: int) -> None:
+        """From a fresh network (same seed): train `steps` steps, or probe when 0."""
+        self.reset()
+        if steps:
+            self.set_running(True, until=steps)
+
+    def _diagnoses_shown(self, visible: bool) -> None:
+        if visible and self.latest is not None:
+            self.diagnoses.show_snapshot(self.latest, self._applied_config)
 
     # --- teardown -----------------------------------------------------------------------
     def shutdown(self) -> None:

@@ -1,4 +1,5 @@
-"""Headless command line: ``python -m core probe|run [CONFIG.json] [--set key=value ...]``.
+"""Headless command line: ``python -m core probe|run|diagnose [CONFIG.json] [--scenario NAME] [--set key=value ...]``
+and ``python -m core scenarios``.
 
 Prints one JSON document (or CSV, one row per step and layer). Bad input exits
 with status 2 and a single ``error: ...`` line on stderr; a run that produces
@@ -15,7 +16,9 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from .config import ConfigError, SimConfig
+from .diagnoses import diagnose, format_diagnoses
 from .files import atomic_write_text
+from .scenarios import SCENARIOS, Scenario, load_scenario
 from .simulator import Simulator
 from .snapshot import CSV_COLUMNS, Snapshot
 
@@ -35,9 +38,18 @@ class Parser(argparse.ArgumentParser):
 
 
 def add_config_arguments(p: argparse.ArgumentParser) -> None:
-    """The positional CONFIG.json and repeatable --set key=value shared by every entry point."""
+    """The positional CONFIG.json, --scenario NAME and repeatable --set key=value shared by every entry point."""
     p.add_argument("config", nargs="?", help="a SimConfig JSON file (defaults for missing fields)")
+    p.add_argument("--scenario", metavar="NAME", help="start from a scenario's config (python -m core scenarios lists them)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one field")
+
+
+def config_from_args(args: argparse.Namespace) -> tuple[SimConfig, Scenario | None]:
+    """The config named by add_config_arguments' arguments: defaults, or the scenario's config, updated
+    by the CONFIG file's fields and then by --set; and the scenario (None without --scenario)."""
+    scenario = load_scenario(args.scenario) if args.scenario is not None else None
+    base = scenario.config if scenario is not None else SimConfig()
+    return load_config(args.config, args.set, base), scenario
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -49,15 +61,19 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--format", choices=("json", "csv"), default="json")
         p.add_argument("--out", help="write to this file (atomically) instead of stdout")
         if name == "run":
-            p.add_argument("--steps", type=int, required=True, help="training steps")
+            p.add_argument("--steps", type=int, help="training steps (default: the scenario's)")
             p.add_argument("--every", type=int, default=1, help="record a snapshot every K steps")
             p.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
+    p = sub.add_parser("diagnose", help="train N steps (0: probe) and print one line per problem found")
+    add_config_arguments(p)
+    p.add_argument("--steps", type=int, help="training steps before diagnosing (default: the scenario's, else 0)")
+    sub.add_parser("scenarios", help="list the scenarios: name and title")
     return parser
 
 
-def load_config(path: str | None, assignments: Sequence[str]) -> SimConfig:
-    """Defaults, updated from the JSON file at `path` (if any), then from `key=value` strings."""
-    cfg = SimConfig()
+def load_config(path: str | None, assignments: Sequence[str], base: SimConfig | None = None) -> SimConfig:
+    """`base` (default: the defaults), updated from the JSON file at `path` (if any), then from `key=value` strings."""
+    cfg = base or SimConfig()
     if path is not None:
         file = Path(path)
         if file.is_dir():
@@ -135,23 +151,60 @@ def describe_nonfinite(snap: Snapshot) -> str:
     return f"{where} ({snap.nonfinite_stage})"
 
 
+def list_scenarios() -> str:
+    """'name  title' lines, one per scenario (a damaged file is listed with its error)."""
+    lines = []
+    width = max((len(n) for n in SCENARIOS), default=0)
+    for name in SCENARIOS:
+        try:
+            title = SCENARIOS[name].title
+        except ConfigError as exc:
+            title = f"(cannot be loaded: {exc})"
+        lines.append(f"{name:<{width}}  {title}\n")
+    return "".join(lines)
+
+
+def _steps(args: argparse.Namespace, scenario: Scenario | None) -> int:
+    """--steps, else the scenario's; `run` needs at least 1, `diagnose` accepts 0 (a probe)."""
+    steps = args.steps if args.steps is not None else (scenario.steps if scenario is not None else None)
+    least = 1 if args.command == "run" else 0
+    if steps is None:
+        if args.command == "run":
+            raise UsageError("--steps is required (or --scenario NAME to use its steps)")
+        return 0
+    if steps < least:
+        hint = f" (scenario {scenario.name!r} is probe-only)" if args.steps is None and scenario else ""
+        raise UsageError(f"--steps must be at least {least}, got {steps}{hint}")
+    return steps
+
+
+def _diagnose(sim: Simulator, steps: int) -> int:
+    snap = sim.step(steps) if steps else sim.probe()
+    sys.stdout.write(format_diagnoses(diagnose(snap, sim.config)))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
-        cfg = load_config(args.config, args.set)
-        if args.command == "run" and args.steps < 1:
-            raise UsageError(f"--steps must be at least 1, got {args.steps}")
+        if args.command == "scenarios":
+            sys.stdout.write(list_scenarios())
+            return 0
+        cfg, scenario = config_from_args(args)
+        steps = _steps(args, scenario) if args.command in ("run", "diagnose") else 0
         if args.command == "run" and args.every < 1:
             raise UsageError(f"--every must be at least 1, got {args.every}")
         sim = Simulator(cfg)
     except (UsageError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    if args.command == "diagnose":
+        return _diagnose(sim, steps)
     bad: Snapshot | None = None
     if args.command == "probe":
         snapshots = [sim.probe()]
     else:
-        snapshots, bad = _run(sim, args.steps, args.every, args.quiet)
+        snapshots, bad = _run(sim, steps, args.every, args.quiet)
     text = render(cfg, str(sim.device), snapshots, args.format)
     try:
         if args.out:

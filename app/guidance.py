@@ -1,0 +1,97 @@
+"""Teaching panels: the current scenario's text, and the diagnoses of the latest snapshot."""
+from __future__ import annotations
+
+import html
+
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import (
+    QLabel, QListWidget, QListWidgetItem, QPushButton, QScrollArea, QVBoxLayout, QWidget,
+)
+
+from core import SimConfig, Snapshot
+from core.diagnoses import Diagnosis, diagnose
+from core.scenarios import Scenario
+
+SEVERITY_COLOURS = {"error": "#c62828", "warning": "#b26a00"}
+PLOT_NAMES = {
+    "activations": "Activation distribution", "gradients": "Gradient magnitude per layer",
+    "grad_history": "Gradient history", "loss": "Loss and accuracy", "updates": "Update : weight ratio",
+    "table": "Layer table", "diagnoses": "Diagnoses",
+}
+
+
+class ScenarioPanel(QWidget):
+    """Title, explanation, the 'predict first' question and what to look for on which plot, and a
+    button that replays the scenario from step 0 (`runRequested` carries its steps; 0 = a probe)."""
+
+    runRequested = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.label = QLabel()
+        self.label.setWordWrap(True)
+        self.label.setMargin(6)
+        self.label.setTextFormat(Qt.TextFormat.RichText)
+        self.label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        scroll = QScrollArea()
+        scroll.setWidget(self.label)
+        scroll.setWidgetResizable(True)
+        self.run_button = QPushButton()
+        self.run_button.setToolTip("Rebuild the network from the seed and run the scenario's steps")
+        self.run_button.clicked.connect(lambda: self.runRequested.emit(self.scenario.steps if self.scenario else 0))
+        col = QVBoxLayout(self)
+        col.setContentsMargins(0, 0, 0, 0)
+        col.addWidget(scroll, 1)
+        col.addWidget(self.run_button)
+        self.scenario: Scenario | None = None
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override: a narrow side panel
+        return QSize(340, 500)
+
+    def show_scenario(self, scenario: Scenario) -> None:
+        self.scenario = scenario
+        e = html.escape
+        looks = "".join(f"<li><b>{e(PLOT_NAMES.get(item.plot, item.plot))}</b>: {e(item.what)}</li>"
+                        for item in scenario.look_for)
+        run = (f"{scenario.steps} training steps show the effect." if scenario.steps
+               else "One probe (forward and backward pass, no training) shows the effect.")
+        self.run_button.setText(f"Run the scenario: {scenario.steps} steps" if scenario.steps
+                                else "Probe the scenario")
+        self.label.setText(
+            f"<h3>{e(scenario.title)}</h3>"
+            f"<p style='background:#fff8e1;padding:4px'><b>Predict first:</b> {e(scenario.predict)}</p>"
+            f"<p>{e(scenario.explanation)}</p><p><i>{e(run)}</i></p><p><b>Look for:</b></p><ul>{looks}</ul>")
+
+    def text(self) -> str:
+        return self.label.text()
+
+
+class DiagnosesList(QListWidget):
+    """One line per diagnosis of the latest snapshot, coloured by severity."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWordWrap(True)
+        self.diagnoses: list[Diagnosis] = []
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override: a few lines high
+        return QSize(600, 80)
+
+    def show_snapshot(self, snapshot: Snapshot, config: SimConfig) -> None:
+        found = diagnose(snapshot, config)
+        if found == self.diagnoses and self.count():
+            return  # unchanged: no widget churn on every frame
+        self.diagnoses = found
+        self.clear()
+        if not found:
+            item = QListWidgetItem("no problems found")
+            item.setForeground(QBrush(QColor("#2e7d32")))
+            self.addItem(item)
+        for d in found:
+            item = QListWidgetItem(f"{d.severity}: {d.message}")
+            item.setForeground(QBrush(QColor(SEVERITY_COLOURS[d.severity])))
+            self.addItem(item)
+
+    def lines(self) -> list[str]:
+        return [self.item(i).text() for i in range(self.count())]

@@ -1,0 +1,159 @@
+"""Teaching scenarios: a config, how long to run it, and what it should show.
+
+Each scenario is one JSON file ``resources/scenarios/NAME.json``::
+
+    {"schema": 1, "title": str, "config": {SimConfig fields; omitted ones take defaults},
+     "steps": int (0 = probe only), "explanation": str, "predict": str,
+     "look_for": [{"plot": one of PLOTS, "what": str}, ...]}
+
+`SCENARIOS` maps each NAME to its `Scenario`; the folder is listed when the
+registry is first used and each file is parsed when first asked for, so one
+damaged file cannot hide the others. `load_scenario(name)` raises `ConfigError`
+("scenario", ...) for an unknown name or a malformed file, naming the file and field.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .config import ConfigError, SimConfig, _suggest
+from .data import RESOURCES
+
+SCHEMA = 1
+SCENARIO_DIR = RESOURCES / "scenarios"
+# The plots a "look_for" entry may point at (shared with issue 5's scenario files).
+PLOTS = ("activations", "gradients", "grad_history", "loss", "updates", "table", "spectrum", "noise",
+         "diagnoses", "theory", "jacobian")
+_KEYS = ("schema", "title", "config", "steps", "explanation", "predict", "look_for")
+
+
+@dataclass(frozen=True)
+class LookFor:
+    """Where to look (`plot`, one of PLOTS) and what to see there."""
+
+    plot: str
+    what: str
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A named experiment for a class: run `config` for `steps` steps (0: probe only)."""
+
+    name: str
+    title: str
+    config: SimConfig
+    steps: int
+    explanation: str
+    predict: str
+    look_for: tuple[LookFor, ...]
+
+
+def _bad(source: str, field: str, message: str) -> ConfigError:
+    return ConfigError("scenario", f"{source}: field {field!r}: {message}")
+
+
+def _text(data: Mapping[str, Any], key: str, source: str) -> str:
+    value = data.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise _bad(source, key, f"expected a non-empty string, got {value!r}")
+    return value.strip()
+
+
+def parse_scenario(name: str, data: Any, source: str = "") -> Scenario:
+    """Build a Scenario from the decoded JSON `data`; `source` names the file in errors."""
+    source = source or f"{name}.json"
+    if not isinstance(data, dict):
+        raise ConfigError("scenario", f"{source}: expected a JSON object, got {type(data).__name__}")
+    for key in data:
+        if key not in _KEYS:
+            raise _bad(source, key, "unknown field" + _suggest(key, _KEYS))
+    for key in _KEYS:
+        if key not in data:
+            raise _bad(source, key, "missing")
+    if data["schema"] != SCHEMA:
+        raise _bad(source, "schema", f"version {data['schema']!r} is not supported (this program reads {SCHEMA})")
+    try:
+        config = SimConfig.from_dict({**SimConfig().to_dict(), **_mapping(data["config"], source)})
+    except ConfigError as exc:
+        raise _bad(source, f"config.{exc.field}", str(exc).split(": ", 1)[-1]) from None
+    steps = data["steps"]
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+        raise _bad(source, "steps", f"expected an integer >= 0, got {steps!r}")
+    look_for = data["look_for"]
+    if not isinstance(look_for, list) or not look_for:
+        raise _bad(source, "look_for", "expected a non-empty list of {\"plot\": ..., \"what\": ...}")
+    items = []
+    for i, item in enumerate(look_for):
+        field = f"look_for[{i}]"
+        if not isinstance(item, dict) or set(item) != {"plot", "what"}:
+            raise _bad(source, field, f"expected an object with exactly 'plot' and 'what', got {item!r}")
+        if item["plot"] not in PLOTS:
+            raise _bad(source, f"{field}.plot", f"unknown plot {item['plot']!r}" + _suggest(item["plot"], PLOTS))
+        items.append(LookFor(item["plot"], _text(item, "what", f"{source} {field}")))
+    return Scenario(name=name, title=_text(data, "title", source), config=config, steps=steps,
+                    explanation=_text(data, "explanation", source), predict=_text(data, "predict", source),
+                    look_for=tuple(items))
+
+
+def _mapping(value: Any, source: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise _bad(source, "config", f"expected a JSON object of SimConfig fields, got {type(value).__name__}")
+    return value
+
+
+def read_scenario(path: Path) -> Scenario:
+    """Parse the scenario file at `path` (its name without .json is the scenario's name)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ConfigError("scenario", f"{path.name}: not valid JSON ({exc.msg} at line {exc.lineno} "
+                                      f"column {exc.colno})") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError("scenario", f"cannot read {path}: {exc}") from None
+    return parse_scenario(path.stem, data, path.name)
+
+
+class ScenarioRegistry(Mapping[str, Scenario]):
+    """name → Scenario over the *.json files of one folder, listed lazily, each parsed once on first use."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self._names: tuple[str, ...] | None = None
+        self._cache: dict[str, Scenario] = {}
+
+    def names(self) -> tuple[str, ...]:
+        if self._names is None:
+            self._names = tuple(sorted(p.stem for p in self.folder.glob("*.json")))
+        return self._names
+
+    def __getitem__(self, name: str) -> Scenario:
+        if name not in self.names():
+            raise KeyError(name)
+        if name not in self._cache:
+            self._cache[name] = read_scenario(self.folder / f"{name}.json")
+        return self._cache[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())
+
+    def __len__(self) -> int:
+        return len(self.names())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.names()
+
+
+SCENARIOS: Mapping[str, Scenario] = ScenarioRegistry(SCENARIO_DIR)
+
+
+def load_scenario(name: str) -> Scenario:
+    """The scenario called `name`; ConfigError('scenario', ...) with the closest valid name if unknown."""
+    if name not in SCENARIOS:
+        names = list(SCENARIOS)
+        if not names:
+            raise ConfigError("scenario", f"unknown scenario {name!r}: no scenario files in {SCENARIO_DIR}")
+        raise ConfigError("scenario", f"unknown scenario {name!r}" + _suggest(name, names))
+    return SCENARIOS[name]
