@@ -51,13 +51,16 @@ def test_auto_layers():
     assert auto_layers(1000) == [1, 251, 500, 750, 1000]
 
 
+def _shown(qtbot, widget, width: int, height: int):
+    qtbot.addWidget(widget)
+    widget.resize(width, height)
+    widget.show()
+    return widget
+
+
 @pytest.fixture
 def panel(qtbot):
-    p = PlotPanel()
-    qtbot.addWidget(p)
-    p.resize(1200, 800)
-    p.show()
-    return p
+    return _shown(qtbot, PlotPanel(), 1200, 800)
 
 
 def _with_layers(snap, **arrays):
@@ -100,11 +103,7 @@ def test_panel_draws_a_thousand_layers(panel):
 
 @pytest.fixture
 def noise_panel(qtbot):
-    p = NoisePanel()
-    qtbot.addWidget(p)
-    p.resize(900, 700)
-    p.show()
-    return p
+    return _shown(qtbot, NoisePanel(), 900, 700)
 
 
 def test_noise_panel_draws_the_statistic_per_layer_and_over_steps(noise_panel, panel):
