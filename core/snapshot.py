@@ -97,7 +97,8 @@ class Snapshot:
     gradient norm before clipping, `grad_norm_clipped` after. `nonfinite_layer`
     is the 1-based hidden layer where a NaN/Inf first appeared (None when none
     did or when it was only in the loss), `nonfinite_stage` one of 'forward',
-    'loss', 'backward', 'update'.
+    'loss', 'backward', 'update'. `lr` is the effective learning rate of the update
+    (warm-up applied); a probe carries that of the next update.
     """
 
     step: int
