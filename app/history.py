@@ -2,7 +2,7 @@
 
 Scalars (loss, accuracy) keep up to `scalar_capacity` points and are thinned
 by half when full, so a long run keeps its whole shape. Per-layer series
-(grad_norm, update_to_weight) keep the last `layer_capacity` snapshots in a
+(grad_norm, update_to_weight, grad_noise) keep the last `layer_capacity` snapshots in a
 ring: a [capacity, depth] array, oldest first when read.
 """
 from __future__ import annotations
@@ -27,6 +27,7 @@ class History:
         self._layer_steps = np.zeros(self.layer_capacity, dtype=np.int64)
         self._grad = np.zeros((self.layer_capacity, 0))
         self._update = np.zeros((self.layer_capacity, 0))
+        self._noise = np.zeros((self.layer_capacity, 0))
         self._count = 0  # snapshots written into the ring
 
     def add(self, snap: Snapshot) -> None:
@@ -38,6 +39,7 @@ class History:
             self.depth = snap.depth
             self._grad = np.full((self.layer_capacity, snap.depth), np.nan)
             self._update = np.full((self.layer_capacity, snap.depth), np.nan)
+            self._noise = np.full((self.layer_capacity, snap.depth), np.nan)
         self.steps.append(snap.step)
         self.loss.append(snap.loss)
         self.accuracy.append(snap.accuracy)
@@ -52,6 +54,7 @@ class History:
         self._layer_steps[i] = snap.step
         self._grad[i] = snap.layers.grad_norm
         self._update[i] = snap.layers.update_to_weight
+        self._noise[i] = snap.layers.grad_noise
         self._count += 1
 
     def __len__(self) -> int:
@@ -73,3 +76,6 @@ class History:
 
     def update_to_weight(self) -> np.ndarray:
         return self._ordered(self._update)
+
+    def grad_noise(self) -> np.ndarray:
+        return self._ordered(self._noise)

@@ -6,7 +6,11 @@ Panels, in one GraphicsLayoutWidget:
   grad_layers ‖∂L/∂z‖ and ‖∂L/∂W‖ per layer on a log axis, vanishing/exploding bands
   grad_map    layer × step heatmap of log10 ‖∂L/∂z‖ (NaN/Inf and exact zeros coloured apart)
   loss        loss and accuracy over steps
-  update      update:weight ratio per layer over steps, log axis, 1e-3 guide
+  update      update:weight ratio per layer over steps, log axis, 1e-3 guide; the title
+              shows the effective (warm-up) learning rate of the drawn step
+
+`NoisePanel` (its own tab) draws the gradient-noise statistic (core/noise.py) per
+layer and over steps.
 
 Log axes are drawn by plotting log10 values on an axis in log-label mode, so a
 value that underflowed to exactly 0 can be placed at the axis floor and marked
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 
 import numpy as np
 import pyqtgraph as pg
@@ -157,6 +162,7 @@ class PlotPanel(pg.GraphicsLayoutWidget):
         self.drawn_snapshot: Snapshot | None = None
         self._legend_layers: tuple[int, ...] = ()
         self.last_paint_seconds = 0.0  # duration of the latest paint (the window's draw budget uses it)
+        self._update_title = ""
         self._build()
         for plot in (self.act_map, self.act_hist, self.grad_layers, self.grad_map, self.loss, self.update_plot):
             plot.disableAutoRange()  # ranges are set from the data (see fit_range): no per-frame bounds search
@@ -301,6 +307,7 @@ class PlotPanel(pg.GraphicsLayoutWidget):
         self._show_grad_map(history)
         self._show_loss(history)
         self._show_update(history, layers)
+        self._show_lr(snap)
         self.drawn_step = snap.step
         self.drawn_snapshot = snap
 
@@ -449,12 +456,98 @@ class PlotPanel(pg.GraphicsLayoutWidget):
         fit_range(self.update_plot, "y", floor - 0.3, max(top, -2.0) + 0.3)
 
 
+    def _show_lr(self, snap: Snapshot) -> None:
+        title = f"Update : weight ratio per layer (lr {snap.lr:.3g})"
+        if title != self._update_title:  # setTitle re-lays out the plot: only on a change
+            self.update_plot.setTitle(title, size=TITLE_SIZE)
+            self._update_title = title
+
+
 def _nan_min_max(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Row-wise min and max ignoring NaN; NaN where a row has no number (no warning)."""
     has = ~np.isnan(x).all(axis=1)
     lo, hi = np.full(len(x), np.nan), np.full(len(x), np.nan)
     lo[has], hi[has] = np.nanmin(x[has], axis=1), np.nanmax(x[has], axis=1)
     return lo, hi
+
+
+def _log_guide(plot: pg.PlotItem, text: str) -> None:
+    """A dashed horizontal line at 1 on a log10 axis."""
+    plot.addItem(pg.InfiniteLine(pos=0, angle=0, pen=pg.mkPen("#444", width=1.5, style=Qt.PenStyle.DashLine),
+                                 label=text, labelOpts={"position": 0.05, "color": "#444"}))
+
+
+class NoisePanel(pg.GraphicsLayoutWidget):
+    """The gradient-noise statistic: per layer for the drawn snapshot, and over steps.
+
+    grad_noise = √((1 − N/n)·tr Σ̂/N) / ‖Ḡ‖ (core/noise.py): the standard error of the
+    step's weight gradient over its norm. It falls like 1/√N with the effective batch N
+    while the mean gradient dominates; near 1 (the dashed line) the step is mostly noise.
+    """
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.drawn_step: int | None = None
+        self._legend_layers: list[int] = []
+        self.ci.layout.setSpacing(8)
+        self.per_layer = self.addPlot(row=0, col=0)
+        _style(self.per_layer, "Gradient noise per layer: √((1 − N/n)·tr Σ̂ / N) / ‖∂L/∂W‖",
+               "layer (input → output)", "noise : signal (log)")
+        self.per_layer.getAxis("left").setLogMode(False, True)
+        _log_guide(self.per_layer, "noise = signal")
+        self.layer_curve = self.per_layer.plot(pen=pg.mkPen("#6a1b9a", width=2.5), symbol="o", symbolSize=5,
+                                               symbolBrush="#6a1b9a")
+        self.note = pg.TextItem("", color="#7a4f00", anchor=(0, 0))
+        self.note.setFont(TICK_FONT)
+        self.per_layer.addItem(self.note, ignoreBounds=True)
+        self.over_steps = self.addPlot(row=1, col=0)
+        _style(self.over_steps, "Gradient noise over steps", "training step", "noise : signal (log)")
+        self.over_steps.getAxis("left").setLogMode(False, True)
+        _log_guide(self.over_steps, "noise = signal")
+        self.legend = self.over_steps.addLegend(offset=(-5, 5), labelTextSize="10pt")
+        self.median_curve = self.over_steps.plot(pen=pg.mkPen("k", width=3), name="median over layers")
+        self.step_curves = [pg.PlotDataItem(pen=pg.mkPen(c, width=1.5)) for c in LAYER_COLORS[:MAX_OVERLAY]]
+        for curve in self.step_curves:
+            self.over_steps.addItem(curve)
+
+    def show_snapshot(self, snap: Snapshot, history: History, layers: list[int]) -> None:
+        noise = np.asarray(snap.layers.grad_noise, dtype=np.float64)
+        logs, zero, _ = safe_log10(noise)
+        x = np.arange(1, snap.depth + 1, dtype=np.float64)
+        finite = logs[np.isfinite(logs)]
+        floor = math.floor(float(finite.min())) - 1 if finite.size else -3.0
+        defined = bool(finite.size or zero.any())
+        if defined:
+            self.layer_curve.setData(x, np.where(zero, floor, logs), connect="finite")
+        else:  # (all-NaN data makes pyqtgraph warn)
+            self.layer_curve.setData([], [])
+        self.note.setText("" if defined else "undefined: needs ≥ 2 examples per step and a non-zero gradient")
+        self.note.setPos(0.6, 0.0)
+        self.per_layer.setXRange(0.5, snap.depth + 0.5, padding=0)
+        self.per_layer.setYRange(min(floor, -1.0), max(float(finite.max()) if finite.size else 0.0, 0.0) + 0.3,
+                                 padding=0)
+        self._show_over_steps(history, layers)
+        self.drawn_step = snap.step
+
+    def _show_over_steps(self, history: History, layers: list[int]) -> None:
+        if len(history) == 0:
+            for curve in (self.median_curve, *self.step_curves):
+                curve.setData([], [])
+            return
+        steps = history.layer_steps().astype(np.float64)
+        logs, _, _ = safe_log10(history.grad_noise())                 # [H, L]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: nothing to draw there
+            median = np.nanmedian(logs, axis=1)
+        self.median_curve.setData(steps, median, connect="finite")
+        for i, curve in enumerate(self.step_curves):
+            curve.setData(*((steps, logs[:, layers[i] - 1]) if i < len(layers) else ([], [])), connect="finite")
+        if list(layers) != self._legend_layers:
+            for curve in self.step_curves:
+                self.legend.removeItem(curve)
+            for i, layer in enumerate(layers[:MAX_OVERLAY]):
+                self.legend.addItem(self.step_curves[i], f"L{layer}")
+            self._legend_layers = list(layers)
 
 
 def _num(x: float) -> str:

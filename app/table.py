@@ -16,6 +16,7 @@ COLUMNS = (
     ("dead_frac", "Dead %", "pct"),
     ("grad_norm", "Grad norm", "{:.3e}"),
     ("update_to_weight", "Update:weight", "{:.2e}"),
+    ("grad_noise", "Grad noise", "{:.3g}"),
 )
 
 

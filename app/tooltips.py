@@ -64,14 +64,37 @@ TOOLTIPS: dict[str, str] = {
     ),
     "input_dim": "Number of input features fed to the first layer (2-D toy sets are lifted to this size).",
     "n_samples": "Size of the training set.",
+    "grad_accum": (
+        "Gradient accumulation: each update sums the gradients of this many micro-batches of batch_size "
+        "examples (each loss divided by the count) before the optimizer steps, so the effective batch is "
+        "batch_size × accumulate with the memory of one micro-batch. The noisy-gradient notes used it to "
+        "calm a deep residual autoencoder whose gradients, a sum over many skip paths, were too noisy: the "
+        "noise of an average of N gradients falls like 1/√N (watch the Gradient noise tab)."
+    ),
     "batch_size": (
         "Examples per training step. Larger batches average away gradient noise (its std falls like "
         "1/√batch), which steadies training; BatchNorm in particular needs batches that are not too small."
     ),
     "optimizer": (
         "sgd: plain gradient descent. momentum: SGD that keeps a running direction (also keeps "
-        "past noisy gradients in that direction). adam: per-parameter adaptive step sizes with momentum."
+        "past noisy gradients in that direction). adam: per-parameter adaptive step sizes with momentum; "
+        "its first steps rest on a one-sample estimate of the gradient's scale and can overshoot. "
+        "radam: Rectified Adam, plain momentum steps until that estimate is reliable, then a damped "
+        "Adam (the noisy-gradient notes found it steadier than Adam). rmsprop: divides by a running "
+        "root-mean-square of the gradient, no momentum."
     ),
+    "weight_decay": (
+        "L2 penalty λ (logarithmic slider; type 0 for none): λ·θ is added to every parameter's gradient "
+        "before the optimizer's rule (coupled, like torch's weight_decay argument; for SGD the same as "
+        "shrinking weights by lr·λ each step). The gradient plots show the loss gradient alone."
+    ),
+    "warmup_steps": (
+        "Linear learning-rate warm-up: update t uses lr·t/W for t < W steps, then lr (0: off). "
+        "Transformers were trained with warm-up against noisy early gradients, as the noisy-gradient "
+        "notes recall; it tames Adam's overshooting first steps, at the price of one more "
+        "hyperparameter. The effective rate is in the status bar and the update plot's title."
+    ),
+
     "lr": (
         "Learning rate (logarithmic slider). Too high and a steep 'cliff' in the loss can throw the "
         "weights far away in one step; with exploding gradients the run goes non-finite."

@@ -12,8 +12,8 @@ import time
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QFont, QKeySequence
 from PySide6.QtWidgets import (
-    QDockWidget, QHBoxLayout, QLabel, QLineEdit, QMainWindow, QPushButton, QSplitter, QStatusBar, QVBoxLayout,
-    QWidget,
+    QDockWidget, QHBoxLayout, QLabel, QLineEdit, QMainWindow, QPushButton, QSplitter, QStatusBar, QTabWidget,
+    QVBoxLayout, QWidget,
 )
 
 from core import ConfigError, SimConfig, Snapshot
@@ -23,7 +23,7 @@ from .controls import ControlPanel
 from .compat import pin_none_refcount
 from .guidance import DiagnosesList, ScenarioPanel
 from .history import History
-from .plots import PlotPanel
+from .plots import NoisePanel, PlotPanel
 from .table import LayerTable
 from .worker import Delivery, WorkerThread
 
@@ -59,6 +59,12 @@ class MainWindow(QMainWindow):
         # widgets
         self.controls = ControlPanel(config)
         self.plots = PlotPanel()
+        self.noise_plots = NoisePanel()
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.plots, "Layers")
+        self.tabs.addTab(self.noise_plots, "Gradient noise")
+        self.tabs.setTabToolTip(1, "Noise-to-signal ratio of each layer's weight gradient, per layer and over "
+                                   "steps; it shrinks like 1/√(batch_size × accumulate)")
         self.table = LayerTable()
         self.run_button = QPushButton("Run  [Space]")
         self.step_button = QPushButton("Step  [S]")
@@ -96,7 +102,7 @@ class MainWindow(QMainWindow):
         col.setContentsMargins(2, 2, 2, 2)
         col.addLayout(bar)
         col.addWidget(self.banner)
-        col.addWidget(self.plots, 1)
+        col.addWidget(self.tabs, 1)
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(self.controls)
         split.addWidget(right)
@@ -120,9 +126,12 @@ class MainWindow(QMainWindow):
         self.rate_label = QLabel("0 steps/s")
         self.step_label = QLabel("step 0")
         self.loss_label = QLabel("loss —")
+        self.lr_label = QLabel("lr —")
+        self.lr_label.setToolTip("Learning rate of the drawn step (rises linearly during warm-up)")
         self.clip_label = QLabel("clips 0")
         self.message_label = QLabel("")
-        for w in (self.device_label, self.rate_label, self.step_label, self.loss_label, self.clip_label):
+        for w in (self.device_label, self.rate_label, self.step_label, self.loss_label, self.lr_label,
+                  self.clip_label):
             status.addPermanentWidget(w)
         status.addWidget(self.message_label, 1)
         font = QFont()
@@ -143,6 +152,7 @@ class MainWindow(QMainWindow):
         self.reset_button.clicked.connect(self.reset)
         self.probe_button.clicked.connect(self.probe)
         self.layers_edit.editingFinished.connect(self._layers_edited)
+        self.tabs.currentChanged.connect(self._tab_changed)
 
         # worker
         self.worker_thread = WorkerThread(config)
@@ -264,6 +274,9 @@ class MainWindow(QMainWindow):
         self.plots.set_selected_layers(layers or None)
         self._dirty = self.latest is not None
 
+    def _tab_changed(self, _index: int) -> None:
+        self._dirty = self.latest is not None  # a tab is drawn only while shown: bring it up to date
+
     def _toggle_table(self, on: bool) -> None:
         self.table_dock.setVisible(on)
         if on and self.latest is not None:
@@ -281,6 +294,9 @@ class MainWindow(QMainWindow):
         snap = self.latest
         self.plots.show_snapshot(snap, self.history)
         self.plots.update()  # one paint, on the next pass of the event loop
+        if self.tabs.currentWidget() is self.noise_plots:
+            self.noise_plots.show_snapshot(snap, self.history, self.plots.layers_for(snap.depth))
+            self.noise_plots.update()
         # the cost of a frame: this update plus the latest paint (timed in PlotPanel.paintEvent)
         cost = time.perf_counter() - now + self.plots.last_paint_seconds
         self._next_draw = now + (cost / DRAW_BUDGET if self.worker.is_running() else 0.0)
@@ -290,6 +306,7 @@ class MainWindow(QMainWindow):
             self.diagnoses.show_snapshot(snap, self._applied_config)
         self.step_label.setText(f"step {snap.step}" + (" (probe)" if snap.kind == "probe" else ""))
         self.loss_label.setText(f"loss {snap.loss:.4g}  acc {snap.accuracy:.0%}")
+        self.lr_label.setText(f"lr {snap.lr:.3g}")
         self.rate_label.setText(f"{self._rate:.0f} steps/s")
         self.clip_label.setText(f"clips {self.history.clip_events}")
         self.redrawn.emit(snap)

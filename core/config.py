@@ -26,7 +26,7 @@ INIT_NAMES = (
 INIT_MODES = ("fan_in", "fan_out")
 NORMALIZATIONS = ("none", "batchnorm", "layernorm")
 DATASET_NAMES = ("gaussian", "spirals", "circles", "xor", "moons", "digits")
-OPTIMIZERS = ("sgd", "momentum", "adam")
+OPTIMIZERS = ("sgd", "momentum", "adam", "radam", "rmsprop")
 CLIP_MODES = ("none", "norm", "value")
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -34,6 +34,8 @@ MAX_DEPTH = 1000
 MAX_WIDTH = 4096
 MIN_SAMPLES, MAX_SAMPLES = 16, 100_000
 MAX_INPUT_DIM = 4096
+MAX_GRAD_ACCUM = 1024
+MAX_WARMUP_STEPS = 1_000_000
 
 
 class ConfigError(ValueError):
@@ -54,7 +56,11 @@ def _suggest(value: Any, allowed: Iterable[str]) -> str:
 
 @dataclass(frozen=True)
 class SimConfig:
-    """One experiment: network, initialization, data, optimizer, clipping, device."""
+    """One experiment: network, initialization, data, optimizer, clipping, device.
+
+    Each update averages the gradients of `grad_accum` micro-batches of `batch_size`
+    examples (effective batch batch_size × grad_accum ≤ n_samples).
+    """
 
     architecture: str = "mlp"
     depth: int = 20
@@ -71,9 +77,12 @@ class SimConfig:
     input_dim: int = 32
     n_samples: int = 2048
     batch_size: int = 128
+    grad_accum: int = 1
     optimizer: str = "sgd"
     lr: float = 0.05
     momentum: float = 0.9
+    weight_decay: float = 0.0
+    warmup_steps: int = 0
     clip_mode: str = "none"
     clip_threshold: float = 1.0
     seed: int = 0
@@ -211,9 +220,12 @@ def validate(cfg: SimConfig) -> None:
     _number(cfg, "input_dim", 1, MAX_INPUT_DIM, integer=True)
     _number(cfg, "n_samples", MIN_SAMPLES, MAX_SAMPLES, integer=True)
     _number(cfg, "batch_size", 1, cfg.n_samples, integer=True)
+    _number(cfg, "grad_accum", 1, MAX_GRAD_ACCUM, integer=True)
     _choice(cfg, "optimizer", OPTIMIZERS)
     _number(cfg, "lr", 0, lo_open=True)
     _number(cfg, "momentum", 0, 1, hi_open=True)
+    _number(cfg, "weight_decay", 0)
+    _number(cfg, "warmup_steps", 0, MAX_WARMUP_STEPS, integer=True)
     _choice(cfg, "clip_mode", CLIP_MODES)
     _number(cfg, "clip_threshold", 0, lo_open=True)
     _number(cfg, "seed", 0, 2**63 - 1, integer=True)
@@ -221,3 +233,8 @@ def validate(cfg: SimConfig) -> None:
     if cfg.normalization == "batchnorm" and cfg.batch_size < 2:
         raise ConfigError("batch_size", "batchnorm needs batch statistics: allowed 2..n_samples "
                                         "with normalization 'batchnorm'")
+    if cfg.batch_size * cfg.grad_accum > cfg.n_samples:
+        # an effective batch larger than the data set would repeat examples within one update
+        raise ConfigError("grad_accum", f"effective batch batch_size × grad_accum = {cfg.batch_size} × "
+                                        f"{cfg.grad_accum} exceeds n_samples = {cfg.n_samples}; allowed "
+                                        f"1..{max(1, cfg.n_samples // cfg.batch_size)} with batch_size {cfg.batch_size}")

@@ -16,13 +16,15 @@ class Trace:
     """Per-hidden-layer tensors kept by an instrumented forward pass.
 
     z: linear outputs (before normalization), u: activation inputs (after
-    normalization; the same tensors as z without one), a: activation outputs.
-    Each is a list of `depth` tensors of shape [batch, width].
+    normalization; the same tensors as z without one), a: activation outputs,
+    h: each layer's input (x for layer 1; [batch, input_dim]). Each is a list of
+    `depth` tensors of shape [batch, width].
     """
 
     z: list[Tensor] = field(default_factory=list)
     u: list[Tensor] = field(default_factory=list)
     a: list[Tensor] = field(default_factory=list)
+    h: list[Tensor] = field(default_factory=list)
 
 
 def _norm(cfg: SimConfig) -> nn.Module:
@@ -58,6 +60,7 @@ class Network(nn.Module):
                 trace.z.append(z)
                 trace.u.append(u)
                 trace.a.append(a)
+                trace.h.append(h)
             h = h + a if self.residual and i > 0 else a
         return self.readout(h)
 

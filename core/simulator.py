@@ -11,6 +11,8 @@ from .activations import ACTIVATIONS, max_abs_derivative
 from .config import ConfigError, SimConfig
 from .data import DATASETS, BatchSampler, Dataset
 from .model import Network, Trace, build_network
+from .noise import example_energy, noise_to_signal
+from .optim import effective_lr, make_optimizer, set_lr
 from .runtime import tune_allocator
 from .snapshot import LayerStats, Snapshot, frozen_array
 from .stats import histograms, moments, norms, saturation
@@ -29,19 +31,20 @@ def resolve_device(requested: str) -> tuple[torch.device, str]:
     return torch.device("cpu"), f"CPU ({why})"
 
 
-def _make_optimizer(cfg: SimConfig, params) -> torch.optim.Optimizer:
-    if cfg.optimizer == "adam":
-        return torch.optim.Adam(params, lr=cfg.lr)
-    momentum = cfg.momentum if cfg.optimizer == "momentum" else 0.0
-    return torch.optim.SGD(params, lr=cfg.lr, momentum=momentum)
-
-
 class Simulator:
     """Builds the network of `config` and runs instrumented passes over it.
 
     `probe()` is one forward/backward pass on a fixed batch with no update;
     `step(n)` trains n steps and returns the statistics of the last one. The
     same config and seed give the same numbers on the CPU.
+
+    Each update draws an effective batch of batch_size × grad_accum examples and
+    accumulates the gradients of its grad_accum micro-batches (each loss divided by
+    grad_accum) before one optimizer step at the warm-up's learning rate. A step's
+    loss and accuracy are over the effective batch, its weight gradients and
+    `grad_noise` those of the accumulated gradient; the activation and ∂L/∂z
+    statistics are of the last micro-batch, with ∂L/∂z taken of that micro-batch's
+    own mean loss so they read the same as without accumulation.
     """
 
     def __init__(self, config: SimConfig):
@@ -54,10 +57,11 @@ class Simulator:
         self.x = data.x.to(self.device)
         self.y = data.y.to(self.device)
         self.model: Network = build_network(config, data.input_dim, data.n_classes, gen).to(self.device)
-        self.optimizer = _make_optimizer(config, self.model.parameters())
-        self._sampler = BatchSampler(len(self.y), config.batch_size, gen)
+        self.optimizer = make_optimizer(config, self.model.parameters())
+        effective_batch = config.batch_size * config.grad_accum
+        self._sampler = BatchSampler(len(self.y), effective_batch, gen)
         probe_gen = torch.Generator().manual_seed(config.seed + 1)
-        self._probe_idx = BatchSampler(len(self.y), config.batch_size, probe_gen).next_indices().to(self.device)
+        self._probe_idx = BatchSampler(len(self.y), effective_batch, probe_gen).next_indices().to(self.device)
         self._activation = ACTIVATIONS[config.activation]
         self._max_deriv = max_abs_derivative(config.activation, config.leaky_slope)
         self._weights = self.model.hidden_weights()
@@ -114,16 +118,29 @@ class Simulator:
         """
         idx = self._sampler.next_indices().to(self.device)
         self.optimizer.zero_grad(set_to_none=True)
-        loss = nn.functional.cross_entropy(self.model(self.x[idx]), self.y[idx])
-        loss.backward()
+        loss = sum(self._micro_loss(self.model(self.x[mb]), self.y[mb]).detach() for mb in self._micro(idx))
         params, grad_norms = self._grads()
         before = _global_norm(grad_norms)
-        if not (math.isfinite(float(loss.detach())) and math.isfinite(before)):
+        if not (math.isfinite(float(loss)) and math.isfinite(before)):
             return idx
         self._clip(params, before)
+        set_lr(self.optimizer, effective_lr(self.config, self.steps_done + 1))
         self.optimizer.step()
         self.steps_done += 1
         return None
+
+    def _micro(self, idx: Tensor) -> Tensor:
+        """The effective batch's indices as [grad_accum, batch_size] micro-batches."""
+        return idx.view(self.config.grad_accum, -1)
+
+    def _micro_loss(self, logits: Tensor, y: Tensor) -> Tensor:
+        """Backpropagate one micro-batch's mean loss divided by grad_accum; return the
+        divided loss (the micro-batches' sum is the effective batch's mean loss)."""
+        loss = nn.functional.cross_entropy(logits, y)
+        if self.config.grad_accum > 1:
+            loss = loss / self.config.grad_accum
+        loss.backward()
+        return loss
 
     def _stacked(self, key: str, tensors: list[Tensor]) -> Tensor:
         """torch.stack into a buffer kept between passes (fresh large allocations are slow)."""
@@ -138,13 +155,18 @@ class Simulator:
         model, cfg = self.model, self.config
         model.train()
         model.zero_grad(set_to_none=True)
-        trace = Trace()
-        logits = model(self.x[idx], trace)
-        y = self.y[idx]
-        loss = nn.functional.cross_entropy(logits, y)
-        loss.backward()
-        loss_value = float(loss.detach())
-        accuracy = float((logits.detach().argmax(1) == y).float().mean())
+        loss_sum, correct, energy = 0.0, 0.0, 0.0
+        for mb in self._micro(idx):
+            trace = Trace()
+            logits = model(self.x[mb], trace)
+            y = self.y[mb]
+            loss_sum += float(self._micro_loss(logits, y).detach())
+            correct += float((logits.detach().argmax(1) == y).float().sum())
+            part = example_energy([t.grad for t in trace.z], trace.h)
+            energy = None if part is None or energy is None else energy + part
+        loss_value, accuracy = loss_sum, correct / len(idx)
+        if cfg.grad_accum > 1:  # the last micro-batch's ∂L/∂z of its own mean loss (see the class docstring)
+            torch._foreach_mul_([t.grad for t in trace.z if t.grad is not None], float(cfg.grad_accum))
         params, param_grad_norms = self._grads()
         grad_before = _global_norm(param_grad_norms)
         grad_after = self._clip(params, grad_before)
@@ -152,9 +174,12 @@ class Simulator:
             stats = self._measure(trace)
             by_id = {id(p): n for p, n in zip(params, param_grad_norms)}
             stats["weight_grad_norm"] = np.array([by_id.get(id(w), 0.0) for w in self._weights])
+            stats["grad_noise"] = noise_to_signal(energy, len(idx), stats["weight_grad_norm"], len(self.y))
             step_index, new_weight_norm = self.steps_done, None
+            lr = effective_lr(cfg, self.steps_done + 1)  # a probe reports the next update's rate
             if update:
                 step_index = self.steps_done + 1
+                set_lr(self.optimizer, lr)
                 if math.isfinite(loss_value) and math.isfinite(grad_before):  # never apply a bad update
                     stats["update_to_weight"], new_weight_norm = self._apply_update()
                     self.steps_done = step_index
@@ -167,7 +192,7 @@ class Simulator:
         layers = LayerStats(**{k: frozen_array(v, dtypes.get(k, np.float64)) for k, v in stats.items()})
         return Snapshot(
             step=step_index, kind="step" if update else "probe",
-            loss=loss_value, accuracy=accuracy, lr=float(self.optimizer.param_groups[0]["lr"]),
+            loss=loss_value, accuracy=accuracy, lr=lr,
             grad_norm_total=grad_before, grad_norm_clipped=grad_after,
             clipped=cfg.clip_mode != "none" and grad_after != grad_before,
             nonfinite=stage is not None, nonfinite_layer=layer, nonfinite_stage=stage, layers=layers,

@@ -16,7 +16,7 @@ import numpy as np
 # Per-layer scalar series, in the order the JSON and CSV list them.
 LAYER_SCALARS = (
     "preact_mean", "preact_std", "act_mean", "act_std", "saturated_frac", "dead_frac",
-    "grad_norm", "weight_norm", "weight_grad_norm", "grad_to_weight", "update_to_weight",
+    "grad_norm", "weight_norm", "weight_grad_norm", "grad_to_weight", "update_to_weight", "grad_noise",
     "act_nonfinite", "grad_nonfinite",
 )
 SNAPSHOT_SCALARS = (
@@ -45,7 +45,8 @@ class LayerStats:
     Histograms: `*_hist_counts` [depth, bins] over the finite values only, with
     `*_hist_edges` [depth, bins+1]; non-finite values are counted in
     `act_nonfinite` / `grad_nonfinite` instead. `update_to_weight` is all NaN
-    for a probe (no update was made).
+    for a probe (no update was made). `grad_noise` is the noise-to-signal ratio of
+    the layer's weight gradient over the step's effective batch (core/noise.py).
     """
 
     preact_mean: np.ndarray
@@ -65,6 +66,7 @@ class LayerStats:
     update_to_weight: np.ndarray
     act_nonfinite: np.ndarray
     grad_nonfinite: np.ndarray
+    grad_noise: np.ndarray
 
     @property
     def depth(self) -> int:
@@ -95,7 +97,8 @@ class Snapshot:
     gradient norm before clipping, `grad_norm_clipped` after. `nonfinite_layer`
     is the 1-based hidden layer where a NaN/Inf first appeared (None when none
     did or when it was only in the loss), `nonfinite_stage` one of 'forward',
-    'loss', 'backward', 'update'.
+    'loss', 'backward', 'update'. `lr` is the effective learning rate of the update
+    (warm-up applied); a probe carries that of the next update.
     """
 
     step: int

@@ -18,7 +18,8 @@ NEW_VALUES = {
     "architecture": "residual", "depth": 7, "width": 24, "activation": "relu", "leaky_slope": 0.2,
     "normalization": "layernorm", "init": "kaiming_normal", "init_mode": "fan_out", "init_std": 0.5,
     "init_gain": 2.0, "bias_std": 0.1, "dataset": "circles", "input_dim": 12, "n_samples": 256,
-    "batch_size": 32, "optimizer": "adam", "lr": 0.001, "momentum": 0.5, "clip_mode": "norm",
+    "batch_size": 32, "grad_accum": 2, "optimizer": "radam", "lr": 0.001, "momentum": 0.5, "weight_decay": 0.01,
+    "warmup_steps": 10, "clip_mode": "norm",
     "clip_threshold": 5.0, "seed": 42, "device": "cpu",
 }
 
@@ -100,6 +101,7 @@ def test_zero_at_slider_minimum_for_std_fields(panel):
     ("lr", "fast", "lr: expected a number"),
     ("init_gain", "0", "init_gain:"),
     ("clip_threshold", "nan", "clip_threshold:"),
+    ("weight_decay", "-1", "weight_decay: -1.0 is out of range; allowed >= 0"),
 ])
 def test_bad_typed_value_shows_error_and_keeps_config(panel, qtbot, name, text, expect):
     before = panel.config()
@@ -119,6 +121,10 @@ def test_cross_field_error_is_shown_at_both_controls(panel):
     panel.connectors["batch_size"].widget.setValue(500)  # > n_samples 128
     assert panel.config() == before
     assert "batch_size" in panel.error_text("batch_size")
+    panel.connectors["grad_accum"].widget.setValue(9)  # effective batch 16 × 9 > 128 examples
+    assert panel.config() == before
+    assert panel.error_text("grad_accum").startswith("grad_accum: effective batch batch_size × grad_accum = 16 × 9")
+    assert "allowed 1..8" in panel.error_text("grad_accum")
 
 
 def test_every_control_has_an_informative_tooltip(panel):
@@ -128,6 +134,7 @@ def test_every_control_has_an_informative_tooltip(panel):
     init = TOOLTIPS["init"]
     assert "√(2/fan_in)" in init and "ReLU" in init and "sigmoid/tanh" in init
     assert "small batches" in TOOLTIPS["normalization"]
+    assert "1/√N" in TOOLTIPS["grad_accum"] and "lr·t/W" in TOOLTIPS["warmup_steps"]
 
 
 def test_set_config_updates_widgets_without_emitting(panel, qtbot):

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.history import History
-from app.plots import PlotPanel, auto_layers, resample_histograms, safe_log10, value_grid
+from app.plots import NoisePanel, PlotPanel, auto_layers, resample_histograms, safe_log10, value_grid
 from core import SimConfig, Simulator
 from core.snapshot import frozen_array
 
@@ -51,13 +51,16 @@ def test_auto_layers():
     assert auto_layers(1000) == [1, 251, 500, 750, 1000]
 
 
+def _shown(qtbot, widget, width: int, height: int):
+    qtbot.addWidget(widget)
+    widget.resize(width, height)
+    widget.show()
+    return widget
+
+
 @pytest.fixture
 def panel(qtbot):
-    p = PlotPanel()
-    qtbot.addWidget(p)
-    p.resize(1200, 800)
-    p.show()
-    return p
+    return _shown(qtbot, PlotPanel(), 1200, 800)
 
 
 def _with_layers(snap, **arrays):
@@ -96,3 +99,37 @@ def test_panel_draws_a_thousand_layers(panel):
     assert panel.act_image.image.shape[0] == 1000
     assert len(panel.grad_curve.getData()[0]) == 1000
     assert panel.grab().width() > 0
+
+
+@pytest.fixture
+def noise_panel(qtbot):
+    return _shown(qtbot, NoisePanel(), 900, 700)
+
+
+def test_noise_panel_draws_the_statistic_per_layer_and_over_steps(noise_panel, panel):
+    sim = Simulator(SimConfig(depth=6, width=16, n_samples=256, batch_size=16, grad_accum=2, warmup_steps=4,
+                              lr=0.1))
+    history = History()
+    for _ in range(3):
+        snap = sim.step()
+        history.add(snap)
+    noise_panel.show_snapshot(snap, history, [1, 6])
+    x, y = noise_panel.layer_curve.getData()
+    np.testing.assert_array_equal(x, np.arange(1, 7))
+    np.testing.assert_allclose(y, np.log10(snap.layers.grad_noise), rtol=1e-12)
+    sx, sy = noise_panel.step_curves[1].getData()
+    assert list(sx) == [1, 2, 3] and sy[-1] == pytest.approx(np.log10(snap.layers.grad_noise[5]))
+    _, my = noise_panel.median_curve.getData()
+    assert my[-1] == pytest.approx(np.median(np.log10(snap.layers.grad_noise)))
+    assert noise_panel.note.toPlainText() == ""
+    # the update plot's title carries the step's effective learning rate: 3/4 of lr in warm-up
+    panel.show_snapshot(snap, history)
+    assert "lr 0.075" in panel.update_plot.titleLabel.text
+    assert noise_panel.grab().width() > 0
+
+
+def test_noise_panel_explains_an_undefined_statistic(noise_panel):
+    snap = Simulator(SimConfig(depth=3, width=8, n_samples=64, batch_size=1)).probe()
+    assert np.isnan(snap.layers.grad_noise).all()
+    noise_panel.show_snapshot(snap, History(), [1])
+    assert "needs ≥ 2 examples" in noise_panel.note.toPlainText()

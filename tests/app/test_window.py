@@ -199,3 +199,18 @@ def test_cuda_request_falls_back_to_cpu_with_notice(make_window, small_config, q
     qtbot.waitUntil(lambda: "CUDA" in w.message_label.text(), timeout=5000)
     assert "CPU" in w.device_label.text()
     assert w.banner.isVisibleTo(w)
+
+
+def test_noise_tab_and_learning_rate_in_the_status_bar(make_window, small_config, qtbot):
+    w = make_window(small_config.replace(warmup_steps=4, lr=0.1, grad_accum=2))
+    w.tabs.setCurrentWidget(w.noise_plots)
+    w.step()
+    snap = wait_step(qtbot, w, lambda s: s.step == 1)
+    qtbot.waitUntil(lambda: w.noise_plots.drawn_step == 1, timeout=3000)
+    assert w.lr_label.text() == "lr 0.025"  # warm-up: step 1 of 4 at lr/4
+    _, y = w.noise_plots.layer_curve.getData()
+    np.testing.assert_allclose(y, np.log10(snap.layers.grad_noise), rtol=1e-12)
+    w.table_action.setChecked(True)
+    model = w.table.model_
+    qtbot.waitUntil(lambda: model.rowCount() == small_config.depth, timeout=3000)
+    assert model.data(model.index(0, model.columnCount() - 1)) == f"{snap.layers.grad_noise[0]:.3g}"

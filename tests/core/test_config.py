@@ -9,8 +9,8 @@ from core import config as C
 CONTRACT_DEFAULTS = dict(
     architecture="mlp", depth=20, width=128, activation="tanh", leaky_slope=0.01, init="xavier_normal",
     init_std=0.01, init_gain=1.0, init_mode="fan_in", bias_std=0.0, normalization="none", dataset="spirals",
-    input_dim=32, n_samples=2048, batch_size=128, optimizer="sgd", lr=0.05, momentum=0.9, clip_mode="none",
-    clip_threshold=1.0, seed=0, device="auto",
+    input_dim=32, n_samples=2048, batch_size=128, grad_accum=1, optimizer="sgd", lr=0.05, momentum=0.9,
+    weight_decay=0.0, warmup_steps=0, clip_mode="none", clip_threshold=1.0, seed=0, device="auto",
 )
 
 
@@ -24,6 +24,7 @@ def test_contract_value_lists():
     assert C.INIT_NAMES == ("zeros", "constant", "normal", "uniform", "xavier_uniform", "xavier_normal",
                             "kaiming_uniform", "kaiming_normal", "lecun_normal", "orthogonal")
     assert C.DATASET_NAMES == ("gaussian", "spirals", "circles", "xor", "moons", "digits")
+    assert C.OPTIMIZERS == ("sgd", "momentum", "adam", "radam", "rmsprop")
 
 
 @pytest.mark.parametrize("field,value,fragment", [
@@ -32,6 +33,10 @@ def test_contract_value_lists():
     ("bias_std", -0.1, ">= 0"), ("n_samples", 15, "16..100000"), ("batch_size", 0, "1..2048"),
     ("batch_size", 4096, "1..2048"), ("lr", 0.0, "> 0"), ("momentum", 1.0, "< 1"),
     ("clip_threshold", 0.0, "> 0"), ("lr", float("nan"), "not a finite"), ("seed", -1, "0..9223372036854775807"),
+    ("grad_accum", 0, "allowed 1..1024"), ("grad_accum", 1025, "allowed 1..1024"),
+    ("grad_accum", 17, "effective batch batch_size × grad_accum = 128 × 17 exceeds n_samples = 2048; allowed 1..16"),
+    ("weight_decay", -1e-4, ">= 0"), ("weight_decay", float("inf"), "not a finite"),
+    ("warmup_steps", -1, "allowed 0..1000000"), ("warmup_steps", 10**6 + 1, "allowed 0..1000000"),
 ])
 def test_out_of_range_names_field_and_range(field, value, fragment):
     with pytest.raises(ConfigError) as err:
@@ -92,7 +97,15 @@ def test_replace_returns_validated_copy():
         base.replace(depth=-3)
 
 
-configs = st.builds(
+@st.composite
+def configs(draw):
+    cfg = draw(_configs)
+    cap = min(C.MAX_GRAD_ACCUM, cfg.n_samples // cfg.batch_size)  # effective batch ≤ n_samples
+    return cfg.replace(grad_accum=draw(st.integers(1, cap)), weight_decay=draw(st.floats(0, 1e3)),
+                       warmup_steps=draw(st.integers(0, C.MAX_WARMUP_STEPS)))
+
+
+_configs = st.builds(
     SimConfig,
     architecture=st.sampled_from(C.ARCHITECTURES), depth=st.integers(1, 1000), width=st.integers(1, 4096),
     activation=st.sampled_from(C.ACTIVATION_NAMES), leaky_slope=st.floats(0, 1),
@@ -107,7 +120,7 @@ configs = st.builds(
 
 
 @settings(max_examples=200, deadline=None)
-@given(configs)
+@given(configs())
 def test_json_round_trip_is_lossless(cfg):
     assert SimConfig.from_json(cfg.to_json()) == cfg
     assert SimConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
