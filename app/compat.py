@@ -9,6 +9,9 @@ drawing and the interpreter aborts with "Fatal Python error: none_dealloc"
 (the crash a small PySide6 + pyqtgraph script also showed at exit). Python 3.12
 made ``None`` immortal (PEP 683); `pin_none_refcount` does the equivalent for
 3.11 by giving ``None`` a reference count so large the leak cannot exhaust it.
+``True`` and ``False`` leak the same way through methods returning a bool
+(an abort with "bool_dealloc" was seen once the window polled dock visibility
+every frame), so they are pinned too.
 """
 from __future__ import annotations
 
@@ -20,10 +23,11 @@ _PINNED = 1 << 40  # ~1e12 references: years of redraws at 60 frames per second
 
 
 def pin_none_refcount() -> bool:
-    """Make None effectively immortal on CPython < 3.12. Returns whether it was needed."""
+    """Make None, True and False effectively immortal on CPython < 3.12. Returns whether it was needed."""
     if sys.version_info >= (3, 12) or platform.python_implementation() != "CPython":
         return False
-    refcnt = ctypes.c_ssize_t.from_address(id(None))  # ob_refcnt is PyObject's first field
-    if refcnt.value < _PINNED // 2:
-        refcnt.value += _PINNED
+    for singleton in (None, True, False):
+        refcnt = ctypes.c_ssize_t.from_address(id(singleton))  # ob_refcnt is PyObject's first field
+        if refcnt.value < _PINNED // 2:
+            refcnt.value += _PINNED
     return True
