@@ -47,7 +47,7 @@ def bench_apply(qapp: QApplication, depth: int, repeats: int = 30) -> tuple[floa
         t0 = time.perf_counter()
         panel.show_snapshot(snap, history)
         t1 = time.perf_counter()
-        panel.repaint()
+        panel.update()  # as the window does: one paint on the next pass of the event loop
         qapp.processEvents()
         t2 = time.perf_counter()
         only.append((t1 - t0) * 1e3)
@@ -58,8 +58,11 @@ def bench_apply(qapp: QApplication, depth: int, repeats: int = 30) -> tuple[floa
     return statistics.median(only), statistics.median(full)
 
 
-def bench_rate(qapp: QApplication, seconds: float = 6.0) -> tuple[float, float]:
-    """(headless steps/s, steps/s with the window open)."""
+def bench_rate(qapp: QApplication, seconds: float = 6.0) -> tuple[float, float, int, int]:
+    """(headless steps/s, steps/s with the window open, torch threads for each)."""
+    import torch
+
+    threads_headless = torch.get_num_threads()
     sim = Simulator(RATE_CONFIG)
     sim.step(5)
     t0, n0 = time.perf_counter(), sim.steps_done
@@ -69,6 +72,7 @@ def bench_rate(qapp: QApplication, seconds: float = 6.0) -> tuple[float, float]:
     window = MainWindow(RATE_CONFIG)
     window.show()
     _wait(qapp, lambda: window.latest is not None)
+    threads_window = torch.get_num_threads()  # the window leaves a core to the GUI thread
     window.set_running(True)
     _wait(qapp, lambda: window.latest.step >= 20)
     t0, s0 = time.perf_counter(), window.latest.step
@@ -79,7 +83,7 @@ def bench_rate(qapp: QApplication, seconds: float = 6.0) -> tuple[float, float]:
     window.close()
     window.deleteLater()
     qapp.processEvents()
-    return headless, gui
+    return headless, gui, threads_headless, threads_window
 
 
 def bench_slider(qapp: QApplication, trials: int = 8) -> list[float]:
@@ -123,9 +127,9 @@ def main() -> int:
         only, full = bench_apply(qapp, depth)
         print(f"apply one snapshot to every plot, depth {depth:4d}: {only:6.1f} ms setData, "
               f"{full:6.1f} ms incl. repaint (target <= 16 ms at depth 100)")
-    headless, gui = bench_rate(qapp)
-    print(f"steps/s {RATE_CONFIG.depth}x{RATE_CONFIG.width}, batch {RATE_CONFIG.batch_size}: headless {headless:.0f}, "
-          f"window open {gui:.0f} ({gui / headless:.2f}x, target >= 0.9x)")
+    headless, gui, t_head, t_win = bench_rate(qapp)
+    print(f"steps/s {RATE_CONFIG.depth}x{RATE_CONFIG.width}, batch {RATE_CONFIG.batch_size}: headless {headless:.0f} "
+          f"({t_head} torch threads), window open {gui:.0f} ({t_win} threads): {gui / headless:.2f}x, target >= 0.9x")
     times = bench_slider(qapp)
     print(f"slider change -> redrawn plots, depth 50 width 256: median {statistics.median(times):.0f} ms, "
           f"max {max(times):.0f} ms (target <= 150 ms)")
