@@ -101,7 +101,11 @@ class Simulator:
         if cfg.clip_mode == "none":
             return norm_before
         if cfg.clip_mode == "norm":
-            nn.utils.clip_grad_norm_(params, cfg.clip_threshold)
+            # torch.nn.utils.clip_grad_norm_'s rule, with the float64 norm: torch's own
+            # float32 total overflows to inf for an exploding network and zeroes the step
+            coef = cfg.clip_threshold / (norm_before + 1e-6)
+            if coef < 1.0:
+                torch._foreach_mul_([p.grad for p in params], coef)
         else:
             nn.utils.clip_grad_value_(params, cfg.clip_threshold)
         return _global_norm(norms([p.grad for p in params]))

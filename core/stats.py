@@ -111,7 +111,14 @@ def saturation(deriv: Tensor, max_deriv: float) -> tuple[np.ndarray, np.ndarray]
 
 
 def norms(tensors: list[Tensor]) -> np.ndarray:
-    """Frobenius norm of each tensor, in one fused call, as float64 [len]."""
+    """Frobenius norm of each tensor, in one fused call, as float64 [len].
+
+    A norm that overflows float32 although every entry is finite (‖g‖ > 3.4e38,
+    as in an exploding network) is recomputed in float64, so it stays a number.
+    """
     if not tensors:
         return np.zeros(0)
-    return torch.stack(torch._foreach_norm(tensors)).double().cpu().numpy()
+    out = torch.stack(torch._foreach_norm(tensors)).double().cpu().numpy()
+    for i in np.flatnonzero(np.isinf(out)):
+        out[i] = float(torch.linalg.vector_norm(tensors[i].double()))
+    return out

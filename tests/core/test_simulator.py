@@ -8,6 +8,7 @@ from torch import nn
 from core import ConfigError, SimConfig, Simulator
 from core.config import ACTIVATION_NAMES, DATASET_NAMES, OPTIMIZERS
 from core.model import Trace
+from core.stats import norms
 
 # The fast.ai lesson (reference note 001): 10 000 inputs of 784 N(0,1) features into 50 units.
 FASTAI = SimConfig(dataset="gaussian", input_dim=784, depth=1, width=50, batch_size=10000, n_samples=10000,
@@ -229,3 +230,23 @@ def test_snapshot_is_immutable_numpy():
     with pytest.raises(AttributeError):
         snap.loss = 0.0
     assert all(isinstance(getattr(snap.layers, f), np.ndarray) for f in snap.layers.__dataclass_fields__)
+
+
+def test_clip_by_norm_matches_torch_clip_grad_norm():
+    cfg = SimConfig(depth=4, width=16, n_samples=64, batch_size=32, clip_mode="norm", clip_threshold=0.05, device="cpu")
+    sim = Simulator(cfg)
+    reference = Simulator(cfg.replace(clip_mode="none"))
+    sim.step(), reference.step()
+    # both took one step on the same batch from the same weights, one clipped and one not
+    before = [p.detach().clone() for p in Simulator(cfg).model.parameters()]
+    moved = [float((p.detach() - b).norm()) for p, b in zip(sim.model.parameters(), before)]
+    free = [float((p.detach() - b).norm()) for p, b in zip(reference.model.parameters(), before)]
+    # SGD: every parameter's step shrinks by the same factor threshold/‖g‖ (torch's rule), to float32 rounding
+    ratios = np.array(moved) / np.array(free)
+    assert np.allclose(ratios, ratios[0], rtol=1e-4) and ratios[0] < 1
+
+
+def test_norm_overflowing_float32_is_computed_in_float64():
+    big = torch.full((4, 4), 1e38)  # every entry finite; ‖·‖ = 4e38 > float32's 3.4e38
+    assert np.isinf(float(torch.linalg.vector_norm(big)))
+    assert norms([big, torch.ones(3)]).tolist() == pytest.approx([4e38, math.sqrt(3)], rel=1e-6)
