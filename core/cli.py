@@ -68,6 +68,8 @@ def _parser() -> argparse.ArgumentParser:
     add_config_arguments(p)
     p.add_argument("--steps", type=int, help="training steps before diagnosing (default: the scenario's, else 0)")
     sub.add_parser("scenarios", help="list the scenarios: name and title")
+    from .compare_cli import add_compare_parser  # here: compare_cli imports this module
+    add_compare_parser(sub)
     return parser
 
 
@@ -184,9 +186,25 @@ def _diagnose(sim: Simulator, steps: int) -> int:
     return 0
 
 
+def write_output(text: str, out: str | None) -> int:
+    """Write `text` to `out` atomically, or to stdout; 0, or EXIT_BAD_INPUT with an error line."""
+    try:
+        if out:
+            atomic_write_text(Path(out), text)
+        else:
+            sys.stdout.write(text)
+    except OSError as exc:
+        print(f"error: cannot write {out}: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
+        if args.command == "compare":
+            from .compare_cli import run_compare
+            return run_compare(args)
         if args.command == "scenarios":
             sys.stdout.write(list_scenarios())
             return 0
@@ -205,15 +223,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         snapshots = [sim.probe()]
     else:
         snapshots, bad = _run(sim, steps, args.every, args.quiet)
-    text = render(cfg, str(sim.device), snapshots, args.format)
-    try:
-        if args.out:
-            atomic_write_text(Path(args.out), text)
-        else:
-            sys.stdout.write(text)
-    except OSError as exc:
-        print(f"error: cannot write {args.out}: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    status = write_output(render(cfg, str(sim.device), snapshots, args.format), args.out)
+    if status:
+        return status
     if bad is not None:
         print(f"error: non-finite value at {describe_nonfinite(bad)}; run stopped", file=sys.stderr)
         return EXIT_DIVERGED

@@ -1,0 +1,274 @@
+"""Side-by-side comparison: configurations A and B trained in lockstep on the same data and batches.
+
+`Comparer` drives two `Simulator`s through the same steps; each pass gives a
+`Comparison`: both snapshots plus `GradRatio`, the per-layer log10 ratio of
+gradient norms ‖∂L/∂z‖ of B over A.
+
+Same data, same batches: a Simulator draws its data from the seed, its batch
+order from a separate stream of the seed, and its probe batch from a third, so
+A and B see the same samples in the same order whenever they agree on the
+fields in `unshared_fields` (dataset, n_samples, seed, batch_size, and
+input_dim for the Gaussian data). They may differ in those too (a batch-size
+comparison is legitimate); the comparison then says which fields make the
+batches differ instead of refusing.
+
+Different depths are compared over the common layers aligned at the output:
+gradients are born at the loss and the backward pass multiplies them by one
+Jacobian per layer, so the layer k-th from the output has been through the
+same number of backward factors in both networks and the log ratio measures
+the difference per factor. (Aligning at the input would mix in the extra
+layers' factors.)
+
+The A/B pair is saved as one session file (`save_session` / `load_session`).
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .config import ConfigError, SimConfig
+from .files import atomic_write_text
+from .simulator import Simulator
+from .snapshot import Snapshot, frozen_array, json_float
+
+NAMES = ("A", "B")
+
+# flags of one aligned layer pair in GradRatio (log10_ratio value in brackets)
+OK = "ok"                # both norms finite and > 0 (the finite log ratio)
+A_ZERO = "a_zero"        # A's norm is exactly 0, B's is not (+inf)
+B_ZERO = "b_zero"        # B's norm is exactly 0, A's is not (−inf)
+BOTH_ZERO = "both_zero"  # both exactly 0 (NaN: undefined)
+NONFINITE = "nonfinite"  # A's or B's norm is NaN/Inf (NaN)
+FLAGS = (OK, A_ZERO, B_ZERO, BOTH_ZERO, NONFINITE)
+
+
+def unshared_fields(a: SimConfig, b: SimConfig) -> tuple[str, ...]:
+    """The fields in which A and B differ that give them different data or batches (empty: shared)."""
+    names = ["dataset", "n_samples", "seed", "batch_size"]
+    if "gaussian" in (a.dataset, b.dataset):
+        names.insert(2, "input_dim")  # only the Gaussian data has a configurable input dimension
+    return tuple(n for n in names if getattr(a, n) != getattr(b, n))
+
+
+def differing_fields(a: SimConfig, b: SimConfig) -> tuple[str, ...]:
+    """Every field in which B differs from A, in SimConfig order."""
+    da, db = a.to_dict(), b.to_dict()
+    return tuple(k for k in da if da[k] != db[k])
+
+
+@dataclass(frozen=True)
+class ConfigPair:
+    """The two configurations of a comparison."""
+
+    a: SimConfig
+    b: SimConfig
+
+    def replace(self, **changes: Any) -> "ConfigPair":
+        """Both configs with `changes` applied (e.g. the device fallback)."""
+        return ConfigPair(self.a.replace(**changes), self.b.replace(**changes))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"A": self.a.to_dict(), "B": self.b.to_dict()}
+
+    def warning(self) -> str:
+        """A sentence when A and B cannot share batches, else ''."""
+        fields = unshared_fields(self.a, self.b)
+        if not fields:
+            return ""
+        return (f"A and B differ in {', '.join(fields)}: they train on different "
+                f"{'data' if set(fields) - {'batch_size'} else 'batches'}, so differences are not only due to the other changes")
+
+
+@dataclass(frozen=True)
+class GradRatio:
+    """log10(‖g_B‖ / ‖g_A‖) per aligned layer pair (aligned at the output when depths differ).
+
+    `layer_a`, `layer_b`: 1-based layer numbers paired; `flag`: one of FLAGS per
+    pair, saying why a value is ±inf or NaN (see the module constants).
+    """
+
+    layer_a: np.ndarray
+    layer_b: np.ndarray
+    log10_ratio: np.ndarray
+    flag: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form; ±inf and NaN are null (the flag says which)."""
+        return {"layer_a": self.layer_a.tolist(), "layer_b": self.layer_b.tolist(),
+                "log10_ratio": [json_float(v) for v in self.log10_ratio], "flag": list(self.flag)}
+
+
+def grad_log_ratio(grad_a: np.ndarray, grad_b: np.ndarray) -> GradRatio:
+    """Per-layer log10(grad_b / grad_a) over the common layers, aligned at the output."""
+    ga, gb = np.asarray(grad_a, dtype=np.float64), np.asarray(grad_b, dtype=np.float64)
+    k = min(len(ga), len(gb))
+    ga, gb = ga[len(ga) - k:], gb[len(gb) - k:]
+    layer_a = np.arange(len(grad_a) - k, len(grad_a)) + 1
+    layer_b = np.arange(len(grad_b) - k, len(grad_b)) + 1
+    bad = ~(np.isfinite(ga) & np.isfinite(gb))
+    za, zb = (ga == 0) & ~bad, (gb == 0) & ~bad
+    ratio = np.full(k, np.nan)
+    ok = ~bad & ~za & ~zb
+    ratio[ok] = np.log10(gb[ok]) - np.log10(ga[ok])  # a difference of logs: no overflow of gb/ga
+    ratio[za & ~zb] = np.inf
+    ratio[zb & ~za] = -np.inf
+    flag = np.select([bad, za & zb, za, zb], [NONFINITE, BOTH_ZERO, A_ZERO, B_ZERO], default=OK)
+    return GradRatio(frozen_array(layer_a, np.int64), frozen_array(layer_b, np.int64), frozen_array(ratio),
+                     tuple(str(f) for f in flag))
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One lockstep pass of A and B: both snapshots and the gradient-norm log ratio."""
+
+    a: Snapshot
+    b: Snapshot
+    diff: GradRatio
+
+    @property
+    def step(self) -> int:
+        return max(self.a.step, self.b.step)
+
+    @property
+    def kind(self) -> str:
+        return self.a.kind
+
+    @property
+    def nonfinite(self) -> bool:
+        return self.a.nonfinite or self.b.nonfinite
+
+    def diverged(self) -> tuple[str, ...]:
+        """Which of 'A', 'B' produced a NaN/Inf in this pass."""
+        return tuple(n for n, s in zip(NAMES, (self.a, self.b)) if s.nonfinite)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"step": self.step, "kind": self.kind, "A": self.a.to_dict(), "B": self.b.to_dict(),
+                "difference": self.diff.to_dict()}
+
+    def csv_rows(self) -> list[dict[str, Any]]:
+        """One row per aligned layer pair: both gradient norms, the ratio and its flag, a few scalars."""
+        rows = []
+        for i, (la, lb) in enumerate(zip(self.diff.layer_a, self.diff.layer_b)):
+            row: dict[str, Any] = {"step": self.step, "kind": self.kind, "layer_a": int(la), "layer_b": int(lb)}
+            for name, snap, layer in (("a", self.a, la), ("b", self.b, lb)):
+                row[f"grad_norm_{name}"] = json_float(snap.layers.grad_norm[layer - 1])
+                row[f"act_std_{name}"] = json_float(snap.layers.act_std[layer - 1])
+            row["log10_ratio"] = _csv_float(self.diff.log10_ratio[i])
+            row["flag"] = self.diff.flag[i]
+            for name, snap in (("a", self.a), ("b", self.b)):
+                row[f"loss_{name}"] = json_float(snap.loss)
+                row[f"accuracy_{name}"] = json_float(snap.accuracy)
+                row[f"nonfinite_{name}"] = snap.nonfinite
+            rows.append(row)
+        return rows
+
+
+CSV_COLUMNS = ("step", "kind", "layer_a", "layer_b", "grad_norm_a", "act_std_a", "grad_norm_b", "act_std_b",
+               "log10_ratio", "flag", "loss_a", "accuracy_a", "nonfinite_a", "loss_b", "accuracy_b", "nonfinite_b")
+
+
+def _csv_float(x: float) -> Any:
+    """CSV keeps ±inf readable (float('inf') parses it); NaN is an empty cell (the flag says why)."""
+    return "" if math.isnan(x) else (x if math.isfinite(x) else ("inf" if x > 0 else "-inf"))
+
+
+def compare(a: Snapshot, b: Snapshot) -> Comparison:
+    return Comparison(a, b, grad_log_ratio(a.layers.grad_norm, b.layers.grad_norm))
+
+
+class Comparer:
+    """Two Simulators stepped together: same number of passes, same batches (see the module docstring)."""
+
+    def __init__(self, pair: ConfigPair):
+        self.pair = pair
+        self.sim_a = Simulator(pair.a)
+        self.sim_b = Simulator(pair.b)
+        ra, rb = self.sim_a.device_reason, self.sim_b.device_reason
+        self.device_reason = ra if ra == rb else f"A: {ra}; B: {rb}"
+
+    @property
+    def device(self) -> str:
+        da, db = str(self.sim_a.device), str(self.sim_b.device)
+        return da if da == db else f"A: {da}; B: {db}"
+
+    @property
+    def steps_done(self) -> int:
+        return max(self.sim_a.steps_done, self.sim_b.steps_done)
+
+    def probe(self) -> Comparison:
+        """Both networks on the same fixed probe batch, no update."""
+        return compare(self.sim_a.probe(), self.sim_b.probe())
+
+    def step(self, n: int = 1) -> Comparison:
+        """Train both n steps (fewer if one goes non-finite: both stop at that step)."""
+        start = self.sim_a.steps_done
+        sa = self.sim_a.step(n)
+        sb = self.sim_b.step(sa.step - start)  # A may have stopped early at a non-finite step
+        if sb.nonfinite and sb.step < sa.step:
+            # B failed first, but A has gone past that step: replay A from its seed up to B's
+            # step (a Simulator is deterministic for a config and seed), so both show the same step
+            self.sim_a = Simulator(self.pair.a)
+            sa = self.sim_a.step(sb.step)
+        return compare(sa, sb)
+
+
+def describe_divergence(c: Comparison) -> str:
+    """'B diverged: non-finite value at step 12, layer 3 (backward pass)' for every diverged side."""
+    parts = []
+    for name in c.diverged():
+        snap = c.a if name == "A" else c.b
+        where = f"step {snap.step}" + (f", layer {snap.nonfinite_layer}" if snap.nonfinite_layer is not None else "")
+        parts.append(f"{name} diverged: non-finite value at {where} ({snap.nonfinite_stage} pass)")
+    return "; ".join(parts)
+
+
+# --- session file ------------------------------------------------------------------------
+# TODO(merge): unify with core/session.py (issue 4) once it lands; same schema tag and version.
+SESSION_SCHEMA = "vanishing-point/session"
+SESSION_VERSION = 1
+
+
+class SessionError(ValueError):
+    """A session file cannot be read: missing, damaged, foreign or from a newer version."""
+
+
+def save_session(path: Path | str, pair: ConfigPair) -> None:
+    """Write A and B as one session file, atomically."""
+    doc = {"schema": SESSION_SCHEMA, "version": SESSION_VERSION, "configs": pair.to_dict()}
+    atomic_write_text(Path(path), json.dumps(doc, indent=2) + "\n")
+
+
+def load_session(path: Path | str) -> ConfigPair:
+    """Read an A/B session; raises SessionError saying what is wrong (nothing else changes)."""
+    path = Path(path)
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SessionError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SessionError(f"{path}: cannot read it ({exc})") from None
+    except json.JSONDecodeError as exc:
+        raise SessionError(f"{path}: damaged, not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    if not isinstance(doc, dict) or doc.get("schema") != SESSION_SCHEMA:
+        raise SessionError(f"{path}: not a Vanishing Point session (expected \"schema\": \"{SESSION_SCHEMA}\")")
+    version = doc.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise SessionError(f"{path}: damaged, \"version\" must be a positive integer, got {version!r}")
+    if version > SESSION_VERSION:
+        raise SessionError(f"{path}: written by a newer version (session version {version}; "
+                           f"this program reads up to {SESSION_VERSION})")
+    configs = doc.get("configs")
+    if not isinstance(configs, dict) or not all(isinstance(configs.get(n), dict) for n in NAMES):
+        raise SessionError(f"{path}: damaged, \"configs\" must hold objects \"A\" and \"B\"")
+    loaded = []
+    for name in NAMES:  # omitted fields take their defaults, as in a config file
+        try:
+            loaded.append(SimConfig.from_dict({**SimConfig().to_dict(), **configs[name]}))
+        except ConfigError as exc:
+            raise SessionError(f"{path}: config {name}: {exc}") from None
+    return ConfigPair(*loaded)

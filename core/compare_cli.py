@@ -1,0 +1,109 @@
+"""``python -m core compare``: train A and B in lockstep and print both plus their difference.
+
+B is A plus what the user changes::
+
+    python -m core compare [CONFIG.json] [--set k=v ...] --b init=kaiming_normal [--a k=v ...]
+        [--b-config B.json] [--session S.json] [--save-session S.json]
+        [--steps N] [--every K] [--format json|csv] [--out FILE]
+
+`--set` applies to both, `--a`/`--b` (alias `--set-a`/`--set-b`) to one side.
+`--b-config` starts B from another file; `--session` starts both from a saved
+A/B session. Exit status as for `run`: 2 bad input, 3 a side went non-finite.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import sys
+from typing import Any
+
+from .cli import EXIT_BAD_INPUT, EXIT_DIVERGED, UsageError, _run, add_config_arguments, load_config, write_output
+from .compare import (
+    CSV_COLUMNS, Comparer, Comparison, ConfigPair, SessionError, describe_divergence, differing_fields,
+    load_session, save_session,
+)
+from .config import ConfigError
+
+
+def add_compare_parser(sub: Any) -> None:
+    p = sub.add_parser("compare", help="train A and B in lockstep on the same batches; per-layer difference")
+    add_config_arguments(p)
+    p.add_argument("--a", "--set-a", dest="a", action="append", default=[], metavar="KEY=VALUE",
+                   help="override one field of A only")
+    p.add_argument("--b", "--set-b", dest="b", action="append", default=[], metavar="KEY=VALUE",
+                   help="override one field of B only")
+    p.add_argument("--b-config", metavar="B.json", help="start B from this file instead of CONFIG")
+    p.add_argument("--session", metavar="FILE", help="start A and B from a saved A/B session")
+    p.add_argument("--save-session", metavar="FILE", help="also write A and B as a session file")
+    p.add_argument("--steps", type=int, default=0, help="training steps (0: one probe pass of each)")
+    p.add_argument("--every", type=int, default=1, help="record every K steps")
+    p.add_argument("--format", choices=("json", "csv"), default="json")
+    p.add_argument("--out", help="write to this file (atomically) instead of stdout")
+    p.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
+
+
+def pair_from_args(args: argparse.Namespace) -> ConfigPair:
+    """A and B from CONFIG / --b-config / --session, then --set (both), --a, --b."""
+    if args.session is not None:
+        if args.config is not None or args.b_config is not None:
+            raise UsageError("--session gives both configs; leave out CONFIG and --b-config")
+        try:
+            base = load_session(args.session)
+        except SessionError as exc:
+            raise UsageError(str(exc)) from None
+        a, b = base.a.with_overrides(args.set), base.b.with_overrides(args.set)
+    else:
+        a = load_config(args.config, args.set)
+        b = load_config(args.b_config, args.set) if args.b_config is not None else a
+    return ConfigPair(a.with_overrides(args.a), b.with_overrides(args.b))
+
+
+def render_comparisons(pair: ConfigPair, device: str, comparisons: list[Comparison], fmt: str) -> str:
+    """JSON {configs, device, differs_in, warning, comparisons} or CSV, one row per step and layer pair."""
+    if fmt == "json":
+        doc = {"configs": pair.to_dict(), "device": device, "differs_in": list(differing_fields(pair.a, pair.b)),
+               "warning": pair.warning() or None, "comparisons": [c.to_dict() for c in comparisons]}
+        return json.dumps(doc, allow_nan=False) + "\n"
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for c in comparisons:
+        writer.writerows(c.csv_rows())
+    return buf.getvalue()
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    try:
+        if args.steps < 0:
+            raise UsageError(f"--steps must be >= 0, got {args.steps}")
+        if args.every < 1:
+            raise UsageError(f"--every must be at least 1, got {args.every}")
+        pair = pair_from_args(args)
+        comparer = Comparer(pair)
+    except (UsageError, ConfigError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if pair.warning():
+        print(f"warning: {pair.warning()}", file=sys.stderr)
+    bad = None
+    if args.steps == 0:
+        comparisons = [comparer.probe()]
+    else:
+        comparisons, bad = _run(comparer, args.steps, args.every, args.quiet)
+    text = render_comparisons(pair, comparer.device, comparisons,
+                              args.format)
+    status = write_output(text, args.out)
+    if status == 0 and args.save_session:
+        try:
+            save_session(args.save_session, pair)
+        except OSError as exc:
+            print(f"error: cannot write {args.save_session}: {exc}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+    if status:
+        return status
+    if bad is not None:
+        print(f"error: {describe_divergence(bad)}; run stopped", file=sys.stderr)
+        return EXIT_DIVERGED
+    return 0
