@@ -24,7 +24,7 @@ from .compare import (
     CSV_COLUMNS, Comparer, Comparison, ConfigPair, SessionError, describe_divergence, differing_fields,
     load_session, save_session,
 )
-from .config import ConfigError
+from .config import ConfigError, SimConfig
 
 
 def add_compare_parser(sub: Any) -> None:
@@ -57,7 +57,14 @@ def pair_from_args(args: argparse.Namespace) -> ConfigPair:
     else:
         a = load_config(args.config, args.set)
         b = load_config(args.b_config, args.set) if args.b_config is not None else a
-    return ConfigPair(a.with_overrides(args.a), b.with_overrides(args.b))
+    return ConfigPair(_side("A", a, args.a), _side("B", b, args.b))
+
+
+def _side(name: str, cfg: SimConfig, assignments: list[str]) -> SimConfig:
+    try:
+        return cfg.with_overrides(assignments)
+    except ConfigError as exc:  # say which side the bad override was for
+        raise UsageError(f"--{name.lower()} (config {name}): {exc}") from None
 
 
 def render_comparisons(pair: ConfigPair, device: str, comparisons: list[Comparison], fmt: str) -> str:
