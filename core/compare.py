@@ -19,7 +19,7 @@ same number of backward factors in both networks and the log ratio measures
 the difference per factor. (Aligning at the input would mix in the extra
 layers' factors.)
 
-The A/B pair is saved as one session file (`save_session` / `load_session`).
+The A/B pair is saved as one session file (`save_pair` / `load_pair`).
 """
 from __future__ import annotations
 
@@ -228,47 +228,59 @@ def describe_divergence(c: Comparison) -> str:
 
 
 # --- session file ------------------------------------------------------------------------
-# TODO(merge): unify with core/session.py (issue 4) once it lands; same schema tag and version.
+# The format of core/session.py (issue 4, written in parallel on branch issue4b): an A/B pair is a
+# session with the configurations named "a" and "b". TODO(merge): once core/session.py is on main,
+# make save_pair/load_pair thin wrappers of its Session/Entry/save_session/load_session.
 SESSION_SCHEMA = "vanishing-point/session"
 SESSION_VERSION = 1
+SESSION_NAMES = ("a", "b")
 
 
-class SessionError(ValueError):
-    """A session file cannot be read: missing, damaged, foreign or from a newer version."""
+class SessionError(ConfigError):
+    """A session file cannot be read or written: missing, damaged, foreign or from a newer version."""
+
+    def __init__(self, message: str):
+        super().__init__("session", message)
 
 
-def save_session(path: Path | str, pair: ConfigPair) -> None:
+def save_pair(path: Path | str, pair: ConfigPair) -> None:
     """Write A and B as one session file, atomically."""
-    doc = {"schema": SESSION_SCHEMA, "version": SESSION_VERSION, "configs": pair.to_dict()}
-    atomic_write_text(Path(path), json.dumps(doc, indent=2) + "\n")
+    configs = {name: {"config": cfg.to_dict()} for name, cfg in zip(SESSION_NAMES, (pair.a, pair.b))}
+    doc = {"schema": SESSION_SCHEMA, "version": SESSION_VERSION, "configs": configs}
+    try:
+        atomic_write_text(Path(path), json.dumps(doc, indent=2) + "\n")
+    except OSError as exc:
+        raise SessionError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
-def load_session(path: Path | str) -> ConfigPair:
-    """Read an A/B session; raises SessionError saying what is wrong (nothing else changes)."""
+def load_pair(path: Path | str) -> ConfigPair:
+    """Read an A/B session; SessionError says what is wrong (and nothing is returned)."""
     path = Path(path)
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise SessionError(f"{path}: no such file") from None
+        raise SessionError(f"{path} does not exist") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise SessionError(f"{path}: cannot read it ({exc})") from None
+        raise SessionError(f"cannot read {path} ({exc})") from None
     except json.JSONDecodeError as exc:
-        raise SessionError(f"{path}: damaged, not valid JSON ({exc.msg} at line {exc.lineno})") from None
+        raise SessionError(f"{path} is damaged, not valid JSON ({exc.msg} at line {exc.lineno})") from None
     if not isinstance(doc, dict) or doc.get("schema") != SESSION_SCHEMA:
-        raise SessionError(f"{path}: not a Vanishing Point session (expected \"schema\": \"{SESSION_SCHEMA}\")")
+        raise SessionError(f"{path} is not a Vanishing Point session (no \"schema\": \"{SESSION_SCHEMA}\")")
     version = doc.get("version")
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise SessionError(f"{path}: damaged, \"version\" must be a positive integer, got {version!r}")
+        raise SessionError(f"{path} is damaged: \"version\" must be a positive integer, got {version!r}")
     if version > SESSION_VERSION:
-        raise SessionError(f"{path}: written by a newer version (session version {version}; "
-                           f"this program reads up to {SESSION_VERSION})")
+        raise SessionError(f"{path} was saved by a newer Vanishing Point (session format version {version}; "
+                           f"this one reads up to {SESSION_VERSION})")
     configs = doc.get("configs")
-    if not isinstance(configs, dict) or not all(isinstance(configs.get(n), dict) for n in NAMES):
-        raise SessionError(f"{path}: damaged, \"configs\" must hold objects \"A\" and \"B\"")
+    entries = [configs.get(n) if isinstance(configs, dict) else None for n in SESSION_NAMES]
+    if not all(isinstance(e, dict) and isinstance(e.get("config"), dict) for e in entries):
+        raise SessionError(f"{path} holds no A/B comparison: \"configs\" needs \"a\" and \"b\", "
+                           "each an object with a \"config\"")
     loaded = []
-    for name in NAMES:  # omitted fields take their defaults, as in a config file
+    for name, entry in zip(NAMES, entries):  # omitted fields take their defaults, as in a config file
         try:
-            loaded.append(SimConfig.from_dict({**SimConfig().to_dict(), **configs[name]}))
+            loaded.append(SimConfig.from_dict({**SimConfig().to_dict(), **entry["config"]}))
         except ConfigError as exc:
             raise SessionError(f"{path}: config {name}: {exc}") from None
     return ConfigPair(*loaded)

@@ -22,7 +22,7 @@ from typing import Any
 from .cli import EXIT_BAD_INPUT, EXIT_DIVERGED, UsageError, _run, add_config_arguments, load_config, write_output
 from .compare import (
     CSV_COLUMNS, Comparer, Comparison, ConfigPair, SessionError, describe_divergence, differing_fields,
-    load_session, save_session,
+    load_pair, save_pair,
 )
 from .config import ConfigError, SimConfig
 
@@ -49,10 +49,7 @@ def pair_from_args(args: argparse.Namespace) -> ConfigPair:
     if args.session is not None:
         if args.config is not None or args.b_config is not None:
             raise UsageError("--session gives both configs; leave out CONFIG and --b-config")
-        try:
-            base = load_session(args.session)
-        except SessionError as exc:
-            raise UsageError(str(exc)) from None
+        base = load_pair(args.session)  # SessionError is a ConfigError: "error: session: ..."
         a, b = base.a.with_overrides(args.set), base.b.with_overrides(args.set)
     else:
         a = load_config(args.config, args.set)
@@ -104,9 +101,9 @@ def run_compare(args: argparse.Namespace) -> int:
     status = write_output(text, args.out)
     if status == 0 and args.save_session:
         try:
-            save_session(args.save_session, pair)
-        except OSError as exc:
-            print(f"error: cannot write {args.save_session}: {exc}", file=sys.stderr)
+            save_pair(args.save_session, pair)
+        except SessionError as exc:
+            print(f"error: {exc}", file=sys.stderr)
             return EXIT_BAD_INPUT
     if status:
         return status

@@ -8,7 +8,7 @@ import pytest
 from core import SimConfig, Simulator
 from core.compare import (
     A_ZERO, B_ZERO, BOTH_ZERO, NONFINITE, OK, Comparer, ConfigPair, SessionError, describe_divergence,
-    differing_fields, grad_log_ratio, load_session, save_session, unshared_fields,
+    differing_fields, grad_log_ratio, load_pair, save_pair, unshared_fields,
 )
 
 BASE = SimConfig(depth=5, width=16, n_samples=128, batch_size=16, activation="relu", device="cpu")
@@ -138,29 +138,43 @@ def test_divergence_of_one_side_stops_both_at_the_same_step():
 def test_session_round_trip(tmp_path):
     pair = ConfigPair(BASE, BASE.replace(init="kaiming_normal", clip_mode="value", clip_threshold=0.5))
     path = tmp_path / "s.json"
-    save_session(path, pair)
-    assert load_session(path) == pair
+    save_pair(path, pair)
+    assert load_pair(path) == pair
     doc = json.loads(path.read_text())
-    assert doc["schema"] == "vanishing-point/session" and doc["version"] == 1 and set(doc["configs"]) == {"A", "B"}
+    assert doc["schema"] == "vanishing-point/session" and doc["version"] == 1 and list(doc["configs"]) == ["a", "b"]
+    assert doc["configs"]["b"]["config"]["init"] == "kaiming_normal"
     assert [p.name for p in tmp_path.iterdir()] == ["s.json"]  # atomic write left no temporary
 
 
+def test_reads_a_general_session_with_more_entries_and_omitted_fields(tmp_path):
+    """Issue 4's session format: named entries, each {"config", optional "snapshots"/"curve"}."""
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps({"schema": "vanishing-point/session", "version": 1, "configs": {
+        "main": {"config": {}}, "a": {"config": {"depth": 3}, "snapshots": []},
+        "b": {"config": {"depth": 3, "normalization": "batchnorm"}}}}))
+    pair = load_pair(path)
+    assert pair.a == SimConfig(depth=3) and pair.b == SimConfig(depth=3, normalization="batchnorm")
+
+
+HEAD = '{"schema": "vanishing-point/session", "version": 1, "configs": '
+
+
 @pytest.mark.parametrize("text,fragment", [
-    ('{"schema": "vanishing-point/session", "version": 1, "configs": {"A": {}', "damaged, not valid JSON"),
+    (HEAD + '{"a": {"config": {}}', "damaged, not valid JSON"),
     ('{"title": "a scenario", "config": {}}', "not a Vanishing Point session"),
     ('[1, 2]', "not a Vanishing Point session"),
-    ('{"schema": "vanishing-point/session", "version": 7, "configs": {}}', "newer version (session version 7"),
+    ('{"schema": "vanishing-point/session", "version": 7, "configs": {}}', "newer Vanishing Point (session format version 7"),
     ('{"schema": "vanishing-point/session", "version": "1", "configs": {}}', "\"version\" must be a positive"),
-    ('{"schema": "vanishing-point/session", "version": 1, "configs": {"A": {}}}', "objects \"A\" and \"B\""),
-    ('{"schema": "vanishing-point/session", "version": 1, "configs": {"A": {}, "B": {"depth": 0}}}',
-     "config B: depth: 0 is out of range"),
+    (HEAD + '{"main": {"config": {}}}}', "holds no A/B comparison"),
+    (HEAD + '{"a": {"config": {}}, "b": {"depth": 3}}}', "holds no A/B comparison"),
+    (HEAD + '{"a": {"config": {}}, "b": {"config": {"depth": 0}}}}', "config B: depth: 0 is out of range"),
 ])
 def test_bad_session_files_are_refused_with_a_reason(tmp_path, text, fragment):
     path = tmp_path / "bad.json"
     path.write_text(text)
     with pytest.raises(SessionError) as info:
-        load_session(path)
-    assert fragment in str(info.value)
+        load_pair(path)
+    assert fragment in str(info.value) and str(info.value).startswith("session: ")
     assert path.read_text() == text
-    with pytest.raises(SessionError, match="no such file"):
-        load_session(tmp_path / "missing.json")
+    with pytest.raises(SessionError, match="does not exist"):
+        load_pair(tmp_path / "missing.json")

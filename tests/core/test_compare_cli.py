@@ -54,7 +54,7 @@ def test_save_session_then_compare_from_it(tmp_path, capsys):
     session = tmp_path / "ab.json"
     code, first, _ = run_cli(capsys, "compare", *SMALL, "--b", "clip_mode=value", "--b", "clip_threshold=0.01",
                              "--a", "clip_mode=norm", "--steps", "2", "--save-session", str(session))
-    assert code == 0 and json.loads(session.read_text())["configs"]["B"]["clip_mode"] == "value"
+    assert code == 0 and json.loads(session.read_text())["configs"]["b"]["config"]["clip_mode"] == "value"
     code, again, _ = run_cli(capsys, "compare", "--session", str(session), "--steps", "2")
     assert code == 0 and json.loads(again) == json.loads(first)
 
@@ -87,7 +87,7 @@ def test_divergence_of_b_exits_3_naming_b(tmp_path, capsys):
     (["--a", "depth=0"], "--a (config A): depth: 0 is out of range"),
     (["--steps", "-1"], "--steps must be >= 0"),
     (["--every", "0"], "--every must be at least 1"),
-    (["--session", "MISSING"], "no such file"),
+    (["--session", "MISSING"], "does not exist"),
     (["--session", "FOREIGN"], "not a Vanishing Point session"),
 ])
 def test_bad_compare_input_exits_2(tmp_path, capsys, args, fragment):
