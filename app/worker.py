@@ -201,15 +201,22 @@ class SimWorker(QObject):
                 self._fail(_describe_exception(exc))
         self._sim = None
 
+    def make_simulator(self, config: SimConfig) -> Simulator:
+        """What the worker drives (overridden by the A/B comparison's worker)."""
+        return Simulator(config)
+
+    def describe_failure(self, snap: Snapshot) -> str:
+        return describe_nonfinite(snap)
+
     def _rebuild(self, config: SimConfig) -> None:
         try:
-            sim = Simulator(config)
+            sim = self.make_simulator(config)
             notice = None
         except ConfigError as exc:
             if exc.field != "device":
                 raise
             fallback = config.replace(device="cpu")
-            sim = Simulator(fallback)
+            sim = self.make_simulator(fallback)
             notice = f"{exc} — falling back to the CPU."
             sim.device_reason = f"CPU (fallback: {str(exc).split(': ', 1)[-1].split(';')[0]})"
         self._sim = sim
@@ -229,7 +236,7 @@ class SimWorker(QObject):
         done = max(1, self._sim.steps_done - before)
         self._deliver(snap, done / elapsed if elapsed > 0 else None)
         if snap.nonfinite:
-            self._fail(describe_nonfinite(snap))
+            self._fail(self.describe_failure(snap))
         return snap
 
     def _train_chunk(self, target: int | None) -> None:
@@ -269,10 +276,10 @@ def _describe_exception(exc: Exception) -> str:
 class WorkerThread:
     """Owns a `SimWorker` and its QThread; `shutdown()` stops and joins them."""
 
-    def __init__(self, config: SimConfig):
+    def __init__(self, config: SimConfig, worker_class: type[SimWorker] = SimWorker):
         self.thread = QThread()
         self.thread.setObjectName("SimulationThread")
-        self.worker = SimWorker(config)
+        self.worker = worker_class(config)
         self.worker.moveToThread(self.thread)
         self.thread.started.connect(self.worker.loop)
 
