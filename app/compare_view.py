@@ -105,14 +105,14 @@ class CompareView(pg.GraphicsLayoutWidget):
             for side in NAMES:
                 logs, zero, bad = safe_log10(values[side])
                 x = np.arange(1, len(logs) + 1, dtype=np.float64)
-                self.curves[key, side].setData(x, np.where(zero, floor, logs), connect="finite")
+                _set_curve(self.curves[key, side], x, np.where(zero, floor, logs))
                 self.zero_marks[key, side].setData(x=x[zero], y=np.full(int(zero.sum()), floor))
                 self.bad_marks[key, side].setData(x=x[bad], y=np.full(int(bad.sum()), top - 0.2))
             self._set_range(key, (0.5, depth + 0.5), (floor - 0.3, top))
         steps = {s: np.asarray(histories[s].steps, dtype=np.float64) for s in NAMES}
         losses = {s: np.asarray(histories[s].loss, dtype=np.float64) for s in NAMES}
         for side in NAMES:
-            self.curves["loss", side].setData(steps[side], losses[side], connect="finite")
+            _set_curve(self.curves["loss", side], steps[side], losses[side])
         all_steps = np.concatenate(list(steps.values()))
         all_loss = np.concatenate(list(losses.values()))
         all_loss = all_loss[np.isfinite(all_loss)]
@@ -137,7 +137,7 @@ class CompareView(pg.GraphicsLayoutWidget):
         r = d.log10_ratio
         finite = r[np.isfinite(r)]
         m = max(0.5, float(np.abs(finite).max()) * 1.15) if finite.size else 1.0
-        self.diff_curve.setData(x, np.where(np.isfinite(r), r, np.nan), connect="finite")
+        _set_curve(self.diff_curve, x, np.where(np.isfinite(r), r, np.nan))
         self.diff_plus.setData(x=x[flags == A_ZERO], y=np.full(int((flags == A_ZERO).sum()), 0.92 * m))
         self.diff_minus.setData(x=x[flags == B_ZERO], y=np.full(int((flags == B_ZERO).sum()), -0.92 * m))
         undefined = (flags != OK) & (flags != A_ZERO) & (flags != B_ZERO)
@@ -150,3 +150,11 @@ class CompareView(pg.GraphicsLayoutWidget):
         if shift:
             title += f" (depths differ: aligned at the output, B's layer = A's layer {'+' if shift > 0 else '−'} {abs(shift)})"
         self.diff_plot.setTitle(title, size="13pt")
+
+
+def _set_curve(curve: pg.PlotDataItem, x: np.ndarray, y: np.ndarray) -> None:
+    """setData with gaps at NaN; an all-NaN series is drawn as nothing (pyqtgraph warns on it)."""
+    if np.isfinite(y).any():
+        curve.setData(x, y, connect="finite")
+    else:
+        curve.setData(x[:0], y[:0])

@@ -9,6 +9,7 @@ A NaN/Inf in either pauses both and the banner names which.
 """
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -28,7 +29,7 @@ from .compare_view import SIDE_COLORS, CompareView
 from .compat import pin_none_refcount
 from .controls import ControlPanel
 from .history import History
-from .window import CONFIG_THROTTLE_MS, FRAME_MS
+from .window import CONFIG_THROTTLE_MS, DRAW_BUDGET, FRAME_MS
 from .worker import Delivery, SimWorker, WorkerThread
 
 pin_none_refcount()
@@ -68,6 +69,7 @@ class CompareWindow(QMainWindow):
         self._generation = 0
         self._closed = False
         self._pending: ConfigPair | None = None
+        self._next_draw = 0.0
 
         # left: the A/B selector, one control panel, what differs
         self.controls = ControlPanel(pair.a)
@@ -332,9 +334,15 @@ class CompareWindow(QMainWindow):
         """Draw the latest comparison if it is new (called by the frame timer)."""
         if not self._dirty or self.latest is None:
             return
+        now = time.perf_counter()
+        if now < self._next_draw:
+            return  # within the drawing budget, as in the main window: the worker needs the GIL too
         self._dirty = False
         c = self.latest
         self.view.show_comparison(c, self.histories)
+        self.view.repaint()
+        cost = time.perf_counter() - now
+        self._next_draw = now + (cost / DRAW_BUDGET if self.worker.is_running() else 0.0)
         self.step_label.setText(f"step {c.step}" + (" (probe)" if c.kind == "probe" else ""))
         self.redrawn.emit(c)
 

@@ -97,6 +97,15 @@ class MainWindow(QMainWindow):
         table_button.toggled.connect(self.table_action.setChecked)
         self.table_action.toggled.connect(table_button.setChecked)
         bar.addWidget(table_button)
+        self.compare_windows: list[QMainWindow] = []
+        self.compare_action = QAction("Compare A/B…", self)
+        self.compare_action.setShortcut(QKeySequence("Ctrl+B"))
+        self.compare_action.triggered.connect(self.open_compare)
+        compare_button = QPushButton("Compare A/B…")
+        compare_button.setToolTip("Open a window training this configuration (A) and a copy you change (B) "
+                                  "side by side on the same batches (Ctrl+B)")
+        compare_button.clicked.connect(self.compare_action.trigger)
+        bar.addWidget(compare_button)
         right = QWidget()
         col = QVBoxLayout(right)
         col.setContentsMargins(2, 2, 2, 2)
@@ -147,6 +156,7 @@ class MainWindow(QMainWindow):
             action.triggered.connect(slot)
             self.addAction(action)
         self.addAction(self.table_action)
+        self.addAction(self.compare_action)
         self.run_button.clicked.connect(self.toggle_run)
         self.step_button.clicked.connect(self.step)
         self.reset_button.clicked.connect(self.reset)
@@ -198,6 +208,17 @@ class MainWindow(QMainWindow):
 
     def probe(self) -> None:
         self.worker.probe()
+
+    def open_compare(self) -> None:
+        """Open an A/B comparison window with A = the current config and B = a copy to change."""
+        from core.compare import ConfigPair
+
+        from .compare_window import CompareWindow  # it imports this module
+
+        config = self.controls.config()
+        window = CompareWindow(ConfigPair(config, config))
+        self.compare_windows.append(window)
+        window.show()
 
     # --- worker → GUI ------------------------------------------------------------
     def _on_delivery(self, d: Delivery) -> None:
@@ -383,6 +404,8 @@ class MainWindow(QMainWindow):
         self._closed = True
         self._frame.stop()
         self._throttle.stop()
+        for window in self.compare_windows:
+            window.shutdown()
         if not self.worker_thread.shutdown():
             raise RuntimeError("the simulation thread did not stop")
 
