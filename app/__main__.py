@@ -1,4 +1,5 @@
-"""``python -m app [CONFIG.json] [--scenario NAME] [--set key=value ...] [--screenshot FILE [--steps N]]``.
+"""``python -m app [CONFIG.json] [--scenario NAME] [--set key=value ...] [--compare [--b key=value ...]]
+[--screenshot FILE [--steps N]]``.
 
 Without --screenshot: the interactive window. With it: build the real main
 window offscreen, train N steps through the same worker path, wait until the
@@ -14,6 +15,8 @@ from typing import Sequence
 
 from core import ConfigError
 from core.cli import EXIT_BAD_INPUT, Parser, UsageError, add_config_arguments, config_from_args
+from core.compare import ConfigPair
+from core.compare_cli import side_with_overrides
 
 SCREENSHOT_TIMEOUT_S = 300
 
@@ -24,6 +27,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--screenshot", metavar="FILE", help="render the window offscreen to a PNG and exit")
     p.add_argument("--steps", type=int, help="training steps before the screenshot (default: the scenario's, else 0)")
     p.add_argument("--size", default="1600x1000", help="window size for the screenshot, WxH")
+    p.add_argument("--compare", action="store_true", help="open the A/B comparison window (B = A + --b)")
+    p.add_argument("--b", action="append", default=[], metavar="KEY=VALUE", help="with --compare: change B only")
     return p
 
 
@@ -33,6 +38,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         config, scenario = config_from_args(args)
         if args.steps is None:
             args.steps = scenario.steps if scenario is not None else 0
+        if args.b and not args.compare:
+            raise UsageError("--b changes config B of a comparison: add --compare")
+        pair = ConfigPair(config, side_with_overrides("B", config, args.b)) if args.compare else None
         if args.steps < 0:
             raise UsageError(f"--steps must be >= 0, got {args.steps}")
         w, _, h = args.size.partition("x")
@@ -45,12 +53,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtWidgets import QApplication
 
+    from .compare_window import CompareWindow
     from .window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    window = MainWindow(config)
-    if scenario is not None:
-        window.show_scenario(scenario)
+    if pair is not None:
+        window = CompareWindow(pair)
+    else:
+        window = MainWindow(config)
+        if scenario is not None:
+            window.show_scenario(scenario)
     try:
         if args.screenshot:
             window.resize(int(w), int(h))

@@ -95,6 +95,14 @@ class CompareView(pg.GraphicsLayoutWidget):
         for r in range(1, len(ROWS) + 2):
             self.ci.layout.setRowStretchFactor(r, 3 if r <= len(ROWS) else 4)
 
+    @property
+    def drawn_snapshot(self) -> Comparison | None:
+        return self.drawn
+
+    @property
+    def drawn_step(self) -> int | None:
+        return None if self.drawn is None else self.drawn.step
+
     # ---------- drawing ----------
     def show_comparison(self, c: Comparison, histories: dict[str, History]) -> None:
         snaps = {"A": c.a, "B": c.b}

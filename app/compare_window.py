@@ -105,6 +105,7 @@ class CompareWindow(QMainWindow):
 
         # right: buttons, banner, plots
         self.view = CompareView()
+        self.plots = self.view  # the name `python -m app --screenshot` looks for
         self.run_button = QPushButton("Run  [Space]")
         self.step_button = QPushButton("Step  [S]")
         self.reset_button = QPushButton("Reset  [R]")

@@ -54,10 +54,11 @@ def pair_from_args(args: argparse.Namespace) -> ConfigPair:
     else:
         a = load_config(args.config, args.set)
         b = load_config(args.b_config, args.set) if args.b_config is not None else a
-    return ConfigPair(_side("A", a, args.a), _side("B", b, args.b))
+    return ConfigPair(side_with_overrides("A", a, args.a), side_with_overrides("B", b, args.b))
 
 
-def _side(name: str, cfg: SimConfig, assignments: list[str]) -> SimConfig:
+def side_with_overrides(name: str, cfg: SimConfig, assignments: list[str]) -> SimConfig:
+    """`cfg` with key=value `assignments`; a bad one is a UsageError naming the side ("--b (config B): ...")."""
     try:
         return cfg.with_overrides(assignments)
     except ConfigError as exc:  # say which side the bad override was for

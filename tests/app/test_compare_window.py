@@ -139,3 +139,22 @@ def test_main_window_opens_compare_and_closing_stops_its_thread(qtbot, make_wind
     qtbot.waitUntil(lambda: cw.view.drawn is not None, timeout=15000)
     cw.close()
     assert not cw.worker_thread.thread.isRunning()
+
+
+def test_app_cli_compare_screenshot_and_bad_b(tmp_path, capsys):
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    small = ["--set", "depth=4", "--set", "width=8", "--set", "n_samples=64", "--set", "batch_size=16"]
+    out = tmp_path / "ab.png"
+    proc = subprocess.run([sys.executable, "-m", "app", "--compare", *small, "--b", "init=kaiming_normal",
+                           "--screenshot", str(out), "--steps", "3"], capture_output=True, text=True, timeout=120,
+                          env=env)
+    assert proc.returncode == 0 and "step 3" in proc.stdout, proc.stderr
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and "Traceback" not in proc.stderr
+    from app.__main__ import main
+    assert main(["--b", "depth=3"]) == 2 and "add --compare" in capsys.readouterr().err
+    assert main(["--compare", "--b", "dept=3"]) == 2
+    assert capsys.readouterr().err.startswith("error: --b (config B): dept: unknown field")
