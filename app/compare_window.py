@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QButtonGroup, QFileDialog, QHBoxLayout, QLabel, QMainWindow, QPushButton, QSplitter, QStatusBar,
@@ -29,7 +29,8 @@ from .compare_view import SIDE_COLORS, CompareView
 from .compat import pin_none_refcount
 from .controls import ControlPanel
 from .history import History
-from .window import CONFIG_THROTTLE_MS, DRAW_BUDGET, FRAME_MS
+from .run_commands import RunCommands
+from .window import DRAW_BUDGET
 from .worker import Delivery, SimWorker, WorkerThread
 
 pin_none_refcount()
@@ -49,7 +50,7 @@ class CompareWorker(SimWorker):
         return f"{describe_divergence(snap)}; both runs paused. Reset or change a control to recover."
 
 
-class CompareWindow(QMainWindow):
+class CompareWindow(RunCommands, QMainWindow):
     """A/B comparison. `shutdown()` (also run by closing) stops and joins the worker."""
 
     redrawn = Signal(object)  # the Comparison just drawn
@@ -67,8 +68,6 @@ class CompareWindow(QMainWindow):
         self.diverged_message = ""
         self._dirty = False
         self._generation = 0
-        self._closed = False
-        self._pending: ConfigPair | None = None
         self._next_draw = 0.0
 
         # left: the A/B selector, one control panel, what differs
@@ -165,42 +164,13 @@ class CompareWindow(QMainWindow):
             lambda on: self.run_button.setText("Pause  [Space]" if on else "Run  [Space]"))
         self.worker.failed.connect(lambda m: self._show_banner(m, BANNER_ERROR, diverged=True))
         self.worker.notice.connect(lambda m: self._show_banner(m, BANNER_WARN))
-        self._throttle = QTimer(self)
-        self._throttle.setSingleShot(True)
-        self._throttle.setInterval(CONFIG_THROTTLE_MS)
-        self._throttle.timeout.connect(self._flush_pair)
-        self._frame = QTimer(self)
-        self._frame.setInterval(FRAME_MS)
-        self._frame.timeout.connect(self.redraw)
+        self._make_timers()
         self._show_differences()
         self.worker_thread.start()
         self._frame.start()
         self.resize(1600, 1100)
 
     # --- commands ------------------------------------------------------------------
-    def is_running(self) -> bool:
-        return self.worker.is_running()
-
-    def toggle_run(self) -> None:
-        self.set_running(not self.worker.is_running())
-
-    def set_running(self, running: bool, until: int | None = None) -> None:
-        if running:
-            self._clear_banner()
-        self.worker.set_running(running, until)
-
-    def step(self) -> None:
-        if not self.worker.is_running():
-            self._clear_banner()
-            self.worker.step_once()
-
-    def reset(self) -> None:
-        self._clear_banner()
-        self.worker.reset()
-
-    def probe(self) -> None:
-        self.worker.probe()
-
     def edit_side(self, side: str) -> None:
         """Point the control panel at A or B."""
         self.editing = side
@@ -216,7 +186,7 @@ class CompareWindow(QMainWindow):
         self.pair = pair
         self.controls.set_config(pair.a if self.editing == "A" else pair.b)
         self._show_differences()
-        self._send(pair)
+        self._send_config(pair)
 
     def save_session(self, path: str | Path) -> None:
         """Write A and B as one session file (atomically); errors go to the banner."""
@@ -234,47 +204,24 @@ class CompareWindow(QMainWindow):
         except SessionError as exc:
             self._show_banner(f"Cannot open: {exc}", BANNER_ERROR)
             return False
-        self._clear_banner()
+        self._clear_divergence()
         self.set_pair(pair)
         self.message_label.setText(f"Opened {path}")
         return True
 
     # --- GUI → worker ---------------------------------------------------------------
     def _on_config_edited(self, config: SimConfig) -> None:
+        note = ""
         if self.editing == "B":
             pair = ConfigPair(self.pair.a, config)
         else:
-            pair = ConfigPair(config, self._carry_over(self.pair, config))
+            b, note = _carry_over(self.pair, config)
+            pair = ConfigPair(config, b)
         self.pair = pair
         self._show_differences()
-        self._send(pair)
-
-    def _carry_over(self, old: ConfigPair, new_a: SimConfig) -> SimConfig:
-        """B after A changed: every field where B equalled A follows A; B's own changes stay."""
-        shared = {k: v for k, v in new_a.to_dict().items()
-                  if getattr(old.b, k) == getattr(old.a, k) and getattr(old.b, k) != v}
-        if not shared:
-            return old.b
-        try:
-            return old.b.replace(**shared)
-        except ConfigError as exc:
-            self.message_label.setText(f"B kept its values ({exc})")
-            return old.b
-
-    def _send(self, pair: ConfigPair) -> None:
-        """Leading + trailing throttle, as in the main window: a slider drag rebuilds at most every 60 ms."""
-        self._clear_banner()
-        if self._throttle.isActive():
-            self._pending = pair
-            return
-        self.worker.set_config(pair)
-        self._throttle.start()
-
-    def _flush_pair(self) -> None:
-        if self._pending is not None:
-            pair, self._pending = self._pending, None
-            self.worker.set_config(pair)
-            self._throttle.start()
+        self._send_config(pair)  # (clears the status message)
+        if self.editing == "A" and note:
+            self.message_label.setText(note)
 
     # --- worker → GUI ---------------------------------------------------------------
     def _on_delivery(self, d: Delivery) -> None:
@@ -315,7 +262,7 @@ class CompareWindow(QMainWindow):
         self.banner.show()
         self.message_label.setText(message)
 
-    def _clear_banner(self) -> None:
+    def _clear_divergence(self) -> None:
         self.diverged_message = ""
         self.banner.hide()
         self.message_label.setText("")
@@ -347,20 +294,18 @@ class CompareWindow(QMainWindow):
         self.step_label.setText(f"step {c.step}" + (" (probe)" if c.kind == "probe" else ""))
         self.redrawn.emit(c)
 
-    # --- teardown -----------------------------------------------------------------------
-    def shutdown(self) -> None:
-        """Stop timers, stop and join the worker thread. Idempotent."""
-        if self._closed:
-            return
-        self._closed = True
-        self._frame.stop()
-        self._throttle.stop()
-        if not self.worker_thread.shutdown():
-            raise RuntimeError("the comparison thread did not stop")
 
-    def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
-        self.shutdown()
-        super().closeEvent(event)
+def _carry_over(old: ConfigPair, new_a: SimConfig) -> tuple[SimConfig, str]:
+    """B after A changed: every field where B equalled A follows A, B's own changes stay; and a note
+    when that would make B invalid (B then keeps its values)."""
+    follow = {k: v for k, v in new_a.to_dict().items()
+              if getattr(old.b, k) == getattr(old.a, k) and getattr(old.b, k) != v}
+    if not follow:
+        return old.b, ""
+    try:
+        return old.b.replace(**follow), ""
+    except ConfigError as exc:
+        return old.b, f"B kept its values ({exc})"
 
 
 def _row_label(field_widget: QWidget) -> QLabel | None:

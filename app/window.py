@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QFont, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget, QHBoxLayout, QLabel, QLineEdit, QMainWindow, QPushButton, QSplitter, QStatusBar, QTabWidget,
@@ -24,19 +24,18 @@ from .compat import pin_none_refcount
 from .guidance import DiagnosesList, ScenarioPanel
 from .history import History
 from .plots import NoisePanel, PlotPanel
+from .run_commands import RunCommands
 from .table import LayerTable
 from .worker import Delivery, WorkerThread
 
 pin_none_refcount()  # idempotent; covers `app` imported as a namespace package (see app/compat.py)
 
-FRAME_MS = 16
 # While training, drawing may take at most this share of wall time: the worker
 # needs the GIL too, and a redraw of all plots costs ~10-30 ms offscreen.
 DRAW_BUDGET = 0.12
-CONFIG_THROTTLE_MS = 60
 
 
-class MainWindow(QMainWindow):
+class MainWindow(RunCommands, QMainWindow):
     """Vanishing Point's window. `shutdown()` (also run by closing) stops and joins the worker."""
 
     redrawn = Signal(object)  # the Snapshot just drawn
@@ -49,7 +48,6 @@ class MainWindow(QMainWindow):
         self.latest: Snapshot | None = None
         self._dirty = False
         self._generation = 0
-        self._closed = False
         self.diverged_message = ""
         self.device_reason = ""
         self._rate = 0.0
@@ -173,42 +171,12 @@ class MainWindow(QMainWindow):
         self.worker.failed.connect(self._on_failed)
         self.worker.notice.connect(self._on_notice)
         self.controls.configChanged.connect(self._on_config_edited)
-        self._pending_config: SimConfig | None = None
-        self._throttle = QTimer(self)
-        self._throttle.setSingleShot(True)
-        self._throttle.setInterval(CONFIG_THROTTLE_MS)
-        self._throttle.timeout.connect(self._flush_config)
-        self._frame = QTimer(self)
-        self._frame.setInterval(FRAME_MS)
-        self._frame.timeout.connect(self.redraw)
+        self._make_timers()
         self.worker_thread.start()
         self._frame.start()
         self.resize(1600, 1000)
 
     # --- commands ------------------------------------------------------------------
-    def is_running(self) -> bool:
-        return self.worker.is_running()
-
-    def toggle_run(self) -> None:
-        self.set_running(not self.worker.is_running())
-
-    def set_running(self, running: bool, until: int | None = None) -> None:
-        if running:
-            self._clear_divergence()
-        self.worker.set_running(running, until)
-
-    def step(self) -> None:
-        if not self.worker.is_running():
-            self._clear_divergence()
-            self.worker.step_once()
-
-    def reset(self) -> None:
-        self._clear_divergence()
-        self.worker.reset()
-
-    def probe(self) -> None:
-        self.worker.probe()
-
     def open_compare(self) -> None:
         """Open an A/B comparison window with A = the current config and B = a copy to change."""
         from core.compare import ConfigPair
@@ -271,19 +239,7 @@ class MainWindow(QMainWindow):
 
     # --- GUI → worker --------------------------------------------------------------
     def _on_config_edited(self, config: SimConfig) -> None:
-        """Leading + trailing throttle: the first change goes at once, a drag at most every 60 ms."""
-        self._clear_divergence()
-        if self._throttle.isActive():
-            self._pending_config = config
-            return
-        self.worker.set_config(config)
-        self._throttle.start()
-
-    def _flush_config(self) -> None:
-        if self._pending_config is not None:
-            config, self._pending_config = self._pending_config, None
-            self.worker.set_config(config)
-            self._throttle.start()
+        self._send_config(config)
 
     def _layers_edited(self) -> None:
         text = self.layers_edit.text().replace(",", " ").split()
@@ -398,17 +354,7 @@ class MainWindow(QMainWindow):
 
     # --- teardown -----------------------------------------------------------------------
     def shutdown(self) -> None:
-        """Stop timers, stop and join the worker thread. Idempotent."""
-        if self._closed:
-            return
-        self._closed = True
-        self._frame.stop()
-        self._throttle.stop()
+        """Also shut down the comparison windows opened from here. Idempotent."""
         for window in self.compare_windows:
             window.shutdown()
-        if not self.worker_thread.shutdown():
-            raise RuntimeError("the simulation thread did not stop")
-
-    def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
-        self.shutdown()
-        super().closeEvent(event)
+        super().shutdown()
