@@ -13,7 +13,7 @@ import io
 import json
 import sys
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 from .config import ConfigError, SimConfig
 from .diagnoses import diagnose, format_diagnoses
@@ -102,11 +102,15 @@ def render(cfg: SimConfig, device: str, snapshots: list[Snapshot], fmt: str) -> 
         doc: dict[str, Any] = {"config": cfg.to_dict(), "device": device,
                                "snapshots": [s.to_dict() for s in snapshots]}
         return json.dumps(doc, allow_nan=False) + "\n"
+    return csv_text(CSV_COLUMNS, (row for snap in snapshots for row in snap.csv_rows()))
+
+
+def csv_text(columns: Sequence[str], rows: Iterable[dict[str, Any]]) -> str:
+    """A header line and one line per row dict."""
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
-    for snap in snapshots:
-        writer.writerows(snap.csv_rows())
+    writer.writerows(rows)
     return buf.getvalue()
 
 

@@ -13,13 +13,13 @@ A/B session. Exit status as for `run`: 2 bad input, 3 a side went non-finite.
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import sys
 from typing import Any
 
-from .cli import EXIT_BAD_INPUT, EXIT_DIVERGED, UsageError, _run, add_config_arguments, load_config, write_output
+from .cli import (
+    EXIT_BAD_INPUT, EXIT_DIVERGED, UsageError, _run, add_config_arguments, csv_text, load_config, write_output,
+)
 from .compare import (
     CSV_COLUMNS, Comparer, Comparison, ConfigPair, SessionError, describe_divergence, differing_fields,
     load_pair, save_pair,
@@ -71,12 +71,7 @@ def render_comparisons(pair: ConfigPair, device: str, comparisons: list[Comparis
         doc = {"configs": pair.to_dict(), "device": device, "differs_in": list(differing_fields(pair.a, pair.b)),
                "warning": pair.warning() or None, "comparisons": [c.to_dict() for c in comparisons]}
         return json.dumps(doc, allow_nan=False) + "\n"
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    for c in comparisons:
-        writer.writerows(c.csv_rows())
-    return buf.getvalue()
+    return csv_text(CSV_COLUMNS, (row for c in comparisons for row in c.csv_rows()))
 
 
 def run_compare(args: argparse.Namespace) -> int:
