@@ -82,7 +82,8 @@ class CompareView(pg.GraphicsLayoutWidget):
         legend = self.diff_plot.addLegend(offset=(5, -5), labelTextSize="10pt", colCount=2,
                                           brush=pg.mkBrush(255, 255, 255, 200))
         self.diff_curve = self.diff_plot.plot(pen=pg.mkPen("#6a3d9a", width=2.5), symbol="o", symbolSize=6,
-                                              symbolBrush="#6a3d9a", symbolPen=None, name="log₁₀ ratio (above 0: B's gradient is larger)")
+                                              symbolBrush="#6a3d9a", symbolPen=None,
+                                              name="log₁₀ ratio (above 0: B's gradient is larger)")
         self.diff_plus = pg.ScatterPlotItem(symbol="t1", size=13, brush=ZERO_COLOR, pen=pg.mkPen("k"))
         self.diff_minus = pg.ScatterPlotItem(symbol="t", size=13, brush=ZERO_COLOR, pen=pg.mkPen("k"))
         self.diff_undefined = pg.ScatterPlotItem(symbol="x", size=14, brush=BAD_COLOR,
@@ -156,7 +157,8 @@ class CompareView(pg.GraphicsLayoutWidget):
         shift = int(d.layer_b[0] - d.layer_a[0]) if len(x) else 0
         title = "Difference: log₁₀(‖∂L/∂z‖ of B / of A) per layer"
         if shift:
-            title += f" (depths differ: aligned at the output, B's layer = A's layer {'+' if shift > 0 else '−'} {abs(shift)})"
+            sign = "+" if shift > 0 else "−"
+            title += f" (depths differ: aligned at the output, B's layer = A's layer {sign} {abs(shift)})"
         self.diff_plot.setTitle(title, size="13pt")
 
 

@@ -78,7 +78,8 @@ class CompareWindow(RunCommands, QMainWindow):
         for side in NAMES:
             b = QPushButton(f"Edit {side}")
             b.setCheckable(True)
-            b.setStyleSheet(f"QPushButton:checked {{ background: {SIDE_COLORS[side]}; color: white; font-weight: bold; }}")
+            b.setStyleSheet(f"QPushButton:checked {{ background: {SIDE_COLORS[side]}; color: white; "
+                            "font-weight: bold; }")
             b.setToolTip(f"The controls below edit configuration {side}")
             group.addButton(b)
             selector.addWidget(b)

@@ -80,8 +80,9 @@ class ConfigPair:
         fields = unshared_fields(self.a, self.b)
         if not fields:
             return ""
-        return (f"A and B differ in {', '.join(fields)}: they train on different "
-                f"{'data' if set(fields) - {'batch_size'} else 'batches'}, so differences are not only due to the other changes")
+        what = "data" if set(fields) - {"batch_size"} else "batches"
+        return (f"A and B differ in {', '.join(fields)}: they train on different {what}, "
+                "so differences are not only due to the other changes")
 
 
 @dataclass(frozen=True)
