@@ -80,6 +80,11 @@ def test_edit_b_step_both_and_plots_share_axes(qtbot, make_compare):
     assert list(x) == list(range(1, BASE.depth + 1))
     np.testing.assert_allclose(y, expected, rtol=0, atol=1e-12)
     assert w.grab().width() > 0
+    # Reset rebuilds both from the seed: a probe at step 0 and fresh histories
+    generation = w._generation
+    w.reset()
+    c0 = _wait_drawn(qtbot, w, lambda c: w._generation > generation and c.kind == "probe")
+    assert c0.a.step == c0.b.step == 0 and w.histories["A"].steps == w.histories["B"].steps == []
 
 
 def test_editing_a_carries_over_to_b_where_equal(make_compare):
