@@ -7,8 +7,8 @@ gradient norms ‖∂L/∂z‖ of B over A.
 Same data, same batches: a Simulator draws its data from the seed, its batch
 order from a separate stream of the seed, and its probe batch from a third, so
 A and B see the same samples in the same order whenever they agree on the
-fields in `unshared_fields` (dataset, n_samples, seed, batch_size, and
-input_dim for the Gaussian data). They may differ in those too (a batch-size
+fields in `unshared_fields` (dataset, n_samples, seed, batch_size, grad_accum,
+and input_dim for the Gaussian data). They may differ in those too (a batch-size
 comparison is legitimate); the comparison then says which fields make the
 batches differ instead of refusing.
 
@@ -49,7 +49,7 @@ FLAGS = (OK, A_ZERO, B_ZERO, BOTH_ZERO, NONFINITE)
 
 def unshared_fields(a: SimConfig, b: SimConfig) -> tuple[str, ...]:
     """The fields in which A and B differ that give them different data or batches (empty: shared)."""
-    names = ["dataset", "n_samples", "seed", "batch_size"]
+    names = ["dataset", "n_samples", "seed", "batch_size", "grad_accum"]  # a step draws batch_size × grad_accum
     if "gaussian" in (a.dataset, b.dataset):
         names.insert(2, "input_dim")  # only the Gaussian data has a configurable input dimension
     return tuple(n for n in names if getattr(a, n) != getattr(b, n))
@@ -80,7 +80,7 @@ class ConfigPair:
         fields = unshared_fields(self.a, self.b)
         if not fields:
             return ""
-        what = "data" if set(fields) - {"batch_size"} else "batches"
+        what = "data" if set(fields) - {"batch_size", "grad_accum"} else "batches"
         return (f"A and B differ in {', '.join(fields)}: they train on different {what}, "
                 "so differences are not only due to the other changes")
 

@@ -2,7 +2,7 @@
 
 B is A plus what the user changes::
 
-    python -m core compare [CONFIG.json] [--set k=v ...] --b init=kaiming_normal [--a k=v ...]
+    python -m core compare [CONFIG.json] [--scenario NAME] [--set k=v ...] --b init=kaiming_normal [--a k=v ...]
         [--b-config B.json] [--session S.json] [--save-session S.json]
         [--steps N] [--every K] [--format json|csv] [--out FILE]
 
@@ -18,8 +18,10 @@ import sys
 from typing import Any
 
 from .cli import (
-    EXIT_BAD_INPUT, EXIT_DIVERGED, UsageError, _run, add_config_arguments, csv_text, load_config, write_output,
+    EXIT_BAD_INPUT, EXIT_DIVERGED, UsageError, _run, add_config_arguments, config_from_args, csv_text, load_config,
+    write_output,
 )
+from .scenarios import Scenario
 from .compare import (
     CSV_COLUMNS, Comparer, Comparison, ConfigPair, SessionError, describe_divergence, differing_fields,
     load_pair, save_pair,
@@ -37,24 +39,26 @@ def add_compare_parser(sub: Any) -> None:
     p.add_argument("--b-config", metavar="B.json", help="start B from this file instead of CONFIG")
     p.add_argument("--session", metavar="FILE", help="start A and B from a saved A/B session")
     p.add_argument("--save-session", metavar="FILE", help="also write A and B as a session file")
-    p.add_argument("--steps", type=int, default=0, help="training steps (0: one probe pass of each)")
+    p.add_argument("--steps", type=int, help="training steps (0: one probe pass of each; default: the scenario's, else 0)")
     p.add_argument("--every", type=int, default=1, help="record every K steps")
     p.add_argument("--format", choices=("json", "csv"), default="json")
     p.add_argument("--out", help="write to this file (atomically) instead of stdout")
     p.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
 
 
-def pair_from_args(args: argparse.Namespace) -> ConfigPair:
-    """A and B from CONFIG / --b-config / --session, then --set (both), --a, --b."""
+def pair_from_args(args: argparse.Namespace) -> tuple[ConfigPair, Scenario | None]:
+    """A and B from CONFIG / --scenario / --b-config / --session, then --set (both), --a, --b;
+    and the scenario named by --scenario (None without)."""
     if args.session is not None:
-        if args.config is not None or args.b_config is not None:
-            raise UsageError("--session gives both configs; leave out CONFIG and --b-config")
+        if args.config is not None or args.b_config is not None or args.scenario is not None:
+            raise UsageError("--session gives both configs; leave out CONFIG, --scenario and --b-config")
         base = load_pair(args.session)  # SessionError is a ConfigError: "error: session: ..."
         a, b = base.a.with_overrides(args.set), base.b.with_overrides(args.set)
+        scenario = None
     else:
-        a = load_config(args.config, args.set)
+        a, scenario = config_from_args(args)
         b = load_config(args.b_config, args.set) if args.b_config is not None else a
-    return ConfigPair(side_with_overrides("A", a, args.a), side_with_overrides("B", b, args.b))
+    return ConfigPair(side_with_overrides("A", a, args.a), side_with_overrides("B", b, args.b)), scenario
 
 
 def side_with_overrides(name: str, cfg: SimConfig, assignments: list[str]) -> SimConfig:
@@ -76,11 +80,13 @@ def render_comparisons(pair: ConfigPair, device: str, comparisons: list[Comparis
 
 def run_compare(args: argparse.Namespace) -> int:
     try:
+        pair, scenario = pair_from_args(args)
+        if args.steps is None:
+            args.steps = scenario.steps if scenario is not None else 0
         if args.steps < 0:
             raise UsageError(f"--steps must be >= 0, got {args.steps}")
         if args.every < 1:
             raise UsageError(f"--every must be at least 1, got {args.every}")
-        pair = pair_from_args(args)
         comparer = Comparer(pair)
     except (UsageError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -62,6 +62,7 @@ def test_a_and_b_see_the_same_data_and_batches_whatever_the_init(changes):
 
 def test_unshared_and_differing_fields():
     assert unshared_fields(BASE, BASE.replace(batch_size=8, seed=3)) == ("seed", "batch_size")
+    assert unshared_fields(BASE, BASE.replace(grad_accum=2)) == ("grad_accum",)
     # input_dim only matters for the Gaussian data
     assert unshared_fields(BASE, BASE.replace(input_dim=4)) == ()
     g = BASE.replace(dataset="gaussian")

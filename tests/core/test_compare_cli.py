@@ -83,6 +83,7 @@ def test_divergence_of_b_exits_3_naming_b(tmp_path, capsys):
 
 @pytest.mark.parametrize("args,fragment", [
     (["--session", "S", "CFG"], "leave out CONFIG"),
+    (["--session", "S", "--scenario", "zero_init"], "leave out CONFIG, --scenario"),
     (["--b", "dept=3"], "--b (config B): dept: unknown field"),
     (["--a", "depth=0"], "--a (config A): depth: 0 is out of range"),
     (["--steps", "-1"], "--steps must be >= 0"),
@@ -98,3 +99,15 @@ def test_bad_compare_input_exits_2(tmp_path, capsys, args, fragment):
     assert code == 2 and out == ""
     (line,) = err.splitlines()
     assert line.startswith("error: ") and fragment in line, err
+
+
+def test_compare_a_scenario_with_a_change(capsys):
+    """--scenario sets A (and B's start); xavier_relu_fading is probe-only (steps 0), depth 50, ReLU."""
+    code, out, err = run_cli(capsys, "compare", "--scenario", "xavier_relu_fading", "--set", "device=cpu",
+                             "--set", "depth=12", "--b", "init=kaiming_normal", "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert code == 0 and err == "" and len(rows) == 12 and {r["kind"] for r in rows} == {"probe"}
+    # He over Xavier under ReLU: √2 more gradient per layer going back, so the log ratio is largest
+    # at the input (about 0.15 × 11 layers); the first-vs-last gap is only checked loosely (noise ~1/√64)
+    ratios = [float(r["log10_ratio"]) for r in rows]
+    assert ratios[0] - ratios[-1] > 0.8
