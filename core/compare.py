@@ -4,13 +4,18 @@
 `Comparison`: both snapshots plus `GradRatio`, the per-layer log10 ratio of
 gradient norms ‖∂L/∂z‖ of B over A.
 
-Same data, same batches: a Simulator draws its data from the seed, its batch
-order from a separate stream of the seed, and its probe batch from a third, so
-A and B see the same samples in the same order whenever they agree on the
-fields in `unshared_fields` (dataset, n_samples, seed, batch_size, grad_accum,
-and input_dim for the Gaussian data). They may differ in those too (a batch-size
-comparison is legitimate); the comparison then says which fields make the
-batches differ instead of refusing.
+Same data, same batches: a Simulator draws its data and its probe batch from
+the seed alone, so A and B share them whenever they agree on the fields in
+`unshared_fields` (dataset, n_samples, seed, batch_size, grad_accum, and
+input_dim for the Gaussian data). The training batches come from the same
+random stream as the init, after it, so their order depends on how many
+random numbers the init drew (zeros: none; orthogonal: more than normal); B
+therefore takes a copy of A's batch sampler (`Simulator.use_batches_of`) and
+draws exactly A's batches. (This keeps every single Simulator's numbers as
+they were; A in a comparison is A alone, B is B fed A's batch order.) A and B
+may differ in the unshared fields too (a batch-size comparison is legitimate);
+the comparison then says which fields make the data or batches differ instead
+of refusing.
 
 Different depths are compared over the common layers aligned at the output:
 gradients are born at the loss and the backward pass multiplies them by one
@@ -189,6 +194,8 @@ class Comparer:
         self.pair = pair
         self.sim_a = Simulator(pair.a)
         self.sim_b = Simulator(pair.b)
+        if not unshared_fields(pair.a, pair.b):
+            self.sim_b.use_batches_of(self.sim_a)
         ra, rb = self.sim_a.device_reason, self.sim_b.device_reason
         self.device_reason = ra if ra == rb else f"A: {ra}; B: {rb}"
 
@@ -213,7 +220,7 @@ class Comparer:
         if sb.nonfinite and sb.step < sa.step:
             # B failed first, but A has gone past that step: replay A from its seed up to B's
             # step (a Simulator is deterministic for a config and seed), so both show the same step
-            self.sim_a = Simulator(self.pair.a)
+            self.sim_a = Simulator(self.pair.a)  # (B's batches were copied from a sampler in this same state)
             sa = self.sim_a.step(sb.step)
         return compare(sa, sb)
 

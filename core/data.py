@@ -136,6 +136,12 @@ class BatchSampler:
         self.n, self.batch_size, self.g = n, batch_size, generator
         self._order = torch.empty(0, dtype=torch.long)
 
+    def copy(self) -> "BatchSampler":
+        """An independent sampler that will draw the same batches as this one from now on."""
+        twin = BatchSampler(self.n, self.batch_size, torch.Generator().set_state(self.g.get_state()))
+        twin._order = self._order.clone()
+        return twin
+
     def next_indices(self) -> Tensor:
         while len(self._order) < self.batch_size:
             self._order = torch.cat([self._order, torch.randperm(self.n, generator=self.g)])

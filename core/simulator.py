@@ -31,11 +31,6 @@ def resolve_device(requested: str) -> tuple[torch.device, str]:
     return torch.device("cpu"), f"CPU ({why})"
 
 
-# Offset of the batch-order seed from config.seed: a fixed odd 64-bit constant (2^64/φ), far
-# from the probe batch's seed + 1, so no nearby seed's probe batch is this seed's first batch.
-BATCH_STREAM = 0x9E3779B97F4A7C15
-
-
 class Simulator:
     """Builds the network of `config` and runs instrumented passes over it.
 
@@ -64,10 +59,7 @@ class Simulator:
         self.model: Network = build_network(config, data.input_dim, data.n_classes, gen).to(self.device)
         self.optimizer = make_optimizer(config, self.model.parameters())
         effective_batch = config.batch_size * config.grad_accum
-        # The batch order has its own stream: it must not depend on how many random numbers the
-        # init drew, so that configs differing only in the network see the same batches (core/compare.py).
-        batch_gen = torch.Generator().manual_seed((config.seed + BATCH_STREAM) % 2**64)
-        self._sampler = BatchSampler(len(self.y), effective_batch, batch_gen)
+        self._sampler = BatchSampler(len(self.y), effective_batch, gen)
         probe_gen = torch.Generator().manual_seed(config.seed + 1)
         self._probe_idx = BatchSampler(len(self.y), effective_batch, probe_gen).next_indices().to(self.device)
         self._activation = ACTIVATIONS[config.activation]
@@ -78,6 +70,11 @@ class Simulator:
         self.steps_done = 0
 
     # --- public API -------------------------------------------------------------
+    def use_batches_of(self, other: "Simulator") -> None:
+        """Draw the same training batches as `other` from now on (an A/B comparison's B follows A;
+        the data sets must have the same size, and the batch sizes must match)."""
+        self._sampler = other._sampler.copy()
+
     def probe(self) -> Snapshot:
         """Forward and backward on the fixed probe batch; no parameter or buffer changes."""
         buffers = [b.detach().clone() for b in self.model.buffers()]

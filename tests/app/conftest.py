@@ -50,13 +50,14 @@ def no_leaked_threads_or_timers(qapp):
 
 @pytest.fixture
 def make_window(qtbot):
-    """Build MainWindows that are shut down (thread joined) after the test."""
+    """Build MainWindows (or another window class taking one argument, e.g. the A/B CompareWindow)
+    that are shut down (thread joined) after the test."""
     from app.window import MainWindow
 
     made = []
 
-    def make(config: SimConfig):
-        window = MainWindow(config)
+    def make(config, window_class=MainWindow):
+        window = window_class(config)
         qtbot.addWidget(window)
         window.show()
         made.append(window)

@@ -8,28 +8,14 @@ import pytest
 from core import SimConfig
 from core.compare import ConfigPair
 
-
-
 BASE = SimConfig(depth=6, width=16, n_samples=128, batch_size=16, activation="relu", device="cpu")
 
 
 @pytest.fixture
-def make_compare(qtbot):
+def make_compare(make_window):
     from app.compare_window import CompareWindow
 
-    made = []
-
-    def make(pair):
-        w = CompareWindow(pair)
-        qtbot.addWidget(w)
-        w.show()
-        made.append(w)
-        qtbot.waitUntil(lambda: w.view.drawn is not None, timeout=15000)
-        return w
-
-    yield make
-    for w in made:
-        w.shutdown()
+    return lambda pair: make_window(pair, CompareWindow)
 
 
 def _edit(window, side, field, value):

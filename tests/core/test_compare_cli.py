@@ -26,7 +26,8 @@ def test_compare_json_equals_two_separate_runs_and_independent_ratio(capsys):
     assert doc["configs"]["B"]["init"] == "kaiming_normal" and doc["configs"]["A"]["init"] == "xavier_normal"
     comps = doc["comparisons"]
     assert [c["step"] for c in comps] == [2, 4]
-    # each side equals the same config run on its own: same data, same batches, same numbers
+    # A equals A run on its own; B is fed A's batches, which here are also B's own (both inits draw
+    # the same number of normals), so B equals B run on its own too
     for side, extra in (("A", []), ("B", ["--set", "init=kaiming_normal"])):
         _, alone, _ = run_cli(capsys, "run", *SMALL, *extra, "--steps", "4", "--every", "2")
         assert [c[side] for c in comps] == json.loads(alone)["snapshots"]
