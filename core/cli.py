@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from . import cli_theory
 from .config import ConfigError, SimConfig
 from .diagnoses import diagnose, format_diagnoses
 from .files import atomic_write_text
@@ -70,6 +71,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("scenarios", help="list the scenarios: name and title")
     from .compare_cli import add_compare_parser  # here: compare_cli imports this module
     add_compare_parser(sub)
+    cli_theory.register(sub, add_config_arguments)
     return parser
 
 
@@ -216,6 +218,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         steps = _steps(args, scenario) if args.command in ("run", "diagnose") else 0
         if args.command == "run" and args.every < 1:
             raise UsageError(f"--every must be at least 1, got {args.every}")
+        if args.command in cli_theory.COMMANDS:
+            return write_output(cli_theory.run(args, cfg), args.out)
         sim = Simulator(cfg)
     except (UsageError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)

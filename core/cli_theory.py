@@ -1,0 +1,103 @@
+"""Headless theory tools for ``python -m core``: `theory`, `sweep` and `jacobian` subcommands.
+
+Registered into core.cli's parser by `register`; `run` executes one of them and
+returns the text to print. Same CONFIG/--set arguments and error conventions as
+`probe` and `run`.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import sys
+from typing import Any
+
+from .config import ConfigError, SimConfig
+from .jacobian import simulator_spectrum
+from .simulator import Simulator
+from .snapshot import json_float
+from .sweep import CSV_COLUMNS, OVER, geometric_depths, sweep
+from . import theory
+
+COMMANDS = ("theory", "sweep", "jacobian")
+
+
+def register(sub, add_config_arguments) -> None:
+    """Add the subcommands to an argparse subparsers object."""
+    helps = {"theory": "mean-field prediction of the per-layer profile and χ",
+             "sweep": "first/last layer gradient ratio against depth, per init scheme or activation",
+             "jacobian": "singular values of the hidden-to-hidden Jacobian at a few probe inputs"}
+    for name in COMMANDS:
+        p = sub.add_parser(name, help=helps[name])
+        add_config_arguments(p)
+        p.add_argument("--format", choices=("json", "csv"), default="json")
+        p.add_argument("--out", help="write to this file (atomically) instead of stdout")
+        if name == "sweep":
+            p.add_argument("--max-depth", type=int, help="sweep depths 1..N on a geometric grid (default: config depth)")
+            p.add_argument("--depths", help="comma-separated depths instead, e.g. 1,2,4,8")
+            p.add_argument("--over", choices=tuple(OVER), default="init")
+        if name == "jacobian":
+            p.add_argument("--points", type=int, default=4, help="probe inputs to pool (1..64)")
+            p.add_argument("--directions", type=int, default=512,
+                           help="at most this many directions (exact when width <= it)")
+
+
+def _parse_depths(text: str) -> list[int]:
+    try:
+        return [int(t) for t in text.replace(" ", "").split(",") if t]
+    except ValueError:
+        raise ConfigError("depths", f"expected comma-separated integers like 1,2,4,8, got {text!r}") from None
+
+
+def _csv(rows: list[dict[str, Any]], columns) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(columns), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+def _progress(done: int, total: int) -> None:
+    if sys.stderr.isatty():
+        sys.stderr.write(f"\r{done}/{total} probes")
+        sys.stderr.flush()
+
+
+def run(args: argparse.Namespace, cfg: SimConfig) -> str:
+    """The document for subcommand `args.command` (ConfigError on bad input)."""
+    if args.command == "theory":
+        reason = theory.not_applicable(cfg)
+        if reason is not None:
+            raise ConfigError("init" if cfg.init in theory.NO_THEORY_INITS else "normalization"
+                              if cfg.normalization != "none" else "architecture", reason)
+        prof = theory.predict(cfg)
+        rows = [{"layer": i + 1, "q": json_float(prof.q[i]), "act_mean": json_float(prof.act_mean[i]),
+                 "act_std": json_float(prof.act_std[i]), "grad_ratio": json_float(prof.grad_ratio[i]),
+                 "chi": json_float(prof.chi[i]) if i < len(prof.chi) else None} for i in range(cfg.depth)]
+        if args.format == "csv":
+            return _csv(rows, rows[0].keys())
+        return json.dumps({"config": cfg.to_dict(), "chi_mean": json_float(prof.chi_mean),
+                           "sentence": prof.sentence, "layers": rows}, allow_nan=False) + "\n"
+    if args.command == "sweep":
+        if args.depths:
+            depths = _parse_depths(args.depths)
+        else:
+            depths = geometric_depths(args.max_depth if args.max_depth is not None else cfg.depth)
+        result = sweep(cfg, depths, args.over, progress=_progress)
+        if sys.stderr.isatty():
+            sys.stderr.write("\n")
+        if args.format == "csv":
+            return _csv(result.rows(), CSV_COLUMNS)
+        return json.dumps({"config": cfg.to_dict(), **result.to_dict()}, allow_nan=False) + "\n"
+    # jacobian
+    if not 1 <= args.points <= 64:
+        raise ConfigError("points", f"{args.points} is out of range; allowed 1..64")
+    if args.directions < 1:
+        raise ConfigError("directions", f"{args.directions} is out of range; allowed >= 1")
+    spec = simulator_spectrum(Simulator(cfg), min(args.points, cfg.batch_size), args.directions)
+    if args.format == "csv":
+        return _csv([{"index": i + 1, "singular_value": float(s)} for i, s in enumerate(spec.singular_values)],
+                    ("index", "singular_value"))
+    return json.dumps({"config": cfg.to_dict(), "summary": spec.summary(),
+                       "singular_values": [float(s) for s in spec.singular_values]}, allow_nan=False) + "\n"
