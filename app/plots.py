@@ -308,8 +308,41 @@ class PlotPanel(pg.GraphicsLayoutWidget):
         self._show_loss(history)
         self._show_update(history, layers)
         self._show_lr(snap)
+        self._show_theory(snap)
         self.drawn_step = snap.step
         self.drawn_snapshot = snap
+
+    # ---------- mean-field overlay (core.theory) ----------
+    def set_theory(self, profile) -> None:
+        """Dashed mean-field curves: activation mean ± std over the heatmap, and the predicted
+        gradient norms (anchored at the measured last layer). None hides them."""
+        if not hasattr(self, "theory_act"):
+            pen = pg.mkPen("#00e5ff", width=2, style=Qt.PenStyle.DashLine)
+            self.theory_act = (pg.PlotDataItem(pen=pen), pg.PlotDataItem(pen=pen))
+            for curve in self.theory_act:
+                self.act_map.addItem(curve, ignoreBounds=True)
+            self.theory_grad = pg.PlotDataItem(pen=pg.mkPen("#2e7d32", width=2.5, style=Qt.PenStyle.DashLine))
+            self.grad_layers.addItem(self.theory_grad, ignoreBounds=True)
+            self.grad_layers.legend.addItem(self.theory_grad, "mean-field prediction")
+        self.theory_profile = profile
+        if self.drawn_snapshot is not None:
+            self._show_theory(self.drawn_snapshot)
+
+    def _show_theory(self, snap: Snapshot) -> None:
+        prof = getattr(self, "theory_profile", None)
+        if not hasattr(self, "theory_act"):
+            return
+        if prof is None or len(prof.q) != snap.depth:
+            for curve in (*self.theory_act, self.theory_grad):
+                curve.setData([], [])
+            return
+        y = np.arange(1, snap.depth + 1, dtype=np.float64)
+        self.theory_act[0].setData(prof.act_mean - prof.act_std, y)
+        self.theory_act[1].setData(prof.act_mean + prof.act_std, y)
+        last = snap.layers.grad_norm[-1]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            logs = np.log10(last * prof.grad_ratio) if last > 0 and np.isfinite(last) else np.full(len(y), np.nan)
+        self.theory_grad.setData(y, logs, connect="finite")
 
     # ---------- the panels ----------
     def _show_act_map(self, snap: Snapshot) -> None:

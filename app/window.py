@@ -173,8 +173,15 @@ class MainWindow(RunCommands, QMainWindow):
         self.controls.configChanged.connect(self._on_config_edited)
         self._make_timers()
         self.worker_thread.start()
+        self._install_theory()
         self._frame.start()
         self.resize(1600, 1000)
+
+    def _install_theory(self) -> None:
+        """Theory dock (phase diagram, depth sweep, Jacobian), χ in the status bar, mean-field overlay."""
+        from .theory_view import install_theory
+
+        self.theory = install_theory(self)
 
     # --- commands ------------------------------------------------------------------
     def open_compare(self) -> None:
@@ -357,4 +364,5 @@ class MainWindow(RunCommands, QMainWindow):
         """Also shut down the comparison windows opened from here. Idempotent."""
         for window in self.compare_windows:
             window.shutdown()
+        self.theory.shutdown()
         super().shutdown()

@@ -1,0 +1,364 @@
+"""Theory views: mean-field overlay and χ sentence, phase diagram, depth sweep, Jacobian spectrum.
+
+`install_theory(window)` adds a "Theory" dock (tabs: phase diagram, depth sweep,
+Jacobian spectrum, toggled with H), a χ label in the status bar, and keeps the
+plots' dashed mean-field curves in step with the config the worker applied.
+Everything costly runs on `app.jobs` threads; the GUI thread only draws.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QObject, QRectF, Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QComboBox, QDockWidget, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSpinBox, QTabWidget, QVBoxLayout,
+    QWidget,
+)
+
+from core import SimConfig, Simulator
+from core import theory
+from core.config import MAX_DEPTH
+from core.jacobian import check_supported, simulator_spectrum
+from core.sweep import OVER, geometric_depths, sweep
+
+from .jobs import JobSlot
+from .plots import LABEL_STYLE, TICK_FONT
+
+LOG_CHI_RANGE = 1.0   # colour scale of the phase diagram: χ from 1/10 to 10
+
+
+def _colormap(name: str, fallback: str = "viridis") -> pg.ColorMap:
+    try:
+        return pg.colormap.get(name)
+    except Exception:  # noqa: BLE001 - colour maps are optional data files
+        return pg.colormap.get(fallback)
+
+
+def _plot(title: str, bottom: str, left: str) -> pg.PlotWidget:
+    w = pg.PlotWidget()
+    p = w.getPlotItem()
+    p.setTitle(title, size="12pt")
+    p.setLabel("bottom", bottom, **LABEL_STYLE)
+    p.setLabel("left", left, **LABEL_STYLE)
+    for side in ("bottom", "left"):
+        p.getAxis(side).setTickFont(TICK_FONT)
+        p.getAxis(side).enableAutoSIPrefix(False)
+    p.showGrid(x=True, y=True, alpha=0.2)
+    return w
+
+
+# --- phase diagram ------------------------------------------------------------------------------
+class PhaseView(QWidget):
+    """log10 χ(q*) over (σ_w², σ_b²) for the current activation; click to set init_gain / bias_std."""
+
+    def __init__(self, controls, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.controls = controls
+        self.slot = JobSlot("PhaseGridJob", self)
+        self.grid: theory.PhaseGrid | None = None
+        self._key = None
+        self.plot = _plot("Order-to-chaos phase diagram (colour: log₁₀ χ at the fixed point q*)",
+                          "σ_w² of the hidden layers", "σ_b²")
+        self.image = pg.ImageItem()
+        self.cmap = _colormap("CET-D1")
+        self.image.setLookupTable(self.cmap.getLookupTable(nPts=256))
+        self.plot.addItem(self.image)
+        self.bar = pg.ColorBarItem(values=(-LOG_CHI_RANGE, LOG_CHI_RANGE), colorMap=self.cmap, interactive=False,
+                                   label="log₁₀ χ")
+        self.bar.setImageItem(self.image, insert_in=self.plot.getPlotItem())
+        self.critical = pg.PlotDataItem(pen=pg.mkPen("k", width=3))
+        self.marker = pg.ScatterPlotItem(symbol="star", size=20, brush="#ffd600", pen=pg.mkPen("k", width=1.5))
+        legend = self.plot.getPlotItem().addLegend(offset=(-5, 5), labelTextSize="10pt")
+        self.plot.addItem(self.critical)
+        self.plot.addItem(self.marker)
+        legend.addItem(self.critical, "edge of chaos χ = 1")
+        legend.addItem(self.marker, "current configuration")
+        self.note = QLabel("Click a point to set init gain (or init std) and bias std.")
+        self.note.setWordWrap(True)
+        col = QVBoxLayout(self)
+        col.addWidget(self.plot, 1)
+        col.addWidget(self.note)
+        self.plot.scene().sigMouseClicked.connect(self._clicked)
+        self.slot.done.connect(self._show_grid)
+        self.slot.error.connect(self.note.setText)
+
+    def current_point(self, cfg: SimConfig) -> tuple[float, float]:
+        return theory.hidden_sigma_w2(cfg), cfg.bias_std ** 2
+
+    def set_config(self, cfg: SimConfig) -> None:
+        sw2, sb2 = self.current_point(cfg)
+        sw2_max = max(4.0, math.ceil(sw2 * 1.25))
+        sb2_max = max(0.25, math.ceil(sb2 * 1.25 * 4) / 4)
+        self.marker.setData([sw2], [sb2])
+        key = (cfg.activation, cfg.leaky_slope, sw2_max, sb2_max)
+        if key != self._key:
+            self._key = key
+            act, slope = cfg.activation, cfg.leaky_slope
+
+            def job(progress, cancelled):
+                grid = theory.phase_grid(act, slope, sw2_max, sb2_max)
+                return grid, theory.critical_sigma_w2(act, slope, grid.sb2)
+
+            self.slot.start(job)
+        reason = theory.not_applicable(cfg)
+        self.note.setText(("Note: " + reason + ". " if reason else "")
+                          + "Click a point to set init gain (or init std) and bias std.")
+
+    def _show_grid(self, result) -> None:
+        grid, crit = result
+        self.grid = grid
+        self.image.setImage(np.clip(grid.log_chi, -LOG_CHI_RANGE, LOG_CHI_RANGE), autoLevels=False)
+        self.image.setLevels((-LOG_CHI_RANGE, LOG_CHI_RANGE))
+        dw, db = grid.sw2[1] - grid.sw2[0], grid.sb2[1] - grid.sb2[0]
+        self.image.setRect(QRectF(grid.sw2[0] - dw / 2, grid.sb2[0] - db / 2, grid.sw2[-1] - grid.sw2[0] + dw,
+                                  grid.sb2[-1] - grid.sb2[0] + db))
+        inside = np.isfinite(crit) & (crit <= grid.sw2[-1])
+        self.critical.setData(crit[inside], grid.sb2[inside])
+        self.plot.setXRange(0, grid.sw2[-1], padding=0.01)
+        self.plot.setYRange(0, grid.sb2[-1], padding=0.01)
+
+    def pick(self, sw2: float, sb2: float) -> None:
+        """Set the config to (σ_w², σ_b²) through the control panel (as a user edit would)."""
+        cfg = self.controls.config()
+        new = cfg.replace(**theory.config_for(cfg, max(sw2, 1e-6), max(sb2, 0.0)))
+        if new != cfg:
+            self.controls.set_config(new)
+            self.controls.configChanged.emit(new)
+
+    def _clicked(self, event) -> None:
+        if self.grid is None or event.button() != Qt.MouseButton.LeftButton:
+            return
+        vb = self.plot.getPlotItem().vb
+        if not vb.sceneBoundingRect().contains(event.scenePos()):
+            return
+        p = vb.mapSceneToView(event.scenePos())
+        if 0 < p.x() <= self.grid.sw2[-1] * 1.01 and -0.01 <= p.y() <= self.grid.sb2[-1] * 1.01:
+            self.pick(p.x(), p.y())
+
+
+# --- depth sweep ---------------------------------------------------------------------------------
+class SweepView(QWidget):
+    """‖∂L/∂z¹‖ / ‖∂L/∂z^L‖ against depth for every init scheme (or activation), in a background job."""
+
+    def __init__(self, controls, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.controls = controls
+        self.slot = JobSlot("DepthSweepJob", self)
+        self.result = None
+        self.over = QComboBox()
+        self.over.addItems(list(OVER))
+        self.over.setToolTip("Compare every init scheme with the current activation, or every activation "
+                             "with the current init scheme")
+        self.max_depth = QSpinBox()
+        self.max_depth.setRange(1, MAX_DEPTH)
+        self.max_depth.setValue(50)
+        self.max_depth.setToolTip("Depths 1..N on a geometric grid; each point is a real network of that depth")
+        self.run_button = QPushButton("Run sweep")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.bar = QProgressBar()
+        self.status = QLabel("")
+        row = QHBoxLayout()
+        for label, w in (("over", self.over), ("max depth", self.max_depth)):
+            row.addWidget(QLabel(label))
+            row.addWidget(w)
+        row.addWidget(self.run_button)
+        row.addWidget(self.cancel_button)
+        row.addWidget(self.bar, 1)
+        self.plot = _plot("First-layer gradient relative to the last, by depth", "depth (hidden layers)",
+                          "‖∂L/∂z¹‖ / ‖∂L/∂z^L‖ (log)")
+        self.plot.getPlotItem().getAxis("left").setLogMode(False, True)
+        self.legend = self.plot.getPlotItem().addLegend(offset=(5, 5), labelTextSize="9pt", colCount=2)
+        self.curves: dict[str, pg.PlotDataItem] = {}
+        col = QVBoxLayout(self)
+        col.addLayout(row)
+        col.addWidget(self.plot, 1)
+        col.addWidget(self.status)
+        self.run_button.clicked.connect(self.run)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.slot.progress.connect(self._progress)
+        self.slot.done.connect(self._show)
+        self.slot.error.connect(self._failed)
+        self.slot.busyChanged.connect(self._busy)
+
+    def run(self) -> None:
+        cfg, over = self.controls.config(), self.over.currentText()
+        depths = geometric_depths(self.max_depth.value())
+        self.bar.setRange(0, len(OVER[over]) * len(depths))
+        self.bar.setValue(0)
+        self.status.setText(f"sweeping {len(OVER[over])} {over}s × {len(depths)} depths …")
+        self.slot.start(lambda progress, cancelled: sweep(cfg, depths, over, progress, cancelled))
+
+    def cancel(self) -> None:
+        if self.slot.busy():
+            self.slot.cancel()
+            self.status.setText("sweep cancelled")
+
+    def _busy(self, busy: bool) -> None:
+        self.run_button.setEnabled(not busy)
+        self.cancel_button.setEnabled(busy)
+
+    def _progress(self, done: int, total: int) -> None:
+        self.bar.setMaximum(total)
+        self.bar.setValue(done)
+
+    def _failed(self, message: str) -> None:
+        self.status.setText(f"sweep failed: {message}")
+
+    def _show(self, result) -> None:
+        self.result = result
+        self.legend.clear()
+        for item in self.curves.values():
+            self.plot.removeItem(item)
+        self.curves.clear()
+        x = np.asarray(result.depths, dtype=np.float64)
+        for i, name in enumerate(result.names):
+            with np.errstate(divide="ignore", invalid="ignore"):
+                y = np.log10(result.ratio[name])
+            ok = np.isfinite(y)
+            curve = pg.PlotDataItem(x[ok], y[ok],
+                                    pen=pg.mkPen(pg.intColor(i, len(result.names)), width=2), symbol="o",
+                                    symbolSize=5, symbolBrush=pg.intColor(i, len(result.names)))
+            self.plot.addItem(curve)
+            self.legend.addItem(curve, name if ok.any() else f"{name} (no gradient)")
+            self.curves[name] = curve
+        self.bar.setValue(self.bar.maximum())
+        self.status.setText(f"done: {len(result.names)} {result.over}s, depths {result.depths[0]}..{result.depths[-1]}")
+
+
+# --- Jacobian spectrum ---------------------------------------------------------------------------
+class JacobianView(QWidget):
+    """Histogram of log10 singular values of ∂h^L/∂h¹ for the network the config builds (at step 0)."""
+
+    BINS = 40
+
+    def __init__(self, controls, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.controls = controls
+        self.slot = JobSlot("JacobianJob", self)
+        self.spectrum = None
+        self.points = QSpinBox()
+        self.points.setRange(1, 64)
+        self.points.setValue(4)
+        self.points.setToolTip("Inputs of the probe batch at which J is evaluated (their spectra are pooled)")
+        self.run_button = QPushButton("Compute spectrum")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.summary = QLabel("Singular values of the Jacobian from the first hidden layer to the last, "
+                              "at initialization. Near-isometry: all close to 1.")
+        self.summary.setWordWrap(True)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("points"))
+        row.addWidget(self.points)
+        row.addWidget(self.run_button)
+        row.addWidget(self.cancel_button)
+        row.addStretch(1)
+        self.plot = _plot("Jacobian singular values ∂h^L/∂h¹", "log₁₀ singular value", "count")
+        self.hist = pg.PlotDataItem(stepMode="center", fillLevel=0, brush=pg.mkBrush(31, 119, 180, 120),
+                                    pen=pg.mkPen("#1f77b4", width=2))
+        self.one = pg.InfiniteLine(pos=0, angle=90, pen=pg.mkPen("#444", style=Qt.PenStyle.DashLine),
+                                   label="s = 1", labelOpts={"position": 0.9})
+        self.plot.addItem(self.hist)
+        self.plot.addItem(self.one)
+        col = QVBoxLayout(self)
+        col.addLayout(row)
+        col.addWidget(self.plot, 1)
+        col.addWidget(self.summary)
+        self.run_button.clicked.connect(self.run)
+        self.cancel_button.clicked.connect(self.slot.cancel)
+        self.slot.done.connect(self._show)
+        self.slot.error.connect(lambda m: self.summary.setText(f"Jacobian failed: {m}"))
+        self.slot.busyChanged.connect(lambda b: (self.run_button.setEnabled(not b), self.cancel_button.setEnabled(b)))
+
+    def run(self) -> None:
+        cfg, points = self.controls.config(), self.points.value()
+        try:
+            check_supported(cfg)
+        except ValueError as exc:
+            self.summary.setText(str(exc))
+            return
+        self.summary.setText("computing …")
+        self.slot.start(lambda progress, cancelled: simulator_spectrum(
+            Simulator(cfg), min(points, cfg.batch_size), cancelled=cancelled))
+
+    def _show(self, spec) -> None:
+        self.spectrum = spec
+        s = spec.singular_values
+        logs = np.log10(np.maximum(s, spec.tol if spec.tol > 0 else 1e-300))
+        counts, edges = np.histogram(logs, bins=self.BINS)
+        self.hist.setData(edges, counts)
+        kind = "exact" if spec.exact else f"restricted to {spec.directions} random directions (spread understated)"
+        self.summary.setText(
+            f"{len(s)} singular values ({spec.points} inputs, {kind}). Mean squared singular value "
+            f"{spec.mean_sq:.3g}; spread of ln s {spec.log_spread:.3g}; "
+            f"{100 * (1 - spec.rank_fraction):.0f}% numerically zero (shown at the left edge).")
+
+
+# --- the dock and the χ label ------------------------------------------------------------------------
+class TheoryController(QObject):
+    """Owns the views and the theory job; call `shutdown()` before the window closes."""
+
+    def __init__(self, window):
+        super().__init__(window)
+        self.window = window
+        controls = window.controls
+        self.profile_slot = JobSlot("TheoryProfileJob", self)
+        self.phase = PhaseView(controls)
+        self.sweep = SweepView(controls)
+        self.jacobian = JacobianView(controls)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.phase, "Phase diagram")
+        self.tabs.addTab(self.sweep, "Depth sweep")
+        self.tabs.addTab(self.jacobian, "Jacobian spectrum")
+        self.dock = QDockWidget("Theory", window)
+        self.dock.setObjectName("theory_dock")
+        self.dock.setWidget(self.tabs)
+        window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
+        self.dock.hide()
+        action = self.dock.toggleViewAction()
+        action.setText("Theory views  [H]")
+        action.setShortcut(QKeySequence("H"))
+        window.addAction(action)
+        self.chi_label = QLabel("χ …")
+        self.chi_label.setToolTip("Mean-field χ (Poole et al. 2016, Schoenholz et al. 2017): the factor by which "
+                                  "the squared gradient norm changes per layer going back, averaged over this "
+                                  "network's layers. The dashed curves in the plots are the same prediction.")
+        button = QPushButton("Theory [H]")
+        button.setCheckable(True)
+        button.toggled.connect(self.dock.setVisible)
+        self.dock.visibilityChanged.connect(button.setChecked)
+        window.statusBar().addPermanentWidget(button)
+        window.statusBar().addPermanentWidget(self.chi_label)
+        self.profile_slot.done.connect(self._show_profile)
+        self.profile_slot.error.connect(lambda m: self.chi_label.setText(f"χ: {m}"))
+        window.worker.configApplied.connect(self.set_config)
+        controls.configChanged.connect(self.phase.set_config)  # the marker follows edits at once
+        self.set_config(controls.config())
+
+    def set_config(self, cfg: SimConfig, _reason: str = "") -> None:
+        reason = theory.not_applicable(cfg)
+        self.phase.set_config(cfg)
+        if reason is not None:
+            self.profile_slot.cancel()
+            self._show_profile((None, reason))
+            return
+        self.profile_slot.start(lambda progress, cancelled: (theory.predict(cfg), ""))
+
+    def _show_profile(self, result) -> None:
+        profile, reason = result
+        self.profile = profile
+        self.window.plots.set_theory(profile)
+        self.chi_label.setText(profile.sentence if profile is not None else f"χ: {reason.split(':')[0]}")
+        self.chi_label.setToolTip(reason or self.chi_label.toolTip())
+
+    def shutdown(self) -> bool:
+        return all([s.shutdown() for s in (self.profile_slot, self.phase.slot, self.sweep.slot,
+                                           self.jacobian.slot)])
+
+
+def install_theory(window) -> TheoryController:
+    """Add the theory dock, the χ label and the overlay hook to a MainWindow."""
+    return TheoryController(window)

@@ -1,0 +1,113 @@
+"""Theory dock and overlay in the running window: overlay = core's prediction, phase-diagram
+clicks set the config, the depth sweep runs with progress and cancels, the Jacobian view."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, Qt
+
+from core import SimConfig, Simulator
+from core import theory
+from core.jacobian import simulator_spectrum
+
+
+def wait_profile(qtbot, w):
+    qtbot.waitUntil(lambda: getattr(w.plots, "theory_profile", None) is not None
+                    and w.plots.drawn_snapshot is not None, timeout=15000)
+
+
+def test_overlay_curves_are_the_core_prediction(make_window, small_config, qtbot):
+    w = make_window(small_config)
+    wait_profile(qtbot, w)
+    prof = theory.predict(small_config)
+    snap = w.plots.drawn_snapshot
+    x, y = w.plots.theory_grad.getData()
+    np.testing.assert_allclose(x, np.arange(1, small_config.depth + 1))
+    np.testing.assert_allclose(y, np.log10(snap.layers.grad_norm[-1] * prof.grad_ratio), rtol=1e-12)
+    lo_x, _ = w.plots.theory_act[0].getData()
+    hi_x, _ = w.plots.theory_act[1].getData()
+    np.testing.assert_allclose(lo_x, prof.act_mean - prof.act_std, rtol=1e-12)
+    np.testing.assert_allclose(hi_x, prof.act_mean + prof.act_std, rtol=1e-12)
+    assert w.theory.chi_label.text() == prof.sentence
+
+
+def test_no_prediction_for_constant_init(make_window, small_config, qtbot):
+    w = make_window(small_config.replace(init="constant"))
+    qtbot.waitUntil(lambda: "mean-field" in w.theory.chi_label.text(), timeout=5000)
+    assert w.theory.profile is None
+    assert len(w.plots.theory_grad.getData()[0] if w.plots.theory_grad.getData()[0] is not None else []) == 0
+
+
+def test_clicking_the_phase_diagram_sets_gain_and_bias(make_window, small_config, qtbot):
+    w = make_window(small_config)
+    w.theory.dock.show()
+    view = w.theory.phase
+    qtbot.waitUntil(lambda: view.grid is not None, timeout=15000)
+    w.resize(1700, 1000)
+    qtbot.wait(100)
+    vb = view.plot.getPlotItem().vb
+    target = (1.5, 0.1)
+    scene_pt = vb.mapViewToScene(pg_point(*target))
+    widget_pt = view.plot.mapFromScene(scene_pt)
+    with qtbot.waitSignal(w.controls.configChanged, timeout=5000):
+        qtbot.mouseClick(view.plot.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(widget_pt.x(), widget_pt.y()))
+    cfg = w.controls.config()
+    # one pixel of the view is (range / pixels) in each coordinate; allow two
+    px_w = 2 * vb.viewRange()[0][1] / vb.width()
+    px_b = 2 * vb.viewRange()[1][1] / vb.height()
+    assert theory.hidden_sigma_w2(cfg) == pytest.approx(1.5, abs=px_w)
+    assert cfg.bias_std**2 == pytest.approx(0.1, abs=px_b)
+    assert cfg.init == small_config.init                  # xavier_normal has a gain: only it changed
+    x, y = view.marker.getData()
+    assert x[0] == pytest.approx(theory.hidden_sigma_w2(cfg)) and y[0] == pytest.approx(cfg.bias_std**2)
+
+
+def pg_point(x, y):
+    from PySide6.QtCore import QPointF
+
+    return QPointF(x, y)
+
+
+def test_depth_sweep_runs_with_progress(make_window, small_config, qtbot):
+    w = make_window(small_config)
+    view = w.theory.sweep
+    view.over.setCurrentText("activation")
+    view.max_depth.setValue(3)                           # depths 1, 2, 3
+    seen = []
+    view.slot.progress.connect(lambda d, t: seen.append((d, t)))
+    view.run()
+    assert not view.run_button.isEnabled() and view.cancel_button.isEnabled()
+    qtbot.waitUntil(lambda: view.result is not None, timeout=60000)
+    assert seen[-1] == (33, 33) and view.bar.value() == 33
+    assert view.run_button.isEnabled() and not view.cancel_button.isEnabled()
+    g = Simulator(small_config.replace(activation="relu", depth=3)).probe().layers.grad_norm
+    x, y = view.curves["relu"].getData()
+    np.testing.assert_allclose(x, [1, 2, 3])
+    assert 10 ** y[-1] == pytest.approx(g[0] / g[-1], rel=1e-9)
+
+
+def test_depth_sweep_cancels(make_window, small_config, qtbot):
+    w = make_window(small_config)
+    view = w.theory.sweep
+    view.max_depth.setValue(200)
+    view.run()
+    qtbot.waitUntil(lambda: view.bar.value() >= 1, timeout=30000)
+    job = view.slot.job
+    view.cancel_button.click()
+    assert not view.slot.busy() and "cancelled" in view.status.text()
+    assert job.wait(30000)                               # stops at its next probe
+    qtbot.wait(50)
+    assert view.result is None and view.bar.value() < view.bar.maximum()
+
+
+def test_jacobian_view_shows_the_core_spectrum(make_window, small_config, qtbot):
+    w = make_window(small_config)
+    view = w.theory.jacobian
+    view.points.setValue(2)
+    view.run()
+    qtbot.waitUntil(lambda: view.spectrum is not None, timeout=30000)
+    direct = simulator_spectrum(Simulator(small_config), 2)
+    np.testing.assert_allclose(view.spectrum.singular_values, direct.singular_values, rtol=1e-6)
+    edges, counts = view.hist.getData()
+    assert counts.sum() == len(direct.singular_values) == 2 * small_config.width
+    assert f"{direct.mean_sq:.3g}" in view.summary.text()
