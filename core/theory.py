@@ -176,8 +176,6 @@ def not_applicable(cfg: SimConfig) -> str | None:
     if cfg.normalization != "none":
         return (f"no mean-field prediction with normalization '{cfg.normalization}': it rescales every layer "
                 "to unit variance, which replaces the recursion for q")
-    if cfg.architecture != "mlp":
-        return f"no mean-field prediction for architecture '{cfg.architecture}' (the recursion here is for plain MLPs)"
     return None
 
 
@@ -206,7 +204,8 @@ class Profile:
     q: mean second moment of the pre-activations (compare preact_std² + preact_mean²);
     act_mean, act_std: of the activations over the data and the units;
     grad_ratio: ‖∂L/∂z^l‖ / ‖∂L/∂z^L‖ (1 at the last layer);
-    chi: the per-layer factor of the squared gradient norm from layer l+1 to l, [depth−1];
+    chi: the per-layer factor of the squared gradient norm from layer l+1 to l, [depth−1]
+    (for the residual architecture, the factor of ‖∂L/∂z‖² between consecutive layers);
     chi_mean: geometric mean of chi (the per-layer rate over this network).
     """
 
@@ -231,16 +230,29 @@ def predict(cfg: SimConfig, q0: np.ndarray | None = None) -> Profile:
     tab = table(cfg.activation, cfg.leaky_slope)
     sw2, sb2 = sigma_w2(cfg), cfg.bias_std ** 2
     x2 = input_moments(cfg) if q0 is None else np.asarray(q0, dtype=np.float64)
-    L = cfg.depth
+    L, residual = cfg.depth, cfg.architecture == "residual"
     q = np.empty((L, len(x2)))                        # [layers, input points]
     q[0] = sw2[0] * x2 + sb2
+    v, mu = tab("m2", q[0]), tab("m1", q[0])          # E[h²] and E[h] of the first layer's output
     for i in range(1, L):
-        q[i] = np.minimum(sw2[i] * tab("m2", q[i - 1]) + sb2, Q_MAX)
+        q[i] = np.minimum(sw2[i] * v + sb2, Q_MAX)
+        a1, a2 = tab("m1", q[i]), tab("m2", q[i])
+        if residual:
+            # h^l = h^{l−1} + φ(z^l): z^l is (at large width) independent of the unit's own h^{l−1},
+            # so E[h^{l−1} φ(z^l)] = E[h^{l−1}]·E[φ(z^l)].
+            v, mu = np.minimum(v + 2 * mu * a1 + a2, Q_MAX), mu + a1
+        else:
+            v, mu = a2, a1
     m1, m2, d2 = tab("m1", q), tab("m2", q), tab("d2", q)
     mean = m1.mean(1)
     std = np.sqrt(np.maximum(m2.mean(1) - mean**2, 0.0))
-    chi_points = sw2[1:, None] * d2[:-1]              # [L−1, points]: layer l+1 → l
-    with np.errstate(divide="ignore", over="ignore", under="ignore"):
+    with np.errstate(divide="ignore", over="ignore", under="ignore", invalid="ignore"):
+        if residual:
+            # ∂L/∂h^{l−1} = ∂L/∂h^l + W_lᵀ ∂L/∂z^l: E‖·‖² grows by 1 + σ_w² E[φ′²] per layer, and
+            # ‖∂L/∂z^l‖² = E[φ′(z^l)²]·‖∂L/∂h^l‖².
+            chi_points = d2[:-1] / d2[1:] * (1 + sw2[1:, None] * d2[1:])
+        else:
+            chi_points = sw2[1:, None] * d2[:-1]      # [L−1, points]: layer l+1 → l
         log_chi = np.log(chi_points)
         # squared norm at layer l relative to the last: Σ_{k ≥ l} log χ_k, per input point
         tail = np.concatenate([np.cumsum(log_chi[::-1], axis=0)[::-1], np.zeros((1, len(x2)))])
