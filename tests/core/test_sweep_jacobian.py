@@ -143,3 +143,16 @@ def test_jacobian_cli_summary(capsys):
     assert doc["summary"]["mean_sq"] == pytest.approx(float(np.mean(s**2)))
     assert main(["jacobian", "--set", "depth=1"]) == 2
     assert "depth" in capsys.readouterr().err
+
+
+def test_theory_cli_csv_is_the_prediction(capsys):
+    from core import theory
+
+    sets = [f"--set={k}={v}" for k, v in SMALL.items()]
+    assert main(["theory", *sets, "--set", "depth=5", "--format", "csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    prof = theory.predict(SimConfig(**SMALL).replace(depth=5))
+    assert [float(r["q"]) for r in rows] == pytest.approx(prof.q, rel=1e-12)
+    assert [float(r["grad_ratio"]) for r in rows] == pytest.approx(prof.grad_ratio, rel=1e-12)
+    assert main(["theory", "--set", "normalization=batchnorm"]) == 2
+    assert "normalization" in capsys.readouterr().err
