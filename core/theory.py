@@ -185,8 +185,11 @@ def _input_moments(dataset: str, n_samples: int, input_dim: int, seed: int) -> n
     cfg = SimConfig(dataset=dataset, n_samples=n_samples, input_dim=input_dim, batch_size=16)
     data = DATASETS[dataset](cfg, torch.Generator().manual_seed(seed))
     per_sample = data.x.double().square().mean(1).numpy()
+    # np.quantile's linear rule, written out: np.quantile imports numpy.ma lazily, and an import on
+    # a GUI job thread is what app/worker.py's preload_torch exists to avoid
     levels = (np.arange(N_QUANTILES) + 0.5) / N_QUANTILES
-    out = np.quantile(per_sample, levels)
+    ordered = np.sort(per_sample)
+    out = np.interp(levels * (len(ordered) - 1), np.arange(len(ordered)), ordered)
     out.setflags(write=False)
     return out
 
