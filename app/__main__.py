@@ -13,7 +13,7 @@ import os
 import sys
 from typing import Sequence
 
-from core import ConfigError
+from core import ConfigError, memory
 from core.cli import EXIT_BAD_INPUT, Parser, UsageError, add_config_arguments, config_from_args
 from core.compare import ConfigPair
 from core.compare_cli import side_with_overrides
@@ -29,6 +29,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--size", default="1600x1000", help="window size for the screenshot, WxH")
     p.add_argument("--compare", action="store_true", help="open the A/B comparison window (B = A + --b)")
     p.add_argument("--b", action="append", default=[], metavar="KEY=VALUE", help="with --compare: change B only")
+    p.add_argument("--run", action="store_true", help="start training as soon as the window is up")
+    p.add_argument("--close-after", type=int, metavar="MS",
+                   help="close the window after MS milliseconds as a user would (unattended demos, tests); "
+                        "prints what the simulation was doing at that moment")
     return p
 
 
@@ -43,9 +47,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         pair = ConfigPair(config, side_with_overrides("B", config, args.b)) if args.compare else None
         if args.steps < 0:
             raise UsageError(f"--steps must be >= 0, got {args.steps}")
+        if args.close_after is not None and args.close_after < 0:
+            raise UsageError(f"--close-after must be >= 0, got {args.close_after}")
         w, _, h = args.size.partition("x")
         if not (w.isdigit() and h.isdigit()):
             raise UsageError(f"--size must look like 1600x1000, got {args.size!r}")
+        memory.set_budget_mb(args.memory_budget)  # also applies to every network the window builds
+        memory.check_fits(config, gui=True)
     except (UsageError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -54,29 +62,78 @@ def main(argv: Sequence[str] | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     from .compare_window import CompareWindow
+    from .compat import filter_platform_noise
+    from .run_commands import CLOSE_WAIT_MS
     from .window import MainWindow
 
+    filter_platform_noise()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     if pair is not None:
         window = CompareWindow(pair)
-    else:
+    elif args.screenshot:  # reproducible: never the remembered state
         window = MainWindow(config)
-        if scenario is not None:
-            window.show_scenario(scenario)
+    else:  # remembers its configuration and geometry; CONFIG, --scenario or --set on the command line win
+        from .settings import default_settings
+
+        explicit = args.config is not None or scenario is not None or bool(args.set)
+        window = MainWindow(config if explicit else None, settings=default_settings())
+    if scenario is not None and pair is None:
+        window.show_scenario(scenario)
+    status = 1
     try:
         if args.screenshot:
             window.resize(int(w), int(h))
             status = _screenshot(app, window, args.screenshot, args.steps)
         else:
             window.show()
+            if args.run:
+                window.set_running(True)
+            _close_on_request(window, args.close_after)
             status = app.exec()
     finally:
-        window.shutdown()
+        # closing the window already waited its CLOSE_WAIT_MS: do not wait a second time
+        if not window.shutdown(0 if window.shut_down else CLOSE_WAIT_MS):
+            # the worker is inside one long Torch call that cannot be interrupted; nothing is
+            # lost by not waiting for it (files are written atomically, on the GUI thread)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(status)
         window.deleteLater()
         app.processEvents()
         del window
         app.shutdown()  # explicit teardown: never leave the QApplication to the GC
     return status
+
+
+def _close_on_request(window, close_after_ms: int | None) -> None:
+    """Close the window like its close button on Ctrl-C / SIGTERM, or after `close_after_ms`."""
+    import signal
+    import time
+
+    from PySide6.QtCore import QTimer
+
+    def close(*_) -> None:
+        try:
+            window.close()
+        except RuntimeError:  # already deleted: the application is ending anyway
+            pass
+
+    def close_timed() -> None:
+        state = "running" if window.is_running() else ("busy" if getattr(window.worker, "busy", False) else "idle")
+        drawn = window.plots.drawn_snapshot
+        print(f"closing: state={state} drawn={'none' if drawn is None else drawn.step} t={time.monotonic():.6f}",
+              flush=True)
+        window.close()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, close)
+    # Python runs signal handlers only between bytecodes: wake the interpreter up regularly
+    # while Qt's event loop (C++) has the main thread
+    tick = QTimer(window)
+    tick.timeout.connect(lambda: None)
+    tick.start(200)
+    if close_after_ms is not None:
+        QTimer.singleShot(max(0, close_after_ms), window, close_timed)
 
 
 def _screenshot(app, window, path: str, steps: int) -> int:
@@ -128,5 +185,17 @@ def _screenshot(app, window, path: str, steps: int) -> int:
     return 0
 
 
+def launch() -> None:
+    """Entry point of `python -m app` and the `vanishing-point` script: main(), then leave at once.
+
+    Everything was torn down explicitly by main(); the interpreter's own finalization of
+    Torch, NumPy and Qt modules adds seconds to closing the window and has nothing left to do.
+    """
+    status = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    launch()

@@ -18,6 +18,8 @@ from __future__ import annotations
 import ctypes
 import platform
 import sys
+from contextlib import contextmanager
+from typing import Iterator
 
 _PINNED = 1 << 40  # ~1e12 references: years of redraws at 60 frames per second
 
@@ -31,3 +33,100 @@ def pin_none_refcount() -> bool:
         if refcnt.value < _PINNED // 2:
             refcnt.value += _PINNED
     return True
+
+
+# The offscreen platform (headless runs, CI, --screenshot) warns on every top-level window it
+# shows that it "does not support propagateSizeHints()": true and harmless for a window that
+# is never on a screen. Only these exact lines are dropped.
+PLATFORM_NOISE = frozenset({"This plugin does not support propagateSizeHints()"})
+
+
+def filter_platform_noise() -> None:
+    """Install a Qt message handler that drops PLATFORM_NOISE and prints everything else as Qt does."""
+    from PySide6.QtCore import qFormatLogMessage, qInstallMessageHandler
+
+    def handler(mode, context, message: str) -> None:
+        if message not in PLATFORM_NOISE:
+            sys.stderr.write(qFormatLogMessage(mode, context, message) + "\n")
+
+    qInstallMessageHandler(handler)
+
+
+def close_path_commands(d: str) -> str:
+    """SVG path data with each 'Z' (close path) written as a line back to its subpath's start.
+
+    The same outline, in the only form pyqtgraph's SVG exporter can parse (see `pyqtgraph_svg_fix`).
+    """
+    out: list[str] = []
+    start = ""
+    for token in d.split():
+        closes = token[-1] in "Zz"
+        body = token[:-1] if closes else token
+        if body:
+            if body[0] in "Mm":
+                start = body[1:]
+            out.append(body)
+        if closes and start:
+            out.append("L" + start)
+    return " ".join(out)
+
+
+@contextmanager
+def pyqtgraph_svg_fix() -> Iterator[None]:
+    """For the duration of one SVG export, let pyqtgraph read closed paths.
+
+    pyqtgraph 0.14's SVGExporter splits path data into "x,y" pairs and fails with
+    "ValueError: not enough values to unpack" on the 'Z' that Qt 6's QSvgGenerator
+    writes for closed shapes (pyqtgraph issue #3495; hit here by the legend and
+    band rectangles). Each 'Z' is rewritten with `close_path_commands` just before
+    pyqtgraph reads the item's SVG, and the library function is restored after.
+    """
+    import importlib
+
+    svg_module = importlib.import_module("pyqtgraph.exporters.SVGExporter")  # the module, not the class
+    original = svg_module.correctCoordinates
+
+    def correct(node, defs, item, options):
+        for path in node.getElementsByTagName("path"):
+            path.setAttribute("d", close_path_commands(path.getAttribute("d")))
+        return original(node, defs, item, options)
+
+    svg_module.correctCoordinates = correct
+    try:
+        yield
+    finally:
+        svg_module.correctCoordinates = original
+
+
+# Python's cyclic garbage collector runs on whichever thread happens to allocate when a
+# threshold is crossed. On the simulation thread it may then destroy Qt objects that live on the
+# GUI thread: a collection there (after an out-of-memory error) deadlocked the two threads. While
+# a worker thread exists, automatic collection is off and pyqtgraph's GarbageCollector collects
+# on a GUI-thread timer instead (the pattern its docstring describes).
+_collector = None
+_collector_users = 0
+
+
+def collect_garbage_on_gui_thread() -> None:
+    """Start collecting garbage on the GUI thread only (call on the GUI thread; counted)."""
+    global _collector, _collector_users
+    from pyqtgraph.util.garbage_collector import GarbageCollector
+
+    _collector_users += 1
+    if _collector is None:
+        _collector = GarbageCollector(interval=0.5)
+
+
+def release_gui_thread_collection() -> None:
+    """Undo one `collect_garbage_on_gui_thread`; the last one collects and restores automatic collection."""
+    global _collector, _collector_users
+    import gc
+
+    if _collector_users == 0:
+        return
+    _collector_users -= 1
+    if _collector_users == 0 and _collector is not None:
+        _collector.timer.stop()
+        _collector = None
+        gc.collect()
+        gc.enable()

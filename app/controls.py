@@ -23,6 +23,7 @@ from superqt.utils import signals_blocked
 
 from core import ConfigError, SimConfig
 from core import config as cc
+from core.memory import check_fits
 
 from .tooltips import TOOLTIPS
 
@@ -253,6 +254,8 @@ FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("init_std", "Initialization", "Init std", lambda: LogSliderConnector(1e-4, 10.0, zero_at_min=True)),
     FieldSpec("init_gain", "Initialization", "Init gain", lambda: LogSliderConnector(1e-2, 10.0)),
     FieldSpec("bias_std", "Initialization", "Bias std", lambda: LogSliderConnector(1e-4, 10.0, zero_at_min=True)),
+    FieldSpec("forget_bias", "Initialization", "LSTM forget bias",
+              lambda: DoubleSliderConnector(-cc.MAX_FORGET_BIAS, cc.MAX_FORGET_BIAS, decimals=2)),
     FieldSpec("dataset", "Data", "Dataset", _choice(cc.DATASET_NAMES)),
     FieldSpec("input_dim", "Data", "Input dim", lambda: SpinConnector(1, cc.MAX_INPUT_DIM)),
     FieldSpec("n_samples", "Data", "Samples", lambda: SpinConnector(cc.MIN_SAMPLES, cc.MAX_SAMPLES)),
@@ -354,6 +357,8 @@ class ControlPanel(QScrollArea):
                 new = self._config.with_overrides([f"{name}={conn.value()}"])
             else:
                 new = self._config.replace(**{name: conn.value()})
+            if new != self._config:
+                check_fits(new, gui=True)  # refuse here, beside the control, what would not fit in memory
         except ConfigError as exc:
             self._show_error(name, str(exc))
             if exc.field in self.errors and exc.field != name:

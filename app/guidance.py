@@ -17,7 +17,7 @@ SEVERITY_COLOURS = {"error": "#c62828", "warning": "#b26a00"}
 PLOT_NAMES = {
     "activations": "Activation distribution", "gradients": "Gradient magnitude per layer",
     "grad_history": "Gradient history", "loss": "Loss and accuracy", "updates": "Update : weight ratio",
-    "table": "Layer table", "diagnoses": "Diagnoses",
+    "table": "Layer table", "diagnoses": "Diagnoses", "spectrum": "W_hh spectrum (Spectrum button, E)",
 }
 
 

@@ -3,19 +3,30 @@
 Scalars (loss, accuracy) keep up to `scalar_capacity` points and are thinned
 by half when full, so a long run keeps its whole shape. Per-layer series
 (grad_norm, update_to_weight, grad_noise) keep the last `layer_capacity` snapshots in a
-ring: a [capacity, depth] array, oldest first when read.
+ring: a [capacity, depth] array, oldest first when read. The snapshots
+themselves (for saving and exporting) are kept too, the most recent ones up to
+`layer_capacity` of them and `snapshot_budget` bytes of arrays (a snapshot of a
+1000-layer network holds about 1.7 MB).
 """
 from __future__ import annotations
+
+from collections import deque
+from typing import Iterable
 
 import numpy as np
 
 from core import Snapshot
+from core.session import Curve
+
+SNAPSHOT_BUDGET_BYTES = 64 * 2**20
 
 
 class History:
-    def __init__(self, layer_capacity: int = 400, scalar_capacity: int = 4000):
+    def __init__(self, layer_capacity: int = 400, scalar_capacity: int = 4000,
+                 snapshot_budget: int = SNAPSHOT_BUDGET_BYTES):
         self.layer_capacity = layer_capacity
         self.scalar_capacity = scalar_capacity
+        self.snapshot_budget = snapshot_budget
         self.clear()
 
     def clear(self) -> None:
@@ -29,6 +40,8 @@ class History:
         self._update = np.zeros((self.layer_capacity, 0))
         self._noise = np.zeros((self.layer_capacity, 0))
         self._count = 0  # snapshots written into the ring
+        self._snapshots: deque[Snapshot] = deque()
+        self._snapshot_bytes = 0
 
     def add(self, snap: Snapshot) -> None:
         """Record a training snapshot (probes are not steps and are ignored)."""
@@ -56,6 +69,27 @@ class History:
         self._update[i] = snap.layers.update_to_weight
         self._noise[i] = snap.layers.grad_noise
         self._count += 1
+        self._snapshots.append(snap)
+        self._snapshot_bytes += snap.nbytes
+        while len(self._snapshots) > 1 and (len(self._snapshots) > self.layer_capacity
+                                            or self._snapshot_bytes > self.snapshot_budget):
+            self._snapshot_bytes -= self._snapshots.popleft().nbytes
+
+    def snapshots(self) -> list[Snapshot]:
+        """The most recent recorded snapshots, oldest first (bounded: see the module docstring)."""
+        return list(self._snapshots)
+
+    def curve(self) -> Curve:
+        """Loss and accuracy over every recorded step (thinned when long)."""
+        return Curve(tuple(self.steps), tuple(self.loss), tuple(self.accuracy))
+
+    def restore(self, snapshots: Iterable[Snapshot], curve: Curve | None = None) -> None:
+        """Replace the contents by saved `snapshots` (oldest first) and, if given, the saved `curve`."""
+        self.clear()
+        for snap in snapshots:
+            self.add(snap)
+        if curve is not None and curve.step:
+            self.steps, self.loss, self.accuracy = list(curve.step), list(curve.loss), list(curve.accuracy)
 
     def __len__(self) -> int:
         return min(self._count, self.layer_capacity)

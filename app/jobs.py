@@ -8,6 +8,7 @@ task pattern), and `shutdown()` cancels and joins every thread it started.
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any, Callable
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
@@ -81,10 +82,12 @@ class JobSlot(QObject):
             self.busyChanged.emit(False)
 
     def shutdown(self, timeout_ms: int = 30_000) -> bool:
+        """Cancel, and join every thread started here within `timeout_ms` in all; whether all ended.
+        Threads that did not end are kept, so a later call still waits for them."""
         self.cancel()
-        ok = all([j.wait(timeout_ms) for j in self._old])
-        self._old.clear()
-        return ok
+        deadline = time.monotonic() + timeout_ms / 1000
+        self._old = [j for j in self._old if not j.wait(ms_until(deadline))]
+        return not self._old
 
     def _keep(self, job: Job) -> None:
         """Keep a Python reference until the thread is joined (finished ones are dropped)."""
@@ -113,3 +116,8 @@ class JobSlot(QObject):
             self.busyChanged.emit(False)
             self.error.emit(message)
 
+
+
+def ms_until(deadline: float) -> int:
+    """Milliseconds from now to a time.monotonic() deadline, at least 0."""
+    return max(0, int((deadline - time.monotonic()) * 1000))

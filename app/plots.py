@@ -28,6 +28,7 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QFont
 
 from core import Snapshot
+from core.config import RECURRENT_ARCHITECTURES
 
 from .history import History
 from .compat import pin_none_refcount
@@ -49,7 +50,25 @@ LABEL_STYLE = {"font-size": "12pt"}
 TITLE_SIZE = "13pt"
 
 
+# Texts naming what one entry of Snapshot.layers is: a layer, or a recurrent network's time step.
+_NOUN_TEXTS = {
+    ("act_map", "title"): "Activation distribution per {noun}",
+    ("act_map", "left"): "{noun} ({span})",
+    ("act_hist", "title"): "Activation histograms (selected {noun}s)",
+    ("grad_layers", "title"): "Gradient magnitude per {noun}",
+    ("grad_layers", "bottom"): "{noun} ({span})",
+    ("grad_map", "title"): "log₁₀ ‖∂L/∂z‖ per {noun} over training steps",
+    ("grad_map", "left"): "{noun}",
+    ("update_plot", "title"): "Update : weight ratio per {noun}",
+}
+
+
 # --- pure helpers (tested directly) -------------------------------------------------
+def layer_noun(architecture: str) -> str:
+    """What one entry of a snapshot's per-layer arrays is for `architecture`: 'layer' or 'time step'."""
+    return "time step" if architecture in RECURRENT_ARCHITECTURES else "layer"
+
+
 def resample_histograms(counts: np.ndarray, edges: np.ndarray, grid: np.ndarray) -> np.ndarray:
     """Share of each layer's values in each bin of a common grid, [L, len(grid)-1].
 
@@ -84,6 +103,12 @@ def value_grid(edges: np.ndarray, bins: int = GRID_BINS) -> np.ndarray:
     if not hi > lo:
         lo, hi = lo - 0.5, lo + 0.5
     return np.linspace(lo, hi, bins + 1)
+
+
+def drawable(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(x, y), or nothing when no y is finite: pyqtgraph cannot bound an all-NaN series
+    (its symbols raise in boundingRect during paint, printed on stderr)."""
+    return (x, y) if np.isfinite(y).any() else (np.zeros(0), np.zeros(0))
 
 
 def safe_log10(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -163,7 +188,9 @@ class PlotPanel(pg.GraphicsLayoutWidget):
         self._legend_layers: tuple[int, ...] = ()
         self.last_paint_seconds = 0.0  # duration of the latest paint (the window's draw budget uses it)
         self._update_title = ""
+        self.layer_noun = "layer"
         self._build()
+        self.set_layer_noun("layer")
         for plot in (self.act_map, self.act_hist, self.grad_layers, self.grad_map, self.loss, self.update_plot):
             plot.disableAutoRange()  # ranges are set from the data (see fit_range): no per-frame bounds search
 
@@ -177,7 +204,7 @@ class PlotPanel(pg.GraphicsLayoutWidget):
         self.ci.layout.setSpacing(8)
         # 1a. activation heatmap
         self.act_map = self.addPlot(row=0, col=0)
-        _style(self.act_map, "Activation distribution per layer", "activation value", "layer (input → output)")
+        _style(self.act_map, "", "activation value", "")
         self.act_image = pg.ImageItem()
         self.act_image.setLookupTable(_lut("inferno", "#000000", None))
         self.act_map.addItem(self.act_image)
@@ -189,7 +216,7 @@ class PlotPanel(pg.GraphicsLayoutWidget):
         self.addItem(self.act_bar, row=0, col=1)
         # 1b. histogram overlay
         self.act_hist = self.addPlot(row=0, col=2)
-        _style(self.act_hist, "Activation histograms (selected layers)", "activation value", "density")
+        _style(self.act_hist, "", "activation value", "density")
         self.act_legend = self.act_hist.addLegend(offset=(-5, 5), labelTextSize="10pt")
         self.hist_curves = [
             pg.PlotDataItem(stepMode="center", pen=pg.mkPen(c, width=2.5)) for c in LAYER_COLORS[:MAX_OVERLAY]
@@ -198,7 +225,7 @@ class PlotPanel(pg.GraphicsLayoutWidget):
             self.act_hist.addItem(curve)
         # 2. gradient magnitude per layer
         self.grad_layers = self.addPlot(row=1, col=0, colspan=2)
-        _style(self.grad_layers, "Gradient magnitude per layer", "layer (input → output)", "norm (log scale)")
+        _style(self.grad_layers, "", "", "norm (log scale)")
         self.grad_layers.getAxis("left").setLogMode(False, True)
         self.grad_layers.disableAutoRange()
         self.band_vanish = pg.LinearRegionItem(orientation="horizontal", movable=False,
@@ -210,8 +237,8 @@ class PlotPanel(pg.GraphicsLayoutWidget):
             self.grad_layers.addItem(band, ignoreBounds=True)
         self.ref_line = pg.InfiniteLine(angle=0, pen=pg.mkPen("#555", style=Qt.PenStyle.DashLine))
         self.grad_layers.addItem(self.ref_line, ignoreBounds=True)
-        self.vanish_text = pg.TextItem("vanishing: < 1/100 of the last layer", color="#1a4fd0", anchor=(0, 0))
-        self.explode_text = pg.TextItem("exploding: > 100× the last layer", color="#c01010", anchor=(0, 0))
+        self.vanish_text = pg.TextItem("", color="#1a4fd0", anchor=(0, 0))
+        self.explode_text = pg.TextItem("", color="#c01010", anchor=(0, 0))
         for t in (self.vanish_text, self.explode_text):
             t.setFont(TICK_FONT)
             self.grad_layers.addItem(t, ignoreBounds=True)
@@ -228,7 +255,7 @@ class PlotPanel(pg.GraphicsLayoutWidget):
         legend.addItem(self.grad_bad, "NaN / Inf")
         # 3. gradient heatmap over steps
         self.grad_map = self.addPlot(row=1, col=2)
-        _style(self.grad_map, "log₁₀ ‖∂L/∂z‖ per layer over steps", "training step", "layer")
+        _style(self.grad_map, "", "training step", "")
         self.grad_image = pg.ImageItem()
         self.grad_image.setLookupTable(_lut("viridis", ZERO_COLOR, BAD_COLOR))
         self.grad_map.addItem(self.grad_image)
@@ -262,7 +289,7 @@ class PlotPanel(pg.GraphicsLayoutWidget):
         self.loss.vb.sigResized.connect(lambda: self.acc_view.setGeometry(self.loss.vb.sceneBoundingRect()))
         # 5. update:weight ratio over steps
         self.update_plot = self.addPlot(row=2, col=2)
-        _style(self.update_plot, "Update : weight ratio per layer", "training step", "‖ΔW‖ / ‖W‖ (log)")
+        _style(self.update_plot, "", "training step", "‖ΔW‖ / ‖W‖ (log)")
         self.update_plot.getAxis("left").setLogMode(False, True)
         guide = pg.InfiniteLine(pos=-3, angle=0, pen=pg.mkPen("#444", width=1.5, style=Qt.PenStyle.DashLine),
                                 label="1e-3", labelOpts={"position": 0.05, "color": "#444"})
@@ -289,6 +316,26 @@ class PlotPanel(pg.GraphicsLayoutWidget):
         self.ci.layout.setColumnStretchFactor(2, 5)
 
     # ---------- public ----------
+    def set_layer_noun(self, noun: str) -> None:
+        """Name the per-layer axes, titles and legends: 'layer', or 'time step' for a recurrent network."""
+        span = "first → last" if noun == "time step" else "input → output"
+        for (attr, part), template in _NOUN_TEXTS.items():
+            text = template.format(noun=noun, span=span)
+            plot = getattr(self, attr)
+            if part == "title":
+                plot.setTitle(text, size=TITLE_SIZE)
+            else:
+                plot.getAxis(part).setLabel(text, **LABEL_STYLE)
+        self.vanish_text.setText(f"vanishing: < 1/100 of the last {noun}")
+        self.explode_text.setText(f"exploding: > 100× the last {noun}")
+        if noun != self.layer_noun:
+            self.layer_noun = noun
+            self._legend_layers, self._update_layers = (), None  # relabel the legends on the next draw
+
+    @property
+    def legend_prefix(self) -> str:
+        return "t" if self.layer_noun == "time step" else "L"
+
     def set_selected_layers(self, layers: list[int] | None) -> None:
         self.selected_layers = sorted(set(layers))[:MAX_OVERLAY] if layers else None
         if self.drawn_snapshot is not None:
@@ -368,7 +415,7 @@ class PlotPanel(pg.GraphicsLayoutWidget):
             self.act_legend.clear()
             for i, curve in enumerate(self.hist_curves):
                 if i < len(layers):
-                    self.act_legend.addItem(curve, f"L{layers[i]}")
+                    self.act_legend.addItem(curve, f"{self.legend_prefix}{layers[i]}")
             self._legend_layers = key
         x_lo, x_hi, y_hi = math.inf, -math.inf, 0.0
         for i, curve in enumerate(self.hist_curves):
@@ -388,7 +435,7 @@ class PlotPanel(pg.GraphicsLayoutWidget):
             if np.isfinite(density).any():
                 y_hi = max(y_hi, float(np.nanmax(density)))
             label = self.act_legend.items[i][1]
-            text = (f"L{layers[i]}: μ={_num(ls.act_mean[k])} σ={_num(ls.act_std[k])} "
+            text = (f"{self.legend_prefix}{layers[i]}: μ={_num(ls.act_mean[k])} σ={_num(ls.act_std[k])} "
                     f"sat {100 * ls.saturated_frac[k]:.0f}%"
                     + (f" ⚠{int(ls.act_nonfinite[k])} NaN/Inf" if ls.act_nonfinite[k] else ""))
             if label.text != text:  # re-laying out rich text costs ~1 ms a label
@@ -407,8 +454,8 @@ class PlotPanel(pg.GraphicsLayoutWidget):
         hi = float(finite.max()) if finite.size else ref_val + 1
         floor = math.floor(min(lo, ref_val - BAND_DECADES - 0.5)) - 1.0
         top = math.ceil(max(hi, ref_val + BAND_DECADES + 0.5)) + 2.0
-        self.grad_curve.setData(x, np.where(g_zero, floor, g), connect="finite")
-        self.wgrad_curve.setData(x, np.where(w_zero, floor, w), connect="finite")
+        self.grad_curve.setData(*drawable(x, np.where(g_zero, floor, g)), connect="finite")
+        self.wgrad_curve.setData(*drawable(x, np.where(w_zero, floor, w)), connect="finite")
         zx = np.concatenate([x[g_zero], x[w_zero]])
         self.grad_zero.setData(x=zx, y=np.full(len(zx), floor))
         bx = np.concatenate([x[g_bad], x[w_bad]])
@@ -449,7 +496,7 @@ class PlotPanel(pg.GraphicsLayoutWidget):
     def _show_loss(self, history: History) -> None:
         steps = np.asarray(history.steps, dtype=np.float64)
         loss = np.asarray(history.loss, dtype=np.float64)
-        self.loss_curve.setData(steps, loss, connect="finite")
+        self.loss_curve.setData(*drawable(steps, loss), connect="finite")
         self.acc_curve.setData(steps, np.asarray(history.accuracy, dtype=np.float64), connect="finite")
         if len(steps):
             fit_range(self.loss, "x", float(steps[0]), float(steps[-1]), grow=0.25)
@@ -482,7 +529,7 @@ class PlotPanel(pg.GraphicsLayoutWidget):
             for curve in self.update_curves:
                 self.update_legend.removeItem(curve)
             for i, layer in enumerate(layers[:MAX_OVERLAY]):
-                self.update_legend.addItem(self.update_curves[i], f"L{layer}")
+                self.update_legend.addItem(self.update_curves[i], f"{self.legend_prefix}{layer}")
             self._update_layers = list(layers)
         fit_range(self.update_plot, "x", float(steps[0]), float(steps[-1]), grow=0.25)
         top = float(np.nanmax(hi_env)) if np.isfinite(hi_env).any() else -1.0
@@ -490,7 +537,7 @@ class PlotPanel(pg.GraphicsLayoutWidget):
 
 
     def _show_lr(self, snap: Snapshot) -> None:
-        title = f"Update : weight ratio per layer (lr {snap.lr:.3g})"
+        title = f"Update : weight ratio per {self.layer_noun} (lr {snap.lr:.3g})"
         if title != self._update_title:  # setTitle re-lays out the plot: only on a change
             self.update_plot.setTitle(title, size=TITLE_SIZE)
             self._update_title = title
@@ -542,6 +589,12 @@ class NoisePanel(pg.GraphicsLayoutWidget):
         self.step_curves = [pg.PlotDataItem(pen=pg.mkPen(c, width=1.5)) for c in LAYER_COLORS[:MAX_OVERLAY]]
         for curve in self.step_curves:
             self.over_steps.addItem(curve)
+
+    def set_layer_noun(self, noun: str) -> None:
+        """'layer', or 'time step' for a recurrent network (see PlotPanel.set_layer_noun)."""
+        span = "first → last" if noun == "time step" else "input → output"
+        self.per_layer.setTitle(f"Gradient noise per {noun}: √((1 − N/n)·tr Σ̂ / N) / ‖∂L/∂W‖", size=TITLE_SIZE)
+        self.per_layer.getAxis("bottom").setLabel(f"{noun} ({span})", **LABEL_STYLE)
 
     def show_snapshot(self, snap: Snapshot, history: History, layers: list[int]) -> None:
         noise = np.asarray(snap.layers.grad_noise, dtype=np.float64)

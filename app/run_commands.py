@@ -12,6 +12,9 @@ from PySide6.QtCore import QTimer
 
 FRAME_MS = 16
 CONFIG_THROTTLE_MS = 60
+# Closing waits this long for the worker's current chunk or probe; past it, python -m app exits
+# without waiting (nothing is lost: files are written atomically and only on the GUI thread).
+CLOSE_WAIT_MS = 1000
 
 
 class RunCommands:
@@ -68,16 +71,22 @@ class RunCommands:
             self._throttle.start()
 
     # --- teardown -------------------------------------------------------------------
-    def shutdown(self) -> None:
-        """Stop timers, stop and join the worker thread. Idempotent."""
-        if self._closed:
-            return
-        self._closed = True
-        self._frame.stop()
-        self._throttle.stop()
-        if not self.worker_thread.shutdown():
-            raise RuntimeError("the simulation thread did not stop")
+    def shutdown(self, timeout_ms: int = 30_000) -> bool:
+        """Stop timers, stop and join the worker thread (idempotent). Returns whether the thread
+        ended within `timeout_ms`: a long Torch call (one step of a huge network) cannot be
+        interrupted, so a caller closing the application may then leave without it."""
+        if not self._closed:
+            self._closed = True
+            self._frame.stop()
+            self._throttle.stop()
+            self.worker_thread.shutdown(timeout_ms)
+        return self.worker_thread.thread.isFinished()
+
+    @property
+    def shut_down(self) -> bool:
+        """Whether `shutdown()` was called (its threads may still be ending)."""
+        return self._closed
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
-        self.shutdown()
+        self.shutdown(CLOSE_WAIT_MS)
         super().closeEvent(event)

@@ -24,6 +24,12 @@ class LayerTableModel(QAbstractTableModel):
     def __init__(self) -> None:
         super().__init__()
         self.snapshot: Snapshot | None = None
+        self.first_header = COLUMNS[0][1]
+
+    def set_layer_noun(self, noun: str) -> None:
+        """Head the first column 'Layer' or, for a recurrent network, 'Time step'."""
+        self.first_header = noun.capitalize()
+        self.headerDataChanged.emit(Qt.Orientation.Horizontal, 0, 0)
 
     def set_snapshot(self, snap: Snapshot) -> None:
         if self.snapshot is not None and self.snapshot.depth == snap.depth:
@@ -42,7 +48,7 @@ class LayerTableModel(QAbstractTableModel):
 
     def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
         if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
-            return COLUMNS[section][1]
+            return self.first_header if section == 0 else COLUMNS[section][1]
         return None
 
     def data(self, index, role=Qt.ItemDataRole.DisplayRole):

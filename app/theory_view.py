@@ -8,6 +8,7 @@ Everything costly runs on `app.jobs` threads; the GUI thread only draws.
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 import pyqtgraph as pg
@@ -24,7 +25,7 @@ from core.config import MAX_DEPTH
 from core.jacobian import check_supported, simulator_spectrum
 from core.sweep import OVER, geometric_depths, sweep
 
-from .jobs import JobSlot
+from .jobs import JobSlot, ms_until
 from .plots import LABEL_STYLE, TICK_FONT
 
 LOG_CHI_RANGE = 1.0   # colour scale of the phase diagram: χ from 1/10 to 10
@@ -354,9 +355,19 @@ class TheoryController(QObject):
         self.chi_label.setText(profile.sentence if profile is not None else f"χ: {reason.split(':')[0]}")
         self.chi_label.setToolTip(reason or self.chi_label.toolTip())
 
-    def shutdown(self) -> bool:
-        return all([s.shutdown() for s in (self.profile_slot, self.phase.slot, self.sweep.slot,
-                                           self.jacobian.slot)])
+    def slots(self) -> tuple[JobSlot, ...]:
+        return self.profile_slot, self.phase.slot, self.sweep.slot, self.jacobian.slot
+
+    def cancel(self) -> None:
+        """Cancel every theory job (each stops at its next check; results are dropped)."""
+        for slot in self.slots():
+            slot.cancel()
+
+    def shutdown(self, timeout_ms: int = 30_000) -> bool:
+        """Cancel and join the theory jobs within `timeout_ms` in all; whether every thread ended."""
+        self.cancel()
+        deadline = time.monotonic() + timeout_ms / 1000
+        return all([slot.shutdown(ms_until(deadline)) for slot in self.slots()])
 
 
 def install_theory(window) -> TheoryController:

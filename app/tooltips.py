@@ -10,7 +10,13 @@ TOOLTIPS: dict[str, str] = {
         "Network shape. 'mlp': a plain stack of Linear → [norm] → activation layers. "
         "'residual': every layer after the first adds its output to its input (h ← h + φ(Wh+b)), "
         "so the gradient has a direct path around each layer; the notes show a residual "
-        "autoencoder keeping much larger gradient norms than a plain one."
+        "autoencoder keeping much larger gradient norms than a plain one. "
+        "'rnn': a vanilla recurrent cell h_t = φ(W_hh h_{t−1} + W_xh x_t + b) unrolled over depth time "
+        "steps: the same W_hh is applied at every step, so the gradient reaching step 1 has been "
+        "multiplied by W_hh (and φ′) depth−1 times, which is W^t = V diag(λ)^t V⁻¹: eigenvalues above 1 "
+        "in magnitude explode, below 1 vanish. 'lstm': gates control a cell state c_t = f⊙c_{t−1} + i⊙g "
+        "whose additive path lets the gradient travel much further; the notes add that LSTMs can still "
+        "explode, which is what gradient clipping is for. Plots then show time steps instead of layers."
     ),
     "depth": (
         "Number of hidden layers (slider 1–200, spin box up to 1000). Back-propagation multiplies "
@@ -58,9 +64,18 @@ TOOLTIPS: dict[str, str] = {
         "textbook value; below 1 activations shrink layer by layer, above 1 they grow."
     ),
     "bias_std": "Standard deviation of the initial biases (0: biases start at zero, the usual choice).",
+    "forget_bias": (
+        "LSTM only: added to the forget gate's initial bias. With 0 the gate starts half shut "
+        "(σ(0) = 1/2), so the cell state, and the gradient along it, halves at every step; 1 (the "
+        "usual choice) keeps about 73 %, larger values keep the long-term memory path open from the start."
+    ),
     "dataset": (
         "Training data (features standardized to mean 0, std 1). gaussian: a random teacher network; "
-        "spirals/circles/xor/moons: 2-D toy problems lifted to input_dim; digits: 8×8 handwritten digits."
+        "spirals/circles/xor/moons: 2-D toy problems lifted to input_dim; digits: 8×8 handwritten digits. "
+        "Sequences of depth steps, a long-term dependency: first_token (8 random symbols a step, the "
+        "label is the first one) and adding (two marked values, one early and one late; is their sum > 1?). "
+        "A recurrent network reads sequences step by step (a 2-D set is fed at step 1 only); an MLP sees the "
+        "whole sequence flattened into one input."
     ),
     "input_dim": "Number of input features fed to the first layer (2-D toy sets are lifted to this size).",
     "n_samples": "Size of the training set.",

@@ -8,8 +8,10 @@ snapshot arrived since the last redraw.
 from __future__ import annotations
 
 import time
+from pathlib import Path
+from typing import Callable
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QFont, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget, QHBoxLayout, QLabel, QLineEdit, QMainWindow, QPushButton, QSplitter, QStatusBar, QTabWidget,
@@ -17,32 +19,60 @@ from PySide6.QtWidgets import (
 )
 
 from core import ConfigError, SimConfig, Snapshot
+from core.cli import render
+from core.compare import is_pair, session_pair
+from core.export_script import export_script as script_source
+from core.files import atomic_write_text
 from core.scenarios import SCENARIOS, Scenario, load_scenario
+from core.session import Entry, Session, SessionError, load_session
+from core.session import save_session as write_session
 
+from . import settings as remembered
 from .controls import ControlPanel
 from .compat import pin_none_refcount
+from .dialogs import Dialogs
+from .exports import export_plots as write_plots
 from .guidance import DiagnosesList, ScenarioPanel
 from .history import History
-from .plots import NoisePanel, PlotPanel
+from .jobs import ms_until
+from .plots import NoisePanel, PlotPanel, layer_noun
 from .run_commands import RunCommands
+from .spectrum import SpectrumView
 from .table import LayerTable
-from .worker import Delivery, WorkerThread
+from .worker import Delivery, SpectrumDelivery, WorkerThread
 
 pin_none_refcount()  # idempotent; covers `app` imported as a namespace package (see app/compat.py)
 
 # While training, drawing may take at most this share of wall time: the worker
 # needs the GIL too, and a redraw of all plots costs ~10-30 ms offscreen.
 DRAW_BUDGET = 0.12
+DEFAULT_SIZE = (1600, 1000)
+SESSION_FILTER = "Vanishing Point session (*.json)"
+PLOTS_FILTER = "PNG image (*.png);;SVG drawing (*.svg)"
+STATS_FILTER = "CSV table (*.csv);;JSON document (*.json)"
+SCRIPT_FILTER = "Python script (*.py)"
 
 
 class MainWindow(RunCommands, QMainWindow):
-    """Vanishing Point's window. `shutdown()` (also run by closing) stops and joins the worker."""
+    """Vanishing Point's window. `shutdown()` (also run by closing) stops and joins the worker.
+
+    With `settings`, the window starts from the configuration and geometry it
+    had when last closed (unless `config` is given) and remembers them on close.
+    """
 
     redrawn = Signal(object)  # the Snapshot just drawn
 
-    def __init__(self, config: SimConfig | None = None, parent: QWidget | None = None):
+    def __init__(self, config: SimConfig | None = None, parent: QWidget | None = None,
+                 settings: QSettings | None = None):
         super().__init__(parent)
+        self.settings = settings
+        settings_notice = ""
+        if config is None and settings is not None:
+            config, settings_notice = remembered.stored_config(settings)
         config = config or SimConfig()
+        self.dialogs = Dialogs(self)
+        self.device_name = "cpu"
+        self._replay = False  # showing snapshots opened from a file, not the worker's
         self.setWindowTitle("Vanishing Point")
         self.history = History()
         self.latest: Snapshot | None = None
@@ -85,7 +115,8 @@ class MainWindow(RunCommands, QMainWindow):
         for b in (self.run_button, self.step_button, self.reset_button, self.probe_button):
             bar.addWidget(b)
         bar.addSpacing(16)
-        bar.addWidget(QLabel("Overlay layers:"))
+        self.overlay_label = QLabel("Overlay layers:")
+        bar.addWidget(self.overlay_label)
         bar.addWidget(self.layers_edit)
         bar.addStretch(1)
         self.table_action = QAction("Layer table  [T]", self, checkable=True)
@@ -98,7 +129,7 @@ class MainWindow(RunCommands, QMainWindow):
         self.compare_windows: list[QMainWindow] = []
         self.compare_action = QAction("Compare A/B…", self)
         self.compare_action.setShortcut(QKeySequence("Ctrl+B"))
-        self.compare_action.triggered.connect(self.open_compare)
+        self.compare_action.triggered.connect(lambda: self.open_compare())
         compare_button = QPushButton("Compare A/B…")
         compare_button.setToolTip("Open a window training this configuration (A) and a copy you change (B) "
                                   "side by side on the same batches (Ctrl+B)")
@@ -123,8 +154,27 @@ class MainWindow(RunCommands, QMainWindow):
         self.table_action.toggled.connect(self._toggle_table)
         self.table_dock.visibilityChanged.connect(lambda v: self.table_action.setChecked(v))
         self._applied_config = config
+        self._build_file_menu()
         self._build_guidance_docks()
         self._build_scenarios_menu()
+        # W_hh spectrum (rnn): eigenvalues are computed by the worker only while this dock is open
+        self.spectrum_view = SpectrumView()
+        self.spectrum: SpectrumDelivery | None = None
+        self.spectrum_dock = QDockWidget("W_hh spectrum (rnn)", self)
+        self.spectrum_dock.setWidget(self.spectrum_view)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.spectrum_dock)
+        self.spectrum_dock.hide()
+        self.spectrum_action = QAction("Spectrum  [E]", self, checkable=True)
+        self.spectrum_action.setShortcut(QKeySequence("E"))
+        spectrum_button = QPushButton("Spectrum  [E]")
+        spectrum_button.setCheckable(True)
+        spectrum_button.setToolTip("Eigenvalues of the RNN's recurrent matrix W_hh and the gradient growth "
+                                   "ρ^t they predict (W^t = V diag(λ)^t V⁻¹) beside the measured one (E)")
+        spectrum_button.toggled.connect(self.spectrum_action.setChecked)
+        self.spectrum_action.toggled.connect(spectrum_button.setChecked)
+        self.spectrum_action.toggled.connect(self.spectrum_dock.setVisible)
+        self.spectrum_dock.visibilityChanged.connect(self._spectrum_visibility)
+        bar.insertWidget(bar.count() - 1, spectrum_button)
 
         # status bar
         status = QStatusBar()
@@ -155,6 +205,7 @@ class MainWindow(RunCommands, QMainWindow):
             self.addAction(action)
         self.addAction(self.table_action)
         self.addAction(self.compare_action)
+        self.addAction(self.spectrum_action)
         self.run_button.clicked.connect(self.toggle_run)
         self.step_button.clicked.connect(self.step)
         self.reset_button.clicked.connect(self.reset)
@@ -170,12 +221,18 @@ class MainWindow(RunCommands, QMainWindow):
         self.worker.runningChanged.connect(self._on_running_changed)
         self.worker.failed.connect(self._on_failed)
         self.worker.notice.connect(self._on_notice)
+        self.worker.spectrumReady.connect(self._on_spectrum)
         self.controls.configChanged.connect(self._on_config_edited)
         self._make_timers()
         self.worker_thread.start()
         self._install_theory()
         self._frame.start()
-        self.resize(1600, 1000)
+        self.resize(*DEFAULT_SIZE)
+        geometry = remembered.stored_geometry(settings) if settings is not None else None
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        if settings_notice:
+            self.message_label.setText(settings_notice)
 
     def _install_theory(self) -> None:
         """Theory dock (phase diagram, depth sweep, Jacobian), χ in the status bar, mean-field overlay."""
@@ -184,19 +241,42 @@ class MainWindow(RunCommands, QMainWindow):
         self.theory = install_theory(self)
 
     # --- commands ------------------------------------------------------------------
-    def open_compare(self) -> None:
-        """Open an A/B comparison window with A = the current config and B = a copy to change."""
+    def open_compare(self, pair=None) -> QMainWindow:
+        """Open an A/B comparison window of `pair` (a core.compare.ConfigPair); by default A = the
+        current config and B = a copy to change."""
         from core.compare import ConfigPair
 
         from .compare_window import CompareWindow  # it imports this module
 
         config = self.controls.config()
-        window = CompareWindow(ConfigPair(config, config))
+        window = CompareWindow(pair or ConfigPair(config, config))
         self.compare_windows.append(window)
         window.show()
+        return window
+
+    # an opened session stays on screen until the user trains, probes or resets
+    def set_running(self, running: bool, until: int | None = None) -> None:
+        if running:
+            self._end_replay()
+        super().set_running(running, until)
+
+    def step(self) -> None:
+        if not self.worker.is_running():
+            self._end_replay()
+        super().step()
+
+    def reset(self) -> None:
+        self._end_replay()
+        super().reset()
+
+    def probe(self) -> None:
+        self._end_replay()
+        super().probe()
 
     # --- worker → GUI ------------------------------------------------------------
     def _on_delivery(self, d: Delivery) -> None:
+        if self._replay:
+            return  # an opened session is on screen until the user runs, steps or changes something
         if d.generation != self._generation:
             self._generation = d.generation
             self.history.clear()
@@ -217,7 +297,14 @@ class MainWindow(RunCommands, QMainWindow):
     def _on_config_applied(self, config: SimConfig, reason: str) -> None:
         self._applied_config = config
         self.device_reason = reason
+        self.device_name = "cuda" if reason.startswith("CUDA") else "cpu"  # resolve_device's sentences
         self.device_label.setText(f"device: {reason}")
+        noun = layer_noun(config.architecture)  # arrives before the new network's first snapshot
+        self.plots.set_layer_noun(noun)
+        self.noise_plots.set_layer_noun(noun)
+        self.table.model_.set_layer_noun(noun)
+        self.table_dock.setWindowTitle(f"Per-{noun.replace(' ', '-')} statistics")
+        self.overlay_label.setText(f"Overlay {noun}s:")
 
     def _on_running_changed(self, running: bool) -> None:
         self.run_button.setText("Pause  [Space]" if running else "Run  [Space]")
@@ -246,6 +333,7 @@ class MainWindow(RunCommands, QMainWindow):
 
     # --- GUI → worker --------------------------------------------------------------
     def _on_config_edited(self, config: SimConfig) -> None:
+        self._end_replay()
         self._send_config(config)
 
     def _layers_edited(self) -> None:
@@ -260,6 +348,16 @@ class MainWindow(RunCommands, QMainWindow):
 
     def _tab_changed(self, _index: int) -> None:
         self._dirty = self.latest is not None  # a tab is drawn only while shown: bring it up to date
+
+    def _spectrum_visibility(self, visible: bool) -> None:
+        self.spectrum_action.setChecked(visible)
+        self.worker.set_spectrum_wanted(visible)
+        self._dirty = visible and self.latest is not None
+
+    def _on_spectrum(self, d: SpectrumDelivery) -> None:
+        if d.generation == self._generation:
+            self.spectrum = d
+            self._dirty = self.latest is not None
 
     def _toggle_table(self, on: bool) -> None:
         self.table_dock.setVisible(on)
@@ -288,6 +386,9 @@ class MainWindow(RunCommands, QMainWindow):
             self.table.model_.set_snapshot(snap)
         if self.diagnoses_dock.isVisible():
             self.diagnoses.show_snapshot(snap, self._applied_config)
+        if self.spectrum_dock.isVisible():
+            d = self.spectrum if self.spectrum is not None and self.spectrum.generation == self._generation else None
+            self.spectrum_view.show_spectrum(d.spectrum if d else None, snap, d.reason if d else None)
         self.step_label.setText(f"step {snap.step}" + (" (probe)" if snap.kind == "probe" else ""))
         self.loss_label.setText(f"loss {snap.loss:.4g}  acc {snap.accuracy:.0%}")
         self.lr_label.setText(f"lr {snap.lr:.3g}")
@@ -359,10 +460,171 @@ class MainWindow(RunCommands, QMainWindow):
         if visible and self.latest is not None:
             self.diagnoses.show_snapshot(self.latest, self._applied_config)
 
+    # --- File menu: sessions, exports, remembered state ---------------------------------
+    def _build_file_menu(self) -> None:
+        menu = self.menuBar().addMenu("&File")
+        self.file_actions: dict[str, QAction] = {}
+        for item in (
+            ("open", "&Open session…", "Ctrl+O", self.open_session),
+            ("save", "&Save session…", "Ctrl+S", self.save_session),
+            ("save_steps", "Save session with &recorded steps…", "Ctrl+Shift+S",
+             lambda: self.save_session(with_snapshots=True)),
+            None,
+            ("plots", "Export &plots (PNG/SVG)…", "", self.export_plots),
+            ("stats", "Export s&tatistics (CSV/JSON)…", "", self.export_statistics),
+            ("script", "Export PyTorch s&cript…", "", self.export_script),
+            None,
+            ("defaults", "Restore &defaults", "", self.restore_defaults),
+        ):
+            if item is None:
+                menu.addSeparator()
+                continue
+            key, text, shortcut, slot = item
+            action = QAction(text, self)
+            if shortcut:
+                action.setShortcut(QKeySequence(shortcut))
+            action.triggered.connect(lambda *_, run=slot: run())  # drop `checked`: the slots take a path
+            menu.addAction(action)
+            self.file_actions[key] = action
+        self.file_actions["save_steps"].setToolTip(
+            "Also save the recorded snapshots (the most recent ones, up to 400 or 64 MB) and the loss curve")
+
+    def _report(self, title: str, exc: Exception) -> None:
+        message = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        if isinstance(exc, OSError) and exc.filename:
+            message = f"{exc.filename}: {message}"
+        self.message_label.setText(f"{title}: {message}")
+        self.dialogs.error(title, message)
+
+    def recorded_snapshots(self) -> list[Snapshot]:
+        """The recorded training snapshots (oldest first), then the latest probe if one is on screen."""
+        snaps = self.history.snapshots()
+        if self.latest is not None and self.latest.kind == "probe":
+            snaps.append(self.latest)
+        return snaps
+
+    def open_session(self, path: str | None = None) -> bool:
+        """Open a session file; on any problem show why and change nothing. Returns whether it opened."""
+        path = path if path is not None else self.dialogs.open_path("Open session", SESSION_FILTER)
+        if not path:
+            return False
+        try:
+            session = load_session(path)
+        except SessionError as exc:
+            self._report("Cannot open the session", exc)
+            return False
+        if is_pair(session):  # saved by a comparison window: it opens in one
+            self.open_compare(session_pair(session))
+            self.message_label.setText(f"Opened {Path(path).name} as an A/B comparison, in its own window.")
+            return True
+        self.apply_session(session.main, Path(path).name)
+        return True
+
+    def apply_session(self, entry: Entry, source: str = "the session") -> None:
+        """Show `entry`: its config in the controls and the worker (rebuilt at step 0, not run), and its
+        recorded snapshots, if any, in the plots until the user runs, steps or changes a setting."""
+        self.worker.set_running(False)
+        self._clear_divergence()
+        self._throttle.stop()
+        self._pending_config = None
+        self.controls.set_config(entry.config)
+        self.worker.set_config(entry.config)
+        self._applied_config = entry.config  # the opened snapshots' config, for the diagnoses
+        if not entry.snapshots:
+            self._end_replay()
+            self.message_label.setText(f"Opened {source}.")
+            return
+        self._replay = True
+        self.history.restore(entry.snapshots, entry.curve)
+        self.latest = entry.snapshots[-1]
+        self._dirty, self._next_draw = True, 0.0
+        steps = [s.step for s in entry.snapshots]
+        self.message_label.setText(
+            f"Opened {source}: {len(steps)} recorded snapshot(s), steps {min(steps)}–{max(steps)}. "
+            "Weights are not saved: Run or Step trains afresh from step 0.")
+
+    def _end_replay(self) -> None:
+        if self._replay:
+            self._replay = False
+            self.history.clear()
+
+    def _write_file(self, caption: str, filters: str, suggested: str, path: str | None,
+                    write: Callable[[Path], str]) -> bool:
+        """Ask for a path (unless given), run `write(path)` (returns the status line); on failure say why."""
+        path = path if path is not None else self.dialogs.save_path(caption, filters, suggested)
+        if not path:
+            return False
+        try:
+            done = write(Path(path))
+        except (OSError, ValueError) as exc:  # SessionError is a ValueError too
+            self._report(f"{caption}: failed", exc)
+            return False
+        self.message_label.setText(done)
+        return True
+
+    def save_session(self, with_snapshots: bool = False, path: str | None = None) -> bool:
+        def write(target: Path) -> str:
+            config = self.controls.config()
+            snaps = self.recorded_snapshots() if with_snapshots else []
+            if any(s.depth != config.depth for s in snaps):
+                snaps = []  # a settings change has not reached the plots yet: they belong to the old config
+            curve = self.history.curve() if snaps and self.history.steps else None
+            write_session(target, Session.single(config, snaps, curve))
+            return f"Saved {target.name}" + (f" with {len(snaps)} snapshot(s)." if snaps else ".")
+
+        caption = "Save session with recorded steps" if with_snapshots else "Save session"
+        return self._write_file(caption, SESSION_FILTER, "session.json", path, write)
+
+    def export_plots(self, path: str | None = None) -> bool:
+        def write(target: Path) -> str:
+            write_plots(self.plots.ci, target)
+            return f"Exported the plots to {target.name}."
+
+        return self._write_file("Export plots", PLOTS_FILTER, "plots.png", path, write)
+
+    def export_statistics(self, path: str | None = None) -> bool:
+        """Every recorded snapshot (and the latest probe) as CSV rows or one JSON document, like the CLI."""
+        def write(target: Path) -> str:
+            snaps, fmt = self.recorded_snapshots(), target.suffix.lower().lstrip(".")
+            if fmt not in ("csv", "json"):
+                raise ValueError(f"statistics export as .csv or .json, not {target.name!r}")
+            if not snaps:
+                raise ValueError("nothing recorded yet: Probe, Step or Run first")
+            atomic_write_text(target, render(self.controls.config(), self.device_name, snaps, fmt))
+            return f"Exported {len(snaps)} snapshot(s) to {target.name}."
+
+        return self._write_file("Export statistics", STATS_FILTER, "statistics.csv", path, write)
+
+    def export_script(self, path: str | None = None) -> bool:
+        def write(target: Path) -> str:
+            atomic_write_text(target, script_source(self.controls.config(), target.name))
+            return f"Exported {target.name}: run it with python {target.name} --steps 100"
+
+        return self._write_file("Export PyTorch script", SCRIPT_FILTER, "experiment.py", path, write)
+
+    def restore_defaults(self) -> None:
+        """Default configuration and window size; forget what was remembered."""
+        self._end_replay()
+        self._clear_divergence()
+        defaults = SimConfig()
+        self.controls.set_config(defaults)
+        self._throttle.stop()
+        self._pending_config = None
+        self.worker.set_config(defaults)
+        self.resize(*DEFAULT_SIZE)
+        if self.settings is not None:
+            remembered.forget(self.settings)
+        self.message_label.setText("Restored the default settings.")
+
     # --- teardown -----------------------------------------------------------------------
-    def shutdown(self) -> None:
-        """Also shut down the comparison windows opened from here. Idempotent."""
-        for window in self.compare_windows:
-            window.shutdown()
-        self.theory.shutdown()
-        super().shutdown()
+    def shutdown(self, timeout_ms: int = 30_000) -> bool:
+        """Also shut down the theory jobs and the comparison windows opened from here, all within
+        `timeout_ms`; remember the state. Idempotent; returns whether every thread ended."""
+        if not self._closed and self.settings is not None:
+            remembered.remember(self.settings, self.controls.config(), self.saveGeometry())
+        deadline = time.monotonic() + timeout_ms / 1000
+        self.theory.cancel()  # they stop while the others are joined
+        ended = [window.shutdown(ms_until(deadline)) for window in self.compare_windows]
+        ended.append(super().shutdown(ms_until(deadline)))
+        ended.append(self.theory.shutdown(ms_until(deadline)))
+        return all(ended)

@@ -18,9 +18,14 @@ import threading
 import time
 from dataclasses import dataclass
 
+import torch
+
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from core import ConfigError, SimConfig, Simulator, Snapshot
+from core.spectrum import Spectrum, unavailable_reason
+
+from .compat import collect_garbage_on_gui_thread, release_gui_thread_collection
 
 _PRELOADED = False
 
@@ -69,6 +74,10 @@ def leave_a_core_for_the_gui() -> int:
 
 FRAME_SECONDS = 1 / 60
 MAX_CHUNK = 4096
+# While running, W_hh's eigenvalues (O(width³)) are recomputed at most every SPECTRUM_INTERVAL
+# seconds and at most SPECTRUM_BUDGET of the time; when the run stops, once more for the final weights.
+SPECTRUM_INTERVAL = 0.25
+SPECTRUM_BUDGET = 0.2
 
 
 def describe_nonfinite(snap: Snapshot) -> str:
@@ -89,6 +98,15 @@ class Delivery:
     steps_per_second: float | None  # training throughput of the chunk, None for probes
 
 
+@dataclass(frozen=True)
+class SpectrumDelivery:
+    """W_hh's eigenvalues for the spectrum view, or the reason there are none."""
+
+    spectrum: Spectrum | None
+    reason: str | None
+    generation: int
+
+
 class _Mailbox:
     """Commands from the GUI thread, consumed by the worker loop."""
 
@@ -101,9 +119,12 @@ class _Mailbox:
         self.running = False
         self.target: int | None = None  # while running: stop once steps_done reaches it
         self.quit = False
+        self.spectrum = False       # the spectrum view is open: keep W_hh's eigenvalues current
+        self.spectrum_poke = False  # wake the loop to compute them now
 
     def has_work(self) -> bool:
-        return self.quit or self.running or self.config is not None or self.reset or self.probe or self.steps > 0
+        return (self.quit or self.running or self.config is not None or self.reset or self.probe or self.steps > 0
+                or self.spectrum_poke)
 
 
 class SimWorker(QObject):
@@ -114,6 +135,7 @@ class SimWorker(QObject):
     runningChanged = Signal(bool)
     notice = Signal(str)                 # informational (e.g. CUDA fallback)
     failed = Signal(str)                 # the run was paused by a problem (divergence, OOM)
+    spectrumReady = Signal(object)       # SpectrumDelivery
 
     def __init__(self, config: SimConfig):
         super().__init__()
@@ -124,6 +146,9 @@ class SimWorker(QObject):
         self._config = config
         self._generation = 0
         self._chunk = 1
+        self._spectrum_key: tuple[int, int] | None = None  # (generation, steps_done) last computed
+        self._spectrum_next = 0.0
+        self.busy = False  # True while the loop works on a command (read by any thread)
 
     # --- commands, callable from any thread ------------------------------------
     def set_config(self, config: SimConfig) -> None:
@@ -161,6 +186,15 @@ class SimWorker(QObject):
             self._box.probe = True
             self._box.cond.notify()
 
+    def set_spectrum_wanted(self, wanted: bool) -> None:
+        """Compute W_hh's eigenvalues (spectrumReady) while `wanted`, i.e. while the view is open."""
+        with self._box.cond:
+            self._box.spectrum = wanted
+            self._box.spectrum_poke = wanted
+            self._box.cond.notify()
+        if wanted:
+            self._spectrum_key = None  # the view may have missed the last one: send it again
+
     def request_quit(self) -> None:
         with self._box.cond:
             self._box.quit = True
@@ -172,33 +206,40 @@ class SimWorker(QObject):
     def loop(self) -> None:
         box = self._box
         while True:
+            self._maybe_spectrum()
             with box.cond:
                 while not box.has_work():
                     box.cond.wait()
                 if box.quit:
                     break
+                box.spectrum_poke = False
                 config, box.config = box.config, None
                 reset, box.reset = box.reset, False
                 probe, box.probe = box.probe, False
                 steps, box.steps = box.steps, 0
                 running = box.running
                 target = box.target
+                self.busy = True
+            oom = False
             try:
                 if config is not None or reset or self._sim is None:
                     self._rebuild(config or self._config)
                     probe = probe or not running
                     if running and self._sim is not None:
                         self._deliver(self._sim.probe(), None)
-                if self._sim is None:
-                    continue
-                if probe:
-                    self._deliver(self._sim.probe(), None)
-                if running:
-                    self._train_chunk(target)
-                elif steps:
-                    self._train(steps)
+                if self._sim is not None:
+                    if probe:
+                        self._deliver(self._sim.probe(), None)
+                    if running:
+                        self._train_chunk(target)
+                    elif steps:
+                        self._train(steps)
             except Exception as exc:  # noqa: BLE001 - a worker must never die silently
+                oom = _is_out_of_memory(exc)
                 self._fail(_describe_exception(exc))
+            if oom and torch.cuda.is_available():  # here, once the exception (and the frames holding
+                torch.cuda.empty_cache()           # the pass's tensors) is gone; cycles go on the GUI thread
+            self.busy = False
         self._sim = None
 
     def make_simulator(self, config: SimConfig) -> Simulator:
@@ -207,6 +248,30 @@ class SimWorker(QObject):
 
     def describe_failure(self, snap: Snapshot) -> str:
         return describe_nonfinite(snap)
+
+    def _maybe_spectrum(self) -> None:
+        """Emit W_hh's eigenvalues if the view wants them and the weights changed since the last ones
+        (while running, throttled; once paused or idle, at once, so the final weights are shown)."""
+        with self._box.cond:
+            wanted, throttled = self._box.spectrum, self._box.running
+        sim = self._sim
+        if not wanted or sim is None:
+            return
+        key = (self._generation, sim.steps_done)
+        now = time.perf_counter()
+        if key == self._spectrum_key or (throttled and now < self._spectrum_next):
+            return
+        self._spectrum_key = key
+        reason = unavailable_reason(sim.config.architecture, sim.config.width)
+        spectrum = None
+        if reason is None:
+            try:
+                spectrum = sim.spectrum()
+            except Exception as exc:  # noqa: BLE001 - e.g. LAPACK on non-finite weights: say so, keep running
+                reason = f"Eigenvalues could not be computed: {type(exc).__name__}: {exc}"
+        cost = time.perf_counter() - now
+        self._spectrum_next = now + max(SPECTRUM_INTERVAL, cost / SPECTRUM_BUDGET)
+        self.spectrumReady.emit(SpectrumDelivery(spectrum, reason, self._generation))
 
     def _rebuild(self, config: SimConfig) -> None:
         try:
@@ -266,10 +331,19 @@ class SimWorker(QObject):
         self.failed.emit(message)
 
 
+def _is_out_of_memory(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return (isinstance(exc, (MemoryError, torch.cuda.OutOfMemoryError)) or "out of memory" in text
+            or "can't allocate memory" in text)  # the CPU allocator's RuntimeError
+
+
 def _describe_exception(exc: Exception) -> str:
     name = type(exc).__name__
-    if "OutOfMemory" in name or isinstance(exc, MemoryError) or "out of memory" in str(exc).lower():
-        return f"Out of memory ({exc}); run paused. Reduce depth, width or batch size."
+    if isinstance(exc, ConfigError):  # e.g. refused by the memory check: the previous network stays
+        return f"{exc}. The previous network is kept."
+    if _is_out_of_memory(exc):
+        return f"Out of memory ({str(exc).splitlines()[0] if str(exc) else name}); run paused. " \
+               "Reduce depth, width or batch size."
     return f"Simulation error: {name}: {exc}; run paused."
 
 
@@ -282,14 +356,22 @@ class WorkerThread:
         self.worker = worker_class(config)
         self.worker.moveToThread(self.thread)
         self.thread.started.connect(self.worker.loop)
+        self._collecting = False
 
     def start(self) -> None:
         leave_a_core_for_the_gui()
         preload_torch()
+        if not self._collecting:
+            collect_garbage_on_gui_thread()
+            self._collecting = True
         self.thread.start()
 
     def shutdown(self, timeout_ms: int = 30_000) -> bool:
         """Ask the loop to end, quit the thread's event loop and wait for it."""
         self.worker.request_quit()
         self.thread.quit()
-        return self.thread.wait(timeout_ms)
+        ended = self.thread.wait(timeout_ms)
+        if ended and self._collecting:
+            release_gui_thread_collection()
+            self._collecting = False
+        return ended

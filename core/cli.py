@@ -1,5 +1,5 @@
-"""Headless command line: ``python -m core probe|run|diagnose [CONFIG.json] [--scenario NAME] [--set key=value ...]``
-and ``python -m core scenarios``.
+"""Headless command line: ``python -m core probe|run|diagnose|export-script [CONFIG.json] [--scenario NAME]
+[--set key=value ...]`` and ``python -m core scenarios``.
 
 Prints one JSON document (or CSV, one row per step and layer). Bad input exits
 with status 2 and a single ``error: ...`` line on stderr; a run that produces
@@ -15,12 +15,13 @@ import sys
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from . import cli_theory
+from . import cli_theory, memory
 from .config import ConfigError, SimConfig
 from .diagnoses import diagnose, format_diagnoses
+from .export_script import export_script
 from .files import atomic_write_text
 from .scenarios import SCENARIOS, Scenario, load_scenario
-from .simulator import Simulator
+from .simulator import Simulator, resolve_device
 from .snapshot import CSV_COLUMNS, Snapshot
 
 EXIT_BAD_INPUT = 2
@@ -39,10 +40,14 @@ class Parser(argparse.ArgumentParser):
 
 
 def add_config_arguments(p: argparse.ArgumentParser) -> None:
-    """The positional CONFIG.json, --scenario NAME and repeatable --set key=value shared by every entry point."""
+    """The positional CONFIG.json, --scenario NAME, repeatable --set key=value and --memory-budget
+    shared by every entry point."""
     p.add_argument("config", nargs="?", help="a SimConfig JSON file (defaults for missing fields)")
     p.add_argument("--scenario", metavar="NAME", help="start from a scenario's config (python -m core scenarios lists them)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one field")
+    p.add_argument("--memory-budget", type=float, metavar="MB",
+                   help=f"refuse configurations estimated to need more than MB MiB (default: ${memory.BUDGET_ENV}, "
+                        "else 90%% of the free memory)")
 
 
 def config_from_args(args: argparse.Namespace) -> tuple[SimConfig, Scenario | None]:
@@ -72,6 +77,9 @@ def _parser() -> argparse.ArgumentParser:
     from .compare_cli import add_compare_parser  # here: compare_cli imports this module
     add_compare_parser(sub)
     cli_theory.register(sub, add_config_arguments)
+    p = sub.add_parser("export-script", help="write a standalone PyTorch script that trains this config")
+    add_config_arguments(p)
+    p.add_argument("--out", help="write to this file (atomically) instead of stdout")
     return parser
 
 
@@ -92,6 +100,8 @@ def load_config(path: str | None, assignments: Sequence[str], base: SimConfig | 
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise UsageError(f"{path} is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+        except RecursionError:
+            raise UsageError(f"{path} is nested too deeply to be a config file") from None
         if not isinstance(data, dict):
             raise UsageError(f"{path} must hold a JSON object of config fields, not a {type(data).__name__}")
         cfg = SimConfig.from_dict({**cfg.to_dict(), **data})
@@ -218,8 +228,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         steps = _steps(args, scenario) if args.command in ("run", "diagnose") else 0
         if args.command == "run" and args.every < 1:
             raise UsageError(f"--every must be at least 1, got {args.every}")
+        memory.set_budget_mb(getattr(args, "memory_budget", None))  # also for the theory commands' networks
         if args.command in cli_theory.COMMANDS:
             return write_output(cli_theory.run(args, cfg), args.out)
+        if args.command == "export-script":
+            return write_output(export_script(cfg, Path(args.out).name if args.out else "experiment.py"), args.out)
+        recorded = -(-steps // args.every) if args.command == "run" else 1
+        memory.check_fits(cfg, resolve_device(cfg.device)[0], recorded_snapshots=recorded)
         sim = Simulator(cfg)
     except (UsageError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -28,7 +28,6 @@ The A/B pair is saved as one session file (`save_pair` / `load_pair`).
 """
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from .config import ConfigError, SimConfig
-from .files import atomic_write_text
+from .session import MAIN, Entry, Session, SessionError, load_session, save_session
 from .simulator import Simulator
 from .snapshot import Snapshot, frozen_array, json_float
 
@@ -237,58 +236,33 @@ def describe_divergence(c: Comparison) -> str:
 
 # --- session file ------------------------------------------------------------------------
 # The format of core/session.py (issue 4, written in parallel on branch issue4b): an A/B pair is a
-# session with the configurations named "a" and "b". TODO(merge): once core/session.py is on main,
-# make save_pair/load_pair thin wrappers of its Session/Entry/save_session/load_session.
-SESSION_SCHEMA = "vanishing-point/session"
-SESSION_VERSION = 1
+# an A/B pair is a session (core/session.py) with the configurations named "a" and "b"
 SESSION_NAMES = ("a", "b")
-
-
-class SessionError(ConfigError):
-    """A session file cannot be read or written: missing, damaged, foreign or from a newer version."""
-
-    def __init__(self, message: str):
-        super().__init__("session", message)
 
 
 def save_pair(path: Path | str, pair: ConfigPair) -> None:
     """Write A and B as one session file, atomically."""
-    configs = {name: {"config": cfg.to_dict()} for name, cfg in zip(SESSION_NAMES, (pair.a, pair.b))}
-    doc = {"schema": SESSION_SCHEMA, "version": SESSION_VERSION, "configs": configs}
-    try:
-        atomic_write_text(Path(path), json.dumps(doc, indent=2) + "\n")
-    except OSError as exc:
-        raise SessionError(f"cannot write {path}: {exc.strerror or exc}") from None
+    save_session(path, pair_session(pair))
+
+
+def pair_session(pair: ConfigPair) -> Session:
+    return Session({name: Entry(cfg) for name, cfg in zip(SESSION_NAMES, (pair.a, pair.b))})
+
+
+def is_pair(session: Session) -> bool:
+    """Whether `session` is an A/B comparison (it has "a" and "b" and no window's "main")."""
+    return MAIN not in session.entries and all(name in session.entries for name in SESSION_NAMES)
+
+
+def session_pair(session: Session, source: str = "session") -> ConfigPair:
+    """A and B of a session; SessionError if it does not hold both."""
+    entries = [session.entries.get(name) for name in SESSION_NAMES]
+    if any(e is None for e in entries):
+        raise SessionError(f"{source} holds no A/B comparison: \"configs\" needs \"a\" and \"b\", "
+                           f"it has {', '.join(map(repr, session.entries))}")
+    return ConfigPair(entries[0].config, entries[1].config)
 
 
 def load_pair(path: Path | str) -> ConfigPair:
     """Read an A/B session; SessionError says what is wrong (and nothing is returned)."""
-    path = Path(path)
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SessionError(f"{path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SessionError(f"cannot read {path} ({exc})") from None
-    except json.JSONDecodeError as exc:
-        raise SessionError(f"{path} is damaged, not valid JSON ({exc.msg} at line {exc.lineno})") from None
-    if not isinstance(doc, dict) or doc.get("schema") != SESSION_SCHEMA:
-        raise SessionError(f"{path} is not a Vanishing Point session (no \"schema\": \"{SESSION_SCHEMA}\")")
-    version = doc.get("version")
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise SessionError(f"{path} is damaged: \"version\" must be a positive integer, got {version!r}")
-    if version > SESSION_VERSION:
-        raise SessionError(f"{path} was saved by a newer Vanishing Point (session format version {version}; "
-                           f"this one reads up to {SESSION_VERSION})")
-    configs = doc.get("configs")
-    entries = [configs.get(n) if isinstance(configs, dict) else None for n in SESSION_NAMES]
-    if not all(isinstance(e, dict) and isinstance(e.get("config"), dict) for e in entries):
-        raise SessionError(f"{path} holds no A/B comparison: \"configs\" needs \"a\" and \"b\", "
-                           "each an object with a \"config\"")
-    loaded = []
-    for name, entry in zip(NAMES, entries):  # omitted fields take their defaults, as in a config file
-        try:
-            loaded.append(SimConfig.from_dict({**SimConfig().to_dict(), **entry["config"]}))
-        except ConfigError as exc:
-            raise SessionError(f"{path}: config {name}: {exc}") from None
-    return ConfigPair(*loaded)
+    return session_pair(load_session(path), Path(path).name)

@@ -13,8 +13,8 @@ import math
 from dataclasses import dataclass, fields
 from typing import Any, Iterable, Mapping
 
-ARCHITECTURES = ("mlp", "residual")
-FUTURE_ARCHITECTURES = ("rnn", "lstm")
+ARCHITECTURES = ("mlp", "residual", "rnn", "lstm")
+RECURRENT_ARCHITECTURES = ("rnn", "lstm")  # unrolled over `depth` time steps (core/recurrent.py)
 ACTIVATION_NAMES = (
     "sigmoid", "tanh", "relu", "leaky_relu", "elu", "selu", "gelu", "silu",
     "softplus", "linear", "shifted_relu",
@@ -25,7 +25,8 @@ INIT_NAMES = (
 )
 INIT_MODES = ("fan_in", "fan_out")
 NORMALIZATIONS = ("none", "batchnorm", "layernorm")
-DATASET_NAMES = ("gaussian", "spirals", "circles", "xor", "moons", "digits")
+DATASET_NAMES = ("gaussian", "spirals", "circles", "xor", "moons", "digits", "first_token", "adding")
+SEQUENCE_DATASETS = ("first_token", "adding")  # sequences of `depth` steps (core/data.py)
 OPTIMIZERS = ("sgd", "momentum", "adam", "radam", "rmsprop")
 CLIP_MODES = ("none", "norm", "value")
 DEVICES = ("auto", "cpu", "cuda")
@@ -36,6 +37,11 @@ MIN_SAMPLES, MAX_SAMPLES = 16, 100_000
 MAX_INPUT_DIM = 4096
 MAX_GRAD_ACCUM = 1024
 MAX_WARMUP_STEPS = 1_000_000
+# n_samples × depth cap for the sequence data sets, which are held in memory whole
+# (4M steps of 8 features is 128 MB of float32).
+MAX_SEQUENCE_STEPS = 4_000_000
+# σ(±10) is within 5e-5 of 0 or 1: a gate pinned shut or open; larger values add nothing.
+MAX_FORGET_BIAS = 10.0
 
 
 class ConfigError(ValueError):
@@ -72,6 +78,7 @@ class SimConfig:
     init_gain: float = 1.0
     init_mode: str = "fan_in"
     bias_std: float = 0.0
+    forget_bias: float = 1.0
     normalization: str = "none"
     dataset: str = "spirals"
     input_dim: int = 32
@@ -116,6 +123,8 @@ class SimConfig:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ConfigError("config", f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+        except RecursionError:  # json's decoder recurses once per nesting level
+            raise ConfigError("config", "nested too deeply to be a configuration") from None
         return cls.from_dict(data)
 
     def replace(self, **changes: Any) -> "SimConfig":
@@ -202,9 +211,6 @@ def _number(cfg: SimConfig, name: str, lo: float | None = None, hi: float | None
 
 def validate(cfg: SimConfig) -> None:
     """Raise ConfigError for the first invalid field of `cfg`."""
-    if cfg.architecture in FUTURE_ARCHITECTURES:
-        raise ConfigError("architecture", f"{cfg.architecture!r} is not supported yet "
-                                          f"(recurrent networks arrive later); allowed: {', '.join(ARCHITECTURES)}")
     _choice(cfg, "architecture", ARCHITECTURES)
     _number(cfg, "depth", 1, MAX_DEPTH, integer=True)
     _number(cfg, "width", 1, MAX_WIDTH, integer=True)
@@ -215,6 +221,7 @@ def validate(cfg: SimConfig) -> None:
     _number(cfg, "init_gain", 0, lo_open=True)
     _choice(cfg, "init_mode", INIT_MODES)
     _number(cfg, "bias_std", 0)
+    _number(cfg, "forget_bias", -MAX_FORGET_BIAS, MAX_FORGET_BIAS)
     _choice(cfg, "normalization", NORMALIZATIONS)
     _choice(cfg, "dataset", DATASET_NAMES)
     _number(cfg, "input_dim", 1, MAX_INPUT_DIM, integer=True)
@@ -238,3 +245,18 @@ def validate(cfg: SimConfig) -> None:
         raise ConfigError("grad_accum", f"effective batch batch_size × grad_accum = {cfg.batch_size} × "
                                         f"{cfg.grad_accum} exceeds n_samples = {cfg.n_samples}; allowed "
                                         f"1..{max(1, cfg.n_samples // cfg.batch_size)} with batch_size {cfg.batch_size}")
+    _validate_recurrent(cfg)
+
+
+def _validate_recurrent(cfg: SimConfig) -> None:
+    """Cross-field rules of the recurrent architectures and the sequence data sets."""
+    if cfg.architecture in RECURRENT_ARCHITECTURES and cfg.normalization == "batchnorm":
+        # batch statistics differ at every time step: one shared BatchNorm would mix them, and
+        # per-step statistics (Cooijmans et al. 2017) cannot run on a sequence longer than in training
+        raise ConfigError("normalization", f"'batchnorm' is not available for {cfg.architecture!r}; allowed "
+                                           "'none' or 'layernorm' (normalizes each step per example)")
+    if cfg.dataset in SEQUENCE_DATASETS and cfg.n_samples * cfg.depth > MAX_SEQUENCE_STEPS:
+        most = max(MIN_SAMPLES, MAX_SEQUENCE_STEPS // cfg.depth)
+        raise ConfigError("n_samples", f"{cfg.n_samples} sequences of {cfg.depth} steps (= depth) exceed the "
+                                       f"{MAX_SEQUENCE_STEPS:,} steps held in memory; allowed "
+                                       f"{MIN_SAMPLES}..{most} at this depth")

@@ -1,8 +1,14 @@
-"""Data sets: toy 2-D problems, a Gaussian teacher task and real handwritten digits.
+"""Data sets: toy 2-D problems, a Gaussian teacher task, real handwritten digits, and
+sequence tasks with a long-term dependency.
 
 `DATASETS` maps a name to ``fn(cfg, generator) -> Dataset``. Features are
 standardized (zero mean, unit variance per feature) so that signal propagation
 starts from unit-variance inputs, as in the reference notes.
+
+The sequence sets (`SEQUENCE_DATASETS`) have `depth` time steps: x is
+[n, depth, features] for the recurrent architectures, flattened time-major to
+[n, depth·features] for the feed-forward ones (which then see the whole
+sequence at once).
 """
 from __future__ import annotations
 
@@ -14,17 +20,19 @@ from typing import Callable
 
 import numpy as np
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
-from .config import SimConfig
+from .config import RECURRENT_ARCHITECTURES, SEQUENCE_DATASETS, SimConfig
 
+# Alphabet of the first_token task: one-hot symbols, the label is the first one.
+FIRST_TOKEN_SYMBOLS = 8
 RESOURCES = Path(__file__).resolve().parent.parent / "resources"
 DIGITS_FILE = RESOURCES / "data" / "digits.csv.gz"
 
 
 @dataclass(frozen=True)
 class Dataset:
-    """x: [n, input_dim] float32, y: [n] int64 class labels in 0..n_classes−1."""
+    """x: [n, input_dim] (or [n, steps, input_dim]) float32, y: [n] int64 labels in 0..n_classes−1."""
 
     x: Tensor
     y: Tensor
@@ -32,7 +40,7 @@ class Dataset:
 
     @property
     def input_dim(self) -> int:
-        return self.x.shape[1]
+        return self.x.shape[-1]
 
 
 def _standardize(x: Tensor) -> Tensor:
@@ -116,13 +124,56 @@ def digits(cfg: SimConfig, g: torch.Generator) -> Dataset:
     return _make(torch.from_numpy(x)[order], torch.from_numpy(y)[order], 10)
 
 
+def _sequences(cfg: SimConfig, x: Tensor, y: Tensor, n_classes: int) -> Dataset:
+    """Standardize each (step, feature) over the samples; flatten for feed-forward networks."""
+    ds = _make(x, y, n_classes)
+    if cfg.architecture in RECURRENT_ARCHITECTURES:
+        return ds
+    return Dataset(ds.x.flatten(1), ds.y, n_classes)
+
+
+def first_token(cfg: SimConfig, g: torch.Generator) -> Dataset:
+    """Sequences of `depth` random one-hot symbols out of 8; the label is the first symbol.
+
+    Every later symbol is noise, so the only way to the label is to carry step 1's
+    input through all the following steps (chance accuracy: 1/8).
+    """
+    tokens = torch.randint(FIRST_TOKEN_SYMBOLS, (cfg.n_samples, cfg.depth), generator=g)
+    x = nn.functional.one_hot(tokens, FIRST_TOKEN_SYMBOLS)
+    return _sequences(cfg, x, tokens[:, 0], FIRST_TOKEN_SYMBOLS)
+
+
+def adding(cfg: SimConfig, g: torch.Generator) -> Dataset:
+    """The adding problem (Hochreiter & Schmidhuber 1997) as a two-class task.
+
+    Each step carries (value ~ U(0, 1), marker ∈ {0, 1}); two steps are marked, one
+    among the first ⌈depth/10⌉ steps and one in the second half (the same step,
+    counted twice, when depth is 1). Label: the two marked values sum to more than 1
+    (P = 1/2). Knowing only the late value gives at best 75 % (E[max(v, 1−v)]); the
+    rest needs the early one.
+    """
+    n, T = cfg.n_samples, cfg.depth
+    values = torch.rand(n, T, generator=g)
+    first = torch.randint(-(-T // 10), (n,), generator=g)
+    second = T // 2 + torch.randint(T - T // 2, (n,), generator=g)
+    marks = torch.zeros(n, T)
+    rows = torch.arange(n)
+    marks[rows, first] = 1.0
+    marks[rows, second] = 1.0
+    total = values[rows, first] + values[rows, second]
+    return _sequences(cfg, torch.stack([values, marks], dim=2), total > 1, 2)
+
+
 DATASETS: dict[str, Callable[[SimConfig, torch.Generator], Dataset]] = {
-    fn.__name__: fn for fn in (gaussian, spirals, circles, xor, moons, digits)
+    fn.__name__: fn for fn in (gaussian, spirals, circles, xor, moons, digits, first_token, adding)
 }
 
 
 def input_dim_for(cfg: SimConfig) -> int:
-    """Input dimension of the data set named in `cfg`."""
+    """Features per example (per time step for a recurrent network on a sequence set)."""
+    if cfg.dataset in SEQUENCE_DATASETS:
+        features = FIRST_TOKEN_SYMBOLS if cfg.dataset == "first_token" else 2
+        return features if cfg.architecture in RECURRENT_ARCHITECTURES else features * cfg.depth
     return {"gaussian": cfg.input_dim, "digits": 64}.get(cfg.dataset, 2)
 
 

@@ -23,7 +23,7 @@ import torch
 from torch import Tensor
 
 from .activations import ACTIVATIONS
-from .config import ConfigError, SimConfig
+from .config import RECURRENT_ARCHITECTURES, ConfigError, SimConfig
 from .model import Network
 
 MAX_DIRECTIONS = 512
@@ -64,6 +64,9 @@ class Spectrum:
 
 
 def check_supported(cfg: SimConfig) -> None:
+    if cfg.architecture in RECURRENT_ARCHITECTURES:
+        raise ConfigError("architecture", f"the Jacobian spectrum is computed for 'mlp' and 'residual'; for "
+                                          f"'{cfg.architecture}' use the W_hh spectrum view ('rnn')")
     if cfg.depth < 2:
         raise ConfigError("depth", "the hidden-to-hidden Jacobian needs depth >= 2")
     if cfg.normalization != "none":

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
 from .activations import ACTIVATIONS
-from .config import SimConfig
+from .config import RECURRENT_ARCHITECTURES, SimConfig
 from .inits import INITS, init_bias
 
 
@@ -18,7 +19,8 @@ class Trace:
     z: linear outputs (before normalization), u: activation inputs (after
     normalization; the same tensors as z without one), a: activation outputs,
     h: each layer's input (x for layer 1; [batch, input_dim]). Each is a list of
-    `depth` tensors of shape [batch, width].
+    `depth` tensors of shape [batch, width]. The recurrent cells (RecurrentCell)
+    keep one entry per time step, with h the step's input [h_{t−1} | x_t].
     """
 
     z: list[Tensor] = field(default_factory=list)
@@ -67,9 +69,26 @@ class Network(nn.Module):
     def hidden_weights(self) -> list[Tensor]:
         return [lin.weight for lin in self.linears]
 
+    def per_layer(self, per_weight: np.ndarray) -> np.ndarray:
+        """Per-layer values from the norms of hidden_weights(): one matrix per layer."""
+        return per_weight
 
-def build_network(cfg: SimConfig, input_dim: int, n_classes: int, generator: torch.Generator) -> Network:
-    """A Network on the CPU with every Linear initialized by the scheme in `cfg`."""
+    def layer_weight_grad_norms(self, trace: Trace, by_id: dict[int, float]) -> np.ndarray:
+        """‖∂loss/∂W_l‖ per hidden layer, from the parameters' gradient norms by id."""
+        return np.array([by_id.get(id(w), 0.0) for w in self.hidden_weights()])
+
+
+def build_network(cfg: SimConfig, input_dim: int, n_classes: int, generator: torch.Generator) -> nn.Module:
+    """The network `cfg` describes, initialized, on the CPU: `build_mlp` for mlp and residual,
+    core.recurrent.build_recurrent for rnn and lstm."""
+    if cfg.architecture in RECURRENT_ARCHITECTURES:
+        from .recurrent import build_recurrent  # core.recurrent builds on this module's Trace
+        return build_recurrent(cfg, input_dim, n_classes, generator)
+    return build_mlp(cfg, input_dim, n_classes, generator)
+
+
+def build_mlp(cfg: SimConfig, input_dim: int, n_classes: int, generator: torch.Generator) -> Network:
+    """A feed-forward (mlp or residual) Network on the CPU with every Linear initialized by the scheme in `cfg`."""
     net = Network(cfg, input_dim, n_classes)
     init = INITS[cfg.init]
     with torch.no_grad():

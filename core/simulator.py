@@ -8,13 +8,16 @@ import torch
 from torch import Tensor, nn
 
 from .activations import ACTIVATIONS, max_abs_derivative
-from .config import ConfigError, SimConfig
+from .config import RECURRENT_ARCHITECTURES, ConfigError, SimConfig
 from .data import DATASETS, BatchSampler, Dataset
+from .memory import check_fits
 from .model import Network, Trace, build_network
 from .noise import example_energy, noise_to_signal
 from .optim import effective_lr, make_optimizer, set_lr
+from .recurrent import RecurrentNetwork
 from .runtime import tune_allocator
 from .snapshot import LayerStats, Snapshot, frozen_array
+from .spectrum import Spectrum, recurrent_spectrum, unavailable_reason
 from .stats import histograms, moments, norms, saturation
 
 
@@ -51,12 +54,14 @@ class Simulator:
         tune_allocator()
         self.config = config
         self.device, self.device_reason = resolve_device(config.device)
+        self.memory = check_fits(config, self.device)  # refuse before allocating anything large
         gen = torch.Generator().manual_seed(config.seed)
         data: Dataset = DATASETS[config.dataset](config, gen)
         self.n_classes = data.n_classes
         self.x = data.x.to(self.device)
         self.y = data.y.to(self.device)
-        self.model: Network = build_network(config, data.input_dim, data.n_classes, gen).to(self.device)
+        self.model: Network | RecurrentNetwork = build_network(
+            config, data.input_dim, data.n_classes, gen).to(self.device)
         self.optimizer = make_optimizer(config, self.model.parameters())
         effective_batch = config.batch_size * config.grad_accum
         self._sampler = BatchSampler(len(self.y), effective_batch, gen)
@@ -98,6 +103,13 @@ class Simulator:
             if bad_batch is not None:  # report the step that went non-finite, on its own batch
                 return self._pass(bad_batch, update=True)
         return self._pass(self._sampler.next_indices().to(self.device), update=True)
+
+    def spectrum(self) -> Spectrum | None:
+        """Eigenvalues of W_hh now (core.spectrum), or None when unavailable_reason() says why not."""
+        if unavailable_reason(self.config.architecture, self.config.width) is not None:
+            return None
+        with torch.no_grad():
+            return recurrent_spectrum(self.model, self.steps_done)
 
     # --- internals --------------------------------------------------------------
     def _clip(self, params: list[Tensor], norm_before: float) -> float:
@@ -174,6 +186,10 @@ class Simulator:
             part = example_energy([t.grad for t in trace.z], trace.h)
             energy = None if part is None or energy is None else energy + part
         loss_value, accuracy = loss_sum, correct / len(idx)
+        if cfg.grad_accum > 1 and cfg.architecture in RECURRENT_ARCHITECTURES:
+            # a time step's weight-gradient norm is its last micro-batch's (core/recurrent.py), not the
+            # effective batch's mean the noise statistic needs: leave grad_noise undefined
+            energy = None
         if cfg.grad_accum > 1:  # the last micro-batch's ∂L/∂z of its own mean loss (see the class docstring)
             torch._foreach_mul_([t.grad for t in trace.z if t.grad is not None], float(cfg.grad_accum))
         params, param_grad_norms = self._grads()
@@ -182,20 +198,24 @@ class Simulator:
         with torch.no_grad():
             stats = self._measure(trace)
             by_id = {id(p): n for p, n in zip(params, param_grad_norms)}
-            stats["weight_grad_norm"] = np.array([by_id.get(id(w), 0.0) for w in self._weights])
+            stats["weight_grad_norm"] = self.model.layer_weight_grad_norms(trace, by_id)
             stats["grad_noise"] = noise_to_signal(energy, len(idx), stats["weight_grad_norm"], len(self.y))
             step_index, new_weight_norm = self.steps_done, None
+            # a layer is bad where an entry is, and where its norm is not finite (beyond even float64)
+            grad_bad = ((stats["grad_nonfinite"] > 0) | ~np.isfinite(stats["grad_norm"])
+                        | ~np.isfinite(stats["weight_grad_norm"]))
             lr = effective_lr(cfg, self.steps_done + 1)  # a probe reports the next update's rate
             if update:
                 step_index = self.steps_done + 1
                 set_lr(self.optimizer, lr)
-                if math.isfinite(loss_value) and math.isfinite(grad_before):  # never apply a bad update
+                # never apply an update from a pass that saw a NaN/Inf (it may not reach the loss: relu(−inf) = 0)
+                if math.isfinite(loss_value) and math.isfinite(grad_before) and not stats["act_nonfinite"].any() \
+                        and not grad_bad.any():
                     stats["update_to_weight"], new_weight_norm = self._apply_update()
                     self.steps_done = step_index
         with np.errstate(divide="ignore", invalid="ignore"):
             stats["grad_to_weight"] = stats["weight_grad_norm"] / stats["weight_norm"]
-        stage, layer = _first_nonfinite(stats["act_nonfinite"], loss_value, stats["grad_nonfinite"],
-                                        new_weight_norm)
+        stage, layer = _first_nonfinite(stats["act_nonfinite"], loss_value, grad_bad, grad_before, new_weight_norm)
         dtypes = {"act_hist_counts": np.int64, "grad_hist_counts": np.int64, "act_nonfinite": np.int64,
                   "grad_nonfinite": np.int64}
         layers = LayerStats(**{k: frozen_array(v, dtypes.get(k, np.float64)) for k, v in stats.items()})
@@ -219,12 +239,14 @@ class Simulator:
         grad_nonfinite = np.zeros(len(grad_norm), dtype=np.int64)
         if not np.isfinite(grad_norm).all():
             grad_nonfinite = torch.count_nonzero(~torch.isfinite(g), dim=(1, 2)).cpu().numpy()
+            for i in np.flatnonzero(~np.isfinite(grad_norm) & (grad_nonfinite == 0)):  # float32 overflow of
+                grad_norm[i] = float(torch.linalg.vector_norm(g[i].double()))       # finite entries, as in norms()
         sat, dead = saturation(self._derivative(trace, z, a), self._max_deriv)
         return dict(
             preact_mean=pre.mean, preact_std=pre.std, act_mean=act.mean, act_std=act.std,
             act_hist_counts=act_counts, act_hist_edges=act_edges, saturated_frac=sat, dead_frac=dead,
             grad_norm=grad_norm, grad_hist_counts=grad_counts, grad_hist_edges=grad_edges,
-            weight_norm=norms(self._weights), update_to_weight=np.full(len(grad_norm), np.nan),
+            weight_norm=self.model.per_layer(norms(self._weights)), update_to_weight=np.full(len(grad_norm), np.nan),
             act_nonfinite=pre.nonfinite + act.nonfinite, grad_nonfinite=grad_nonfinite,
         )
 
@@ -233,13 +255,15 @@ class Simulator:
         torch._foreach_copy_(self._before, self._weights)
         self.optimizer.step()
         torch._foreach_sub_(self._before, self._weights)
-        new_norm = norms(self._weights)
+        new_norm = self.model.per_layer(norms(self._weights))
         with np.errstate(divide="ignore", invalid="ignore"):
-            return norms(self._before) / new_norm, new_norm
+            return self.model.per_layer(norms(self._before)) / new_norm, new_norm
 
     def _derivative(self, trace: Trace, z: Tensor, a: Tensor) -> Tensor:
         """|φ′| at every activation input, [L, B, W]; from the outputs when that is cheaper."""
         act, slope = self._activation, self.config.leaky_slope
+        if self.config.architecture == "lstm":  # sigmoid gates and φ side by side
+            return self.model.abs_derivative(trace)
         if act.from_output is not None:
             return act.from_output(a, slope).abs_()
         u = self._stacked("u", [t.detach() for t in trace.u]) if self.model.has_norm else z
@@ -250,16 +274,19 @@ def _global_norm(per_tensor: np.ndarray) -> float:
     return float(np.sqrt(np.sum(np.square(per_tensor)))) if len(per_tensor) else 0.0
 
 
-def _first_nonfinite(forward_bad: np.ndarray, loss: float, grad_bad: np.ndarray,
+def _first_nonfinite(forward_bad: np.ndarray, loss: float, grad_bad: np.ndarray, grad_total: float,
                      new_weight_norm: np.ndarray | None) -> tuple[str | None, int | None]:
     """Where a NaN/Inf first appeared: the first layer going forward, then the loss,
-    then the first layer reached going backward (output side), then the update."""
+    then the first layer reached going backward (output side; None if only the
+    readout's or a bias's gradient is bad), then the update."""
     if forward_bad.any():
         return "forward", int(np.flatnonzero(forward_bad)[0]) + 1
     if not math.isfinite(loss):
         return "loss", None
     if grad_bad.any():
         return "backward", int(np.flatnonzero(grad_bad)[-1]) + 1
+    if not math.isfinite(grad_total):
+        return "backward", None
     if new_weight_norm is not None and not np.isfinite(new_weight_norm).all():
         # the update itself overflowed the weights
         return "update", int(np.flatnonzero(~np.isfinite(new_weight_norm))[0]) + 1

@@ -38,6 +38,29 @@ def json_float(x: float) -> float | None:
     return x if math.isfinite(x) else None
 
 
+def from_json_float(x: Any, where: str) -> float:
+    """The inverse of `json_float`: a number, or NaN for null (JSON cannot tell NaN from ±Inf)."""
+    if x is None:
+        return math.nan
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        raise ValueError(f"{where}: expected a number or null, got {x!r}")
+    return float(x)
+
+
+def _field(data: Any, key: str, where: str, kinds: tuple[type, ...], optional: bool = False) -> Any:
+    """data[key], checked to be one of `kinds` (None allowed when `optional`)."""
+    if not isinstance(data, dict):
+        raise ValueError(f"{where}: expected a JSON object, got {type(data).__name__}")
+    if key not in data:
+        raise ValueError(f"{where}: missing {key!r}")
+    value = data[key]
+    if value is None and optional:
+        return None
+    if (isinstance(value, bool) and bool not in kinds) or not isinstance(value, kinds):
+        raise ValueError(f"{where}.{key}: expected {' or '.join(k.__name__ for k in kinds)}, got {value!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class LayerStats:
     """Per-hidden-layer statistics; each scalar series has shape [depth].
@@ -119,6 +142,11 @@ class Snapshot:
         return self.layers.depth
 
     @property
+    def nbytes(self) -> int:
+        """Memory held by the per-layer arrays."""
+        return sum(getattr(self.layers, name).nbytes for name in LAYER_STAT_FIELDS)
+
+    @property
     def has_update(self) -> bool:
         return self.kind == "step"
 
@@ -136,6 +164,56 @@ class Snapshot:
     def to_dict(self) -> dict[str, Any]:
         """The JSON form: scalars, then `layers`, one dict per hidden layer."""
         return {**self.scalars(), "layers": self.layer_dicts()}
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "snapshot") -> "Snapshot":
+        """Rebuild a snapshot from `to_dict()`'s form; ValueError naming the bad part.
+
+        Non-finite numbers were written as null and come back as NaN; the
+        non-finite flags and counts are kept exactly. A probe's missing
+        `update_to_weight` comes back as NaN, as the simulator makes it.
+        """
+        kind = _field(data, "kind", where, (str,))
+        if kind not in ("probe", "step"):
+            raise ValueError(f"{where}.kind: expected 'probe' or 'step', got {kind!r}")
+        step = _field(data, "step", where, (int,))
+        layer_list = _field(data, "layers", where, (list,))
+        if not layer_list:
+            raise ValueError(f"{where}.layers: a snapshot has at least one layer")
+        series: dict[str, list] = {name: [] for name in LAYER_STAT_FIELDS}
+        for i, layer in enumerate(layer_list):
+            at = f"{where}.layers[{i}]"
+            for name in LAYER_SCALARS:
+                if name == "update_to_weight" and kind == "probe":
+                    series[name].append(math.nan)
+                elif name.endswith("nonfinite"):
+                    series[name].append(_field(layer, name, at, (int,)))
+                else:
+                    series[name].append(from_json_float(_field(layer, name, at, (int, float), True), f"{at}.{name}"))
+            for prefix in ("act", "grad"):
+                hist = _field(layer, f"{prefix}_hist", at, (dict,))
+                counts = _field(hist, "counts", f"{at}.{prefix}_hist", (list,))
+                edges = _field(hist, "edges", f"{at}.{prefix}_hist", (list,))
+                if len(edges) != len(counts) + 1 or (i and len(counts) != len(series[f"{prefix}_hist_counts"][0])):
+                    raise ValueError(f"{at}.{prefix}_hist: {len(counts)} counts and {len(edges)} edges "
+                                     "(expected n and n+1, the same n in every layer)")
+                if not all(isinstance(c, int) and not isinstance(c, bool) for c in counts):
+                    raise ValueError(f"{at}.{prefix}_hist.counts: expected integers")
+                series[f"{prefix}_hist_counts"].append(counts)
+                series[f"{prefix}_hist_edges"].append([from_json_float(e, f"{at}.{prefix}_hist.edges")
+                                                       for e in edges])
+        ints = {"act_hist_counts", "grad_hist_counts", "act_nonfinite", "grad_nonfinite"}
+        layers = LayerStats(**{k: frozen_array(v, np.int64 if k in ints else np.float64) for k, v in series.items()})
+        stage = _field(data, "nonfinite_stage", where, (str,), optional=True)
+        return cls(
+            step=step, kind=kind,
+            **{k: from_json_float(_field(data, k, where, (int, float), True), f"{where}.{k}")
+               for k in ("loss", "accuracy", "lr", "grad_norm_total", "grad_norm_clipped")},
+            clipped=_field(data, "clipped", where, (bool,)),
+            nonfinite=_field(data, "nonfinite", where, (bool,)),
+            nonfinite_layer=_field(data, "nonfinite_layer", where, (int,), optional=True),
+            nonfinite_stage=stage, layers=layers,
+        )
 
     def csv_rows(self) -> list[dict[str, Any]]:
         """One flat row per layer (histograms left out) for CSV export."""

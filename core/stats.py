@@ -80,8 +80,10 @@ def histograms(x: Tensor, bins: int = HIST_BINS, max_values: int = HIST_MAX_VALU
     with np.errstate(divide="ignore", over="ignore"):
         # a zero, overflowing or denormal span (bins/span beyond float32) is drawn as one bin
         flat_range = ~(span > 0) | ~np.isfinite(span) | ~(bins / span < 1e37)
-    lo = np.where(flat_range, lo - 0.5, lo)
-    hi = np.where(flat_range, lo + 1.0, hi)
+    # pad by ±0.5, or relatively where |lo| is so large that lo ± 0.5 == lo in float64
+    pad = np.maximum(0.5, np.abs(lo) * 1e-3)
+    lo = np.where(flat_range, lo - pad, lo)
+    hi = np.where(flat_range, lo + 2 * pad, hi)
     scale = bins / (hi - lo)
     as_dev = lambda a: torch.as_tensor(a, dtype=x.dtype, device=x.device).view(L, 1)  # noqa: E731
     pos = torch.sub(flat, as_dev(lo)).mul_(as_dev(scale))  # (x − lo)·scale ∈ [0, bins]: cannot overflow

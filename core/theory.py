@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from .activations import ACTIVATIONS
-from .config import SimConfig
+from .config import RECURRENT_ARCHITECTURES, SimConfig
 from .data import DATASETS, input_dim_for
 from .inits import expected_weight_std
 
@@ -170,6 +170,10 @@ def hidden_sigma_w2(cfg: SimConfig) -> float:
 
 def not_applicable(cfg: SimConfig) -> str | None:
     """Why the mean-field recursion does not describe `cfg`, or None when it does."""
+    if cfg.architecture in RECURRENT_ARCHITECTURES:
+        return (f"no mean-field prediction for '{cfg.architecture}': the recursion assumes fresh independent "
+                "weights at every layer, while a recurrent network reuses W_hh at every time step "
+                "(see the W_hh spectrum view for 'rnn')")
     if cfg.init in NO_THEORY_INITS:
         return (f"no mean-field prediction for init '{cfg.init}': the theory assumes independent mean-zero "
                 f"weights, and {NO_THEORY_INITS[cfg.init]} make every unit of a layer identical")

@@ -7,7 +7,7 @@ import os
 os.environ["QT_QPA_PLATFORM"] = "offscreen"  # before any Qt import
 
 import pytest  # noqa: E402
-from PySide6.QtCore import QThread, QTimer  # noqa: E402
+from PySide6.QtCore import QSettings, QStandardPaths, QThread, QTimer  # noqa: E402
 from shiboken6 import isValid  # noqa: E402
 
 from core import SimConfig  # noqa: E402
@@ -30,6 +30,19 @@ def _live(kind, alive):
         except (RuntimeError, ReferenceError):
             continue
     return found
+
+
+@pytest.fixture(autouse=True)
+def isolated_settings(tmp_path_factory, monkeypatch):
+    """Every QSettings of a test, and of the application it launches, lives in its own temporary
+    folder, never the user's configuration."""
+    folder = tmp_path_factory.mktemp("settings")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(folder))  # where a subprocess's QSettings go on Linux
+    QStandardPaths.setTestModeEnabled(True)
+    for fmt in (QSettings.Format.IniFormat, QSettings.Format.NativeFormat):
+        for scope in (QSettings.Scope.UserScope, QSettings.Scope.SystemScope):
+            QSettings.setPath(fmt, scope, str(folder))
+    return folder
 
 
 @pytest.fixture(autouse=True)
@@ -56,12 +69,12 @@ def make_window(qtbot):
 
     made = []
 
-    def make(config, window_class=MainWindow):
-        window = window_class(config)
+    def make(config, window_class=MainWindow, settings=None):
+        window = window_class(config, **({"settings": settings} if settings is not None else {}))
         qtbot.addWidget(window)
         window.show()
         made.append(window)
-        qtbot.waitUntil(lambda: window.plots.drawn_snapshot is not None, timeout=15000)
+        qtbot.waitUntil(lambda: window.plots.drawn_snapshot is not None, timeout=30000)
         return window
 
     yield make

@@ -61,7 +61,7 @@ def test_out_writes_file_and_same_numbers(tmp_path, capsys):
     (["probe", "--set", "dept=3"], "dept: unknown field; did you mean 'depth'"),
     (["probe", "--set", "depth=abc"], "depth: expected an integer"),
     (["probe", "--set", "depth=0"], "depth: 0 is out of range; allowed 1..1000"),
-    (["probe", "--set", "architecture=rnn"], "not supported yet"),
+    (["probe", "--set", "architecture=rnn", "--set", "normalization=batchnorm"], "normalization: 'batchnorm'"),
     (["probe", "MISSING.json"], "does not exist"),
     (["probe", "DIR"], "is a directory"),
     (["probe", "BAD.json"], "is not valid JSON"),

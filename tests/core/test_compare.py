@@ -168,14 +168,14 @@ HEAD = '{"schema": "vanishing-point/session", "version": 1, "configs": '
 
 
 @pytest.mark.parametrize("text,fragment", [
-    (HEAD + '{"a": {"config": {}}', "damaged, not valid JSON"),
+    (HEAD + '{"a": {"config": {}}', "not valid JSON: damaged or truncated"),
     ('{"title": "a scenario", "config": {}}', "not a Vanishing Point session"),
     ('[1, 2]', "not a Vanishing Point session"),
     ('{"schema": "vanishing-point/session", "version": 7, "configs": {}}', "newer Vanishing Point (session format version 7"),
     ('{"schema": "vanishing-point/session", "version": "1", "configs": {}}', "\"version\" must be a positive"),
     (HEAD + '{"main": {"config": {}}}}', "holds no A/B comparison"),
-    (HEAD + '{"a": {"config": {}}, "b": {"depth": 3}}}', "holds no A/B comparison"),
-    (HEAD + '{"a": {"config": {}}, "b": {"config": {"depth": 0}}}}', "config B: depth: 0 is out of range"),
+    (HEAD + '{"a": {"config": {}}, "b": {"depth": 3}}}', "configs.b: expected an object with a \"config\""),
+    (HEAD + '{"a": {"config": {}}, "b": {"config": {"depth": 0}}}}', "configs.b.config: depth: 0 is out of range"),
 ])
 def test_bad_session_files_are_refused_with_a_reason(tmp_path, text, fragment):
     path = tmp_path / "bad.json"

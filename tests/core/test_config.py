@@ -8,7 +8,8 @@ from core import config as C
 
 CONTRACT_DEFAULTS = dict(
     architecture="mlp", depth=20, width=128, activation="tanh", leaky_slope=0.01, init="xavier_normal",
-    init_std=0.01, init_gain=1.0, init_mode="fan_in", bias_std=0.0, normalization="none", dataset="spirals",
+    init_std=0.01, init_gain=1.0, init_mode="fan_in", bias_std=0.0, forget_bias=1.0, normalization="none",
+    dataset="spirals",
     input_dim=32, n_samples=2048, batch_size=128, grad_accum=1, optimizer="sgd", lr=0.05, momentum=0.9,
     weight_decay=0.0, warmup_steps=0, clip_mode="none", clip_threshold=1.0, seed=0, device="auto",
 )
@@ -23,8 +24,9 @@ def test_contract_value_lists():
                                   "softplus", "linear", "shifted_relu")
     assert C.INIT_NAMES == ("zeros", "constant", "normal", "uniform", "xavier_uniform", "xavier_normal",
                             "kaiming_uniform", "kaiming_normal", "lecun_normal", "orthogonal")
-    assert C.DATASET_NAMES == ("gaussian", "spirals", "circles", "xor", "moons", "digits")
+    assert C.DATASET_NAMES == ("gaussian", "spirals", "circles", "xor", "moons", "digits", "first_token", "adding")
     assert C.OPTIMIZERS == ("sgd", "momentum", "adam", "radam", "rmsprop")
+    assert C.ARCHITECTURES == ("mlp", "residual", "rnn", "lstm")
 
 
 @pytest.mark.parametrize("field,value,fragment", [
@@ -54,9 +56,24 @@ def test_unknown_name_suggests_closest():
 
 
 @pytest.mark.parametrize("arch", ["rnn", "lstm"])
-def test_recurrent_not_supported_yet(arch):
-    with pytest.raises(ConfigError, match="not supported yet"):
-        SimConfig(architecture=arch)
+def test_recurrent_refuses_batchnorm(arch):
+    assert SimConfig(architecture=arch, normalization="layernorm").architecture == arch
+    with pytest.raises(ConfigError, match=r"^normalization: 'batchnorm' is not available .* allowed 'none' or 'layernorm'"):
+        SimConfig(architecture=arch, normalization="batchnorm")
+
+
+def test_sequence_data_is_capped_by_samples_times_depth():
+    SimConfig(dataset="adding", depth=1000, n_samples=4000)
+    with pytest.raises(ConfigError, match=r"^n_samples: 4001 sequences of 1000 steps .* allowed 16\.\.4000 at this depth"):
+        SimConfig(dataset="adding", depth=1000, n_samples=4001)
+    SimConfig(dataset="spirals", depth=1000, n_samples=100_000)  # the cap is for sequences only
+
+
+def test_forget_bias_range():
+    assert SimConfig().forget_bias == 1.0
+    SimConfig(forget_bias=-10)
+    with pytest.raises(ConfigError, match=r"^forget_bias: 10.5 is out of range; allowed -10..10"):
+        SimConfig(forget_bias=10.5)
 
 
 def test_batchnorm_needs_two_examples():
@@ -105,18 +122,26 @@ def configs(draw):
                        warmup_steps=draw(st.integers(0, C.MAX_WARMUP_STEPS)))
 
 
+def _valid(fields: dict) -> bool:
+    try:
+        SimConfig(**fields)
+    except ConfigError:  # cross-field rules (recurrent + batchnorm, sequence memory cap)
+        return False
+    return True
+
+
 _configs = st.builds(
-    SimConfig,
+    dict,
     architecture=st.sampled_from(C.ARCHITECTURES), depth=st.integers(1, 1000), width=st.integers(1, 4096),
     activation=st.sampled_from(C.ACTIVATION_NAMES), leaky_slope=st.floats(0, 1),
     init=st.sampled_from(C.INIT_NAMES), init_std=st.floats(0, 1e6), init_gain=st.floats(1e-6, 1e3),
-    init_mode=st.sampled_from(C.INIT_MODES), bias_std=st.floats(0, 10),
+    init_mode=st.sampled_from(C.INIT_MODES), bias_std=st.floats(0, 10), forget_bias=st.floats(-10, 10),
     normalization=st.sampled_from(C.NORMALIZATIONS), dataset=st.sampled_from(C.DATASET_NAMES),
     input_dim=st.integers(1, 4096), n_samples=st.integers(2048, 100_000), batch_size=st.integers(2, 2048),
     optimizer=st.sampled_from(C.OPTIMIZERS), lr=st.floats(1e-9, 1e3), momentum=st.floats(0, 0.999),
     clip_mode=st.sampled_from(C.CLIP_MODES), clip_threshold=st.floats(1e-12, 1e6),
     seed=st.integers(0, 2**63 - 1), device=st.sampled_from(C.DEVICES),
-)
+).filter(_valid).map(lambda fields: SimConfig(**fields))
 
 
 @settings(max_examples=200, deadline=None)

@@ -11,14 +11,7 @@ from core.scenarios import Scenario, load_scenario
 COVERED = ("noisy_small_batches", "accumulated_large_batch", "adam_early_spike", "adam_warmup", "radam_no_spike")
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """These tiny networks gain nothing from intra-op threads, and on a shared, loaded 2-core
-    machine two spinning torch threads made a step ~20x slower than one."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/core/conftest.py
 
 
 def scenario(name: str) -> tuple[Scenario, SimConfig]:

@@ -1,0 +1,54 @@
+"""What the window remembers between runs (QSettings): its last configuration and its geometry.
+
+Stored in an INI file in the user's configuration folder (tests point
+`QSettings.setPath` at a temporary folder). A stored configuration that no
+longer validates, e.g. one written by an older version, is ignored with a
+notice, never an error.
+"""
+from __future__ import annotations
+
+import json
+
+from PySide6.QtCore import QByteArray, QSettings
+
+from core import ConfigError, SimConfig
+
+ORGANIZATION = "VanishingPoint"
+APPLICATION = "vanishing-point"
+CONFIG_KEY = "window/config"
+GEOMETRY_KEY = "window/geometry"
+
+
+def default_settings() -> QSettings:
+    return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, ORGANIZATION, APPLICATION)
+
+
+def stored_config(settings: QSettings) -> tuple[SimConfig | None, str]:
+    """The remembered configuration (None if there is none or it is unusable) and a notice if unusable."""
+    raw = settings.value(CONFIG_KEY)
+    if raw is None:
+        return None, ""
+    try:
+        data = json.loads(str(raw))
+        if not isinstance(data, dict):
+            raise ValueError(f"expected a JSON object, got {type(data).__name__}")
+        return SimConfig.from_dict({**SimConfig().to_dict(), **data}), ""
+    except (ConfigError, ValueError) as exc:
+        return None, f"The configuration remembered from last time is no longer valid ({exc}); using the defaults."
+
+
+def stored_geometry(settings: QSettings) -> QByteArray | None:
+    value = settings.value(GEOMETRY_KEY)
+    return value if isinstance(value, QByteArray) and not value.isEmpty() else None
+
+
+def remember(settings: QSettings, config: SimConfig, geometry: QByteArray) -> None:
+    settings.setValue(CONFIG_KEY, config.to_json(indent=None))
+    settings.setValue(GEOMETRY_KEY, geometry)
+    settings.sync()
+
+
+def forget(settings: QSettings) -> None:
+    settings.remove(CONFIG_KEY)
+    settings.remove(GEOMETRY_KEY)
+    settings.sync()
