@@ -293,6 +293,8 @@ class MainWindow(RunCommands, QMainWindow):
                 if now - t0 >= 0.5:
                     self._rate = (d.snapshot.step - s0) / (now - t0)
                     self._rate_mark = (now, d.snapshot.step)
+        if not self.worker.is_running():
+            self.redraw()  # a probe or a single step is drawn at once, not at the next frame tick
 
     def _on_config_applied(self, config: SimConfig, reason: str) -> None:
         self._applied_config = config

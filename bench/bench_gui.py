@@ -112,12 +112,30 @@ def bench_slider(qapp: QApplication, trials: int = 8) -> list[float]:
 
 
 def _wait(qapp: QApplication, pred, timeout: float = 60.0) -> None:
+    """Run the Qt event loop until `pred()` holds, checking it every 2 ms.
+
+    The GUI thread waits inside Qt's event loop, as in the real application: a Python loop
+    polling processEvents() would hold the GIL most of the time and slow the worker down.
+    """
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    if pred():
+        return
+    loop, timer = QEventLoop(), QTimer()
     end = time.perf_counter() + timeout
-    while not pred():
-        if time.perf_counter() > end:
-            raise TimeoutError("benchmark condition not reached")
-        qapp.processEvents()
-        time.sleep(0.001)
+
+    def check() -> None:
+        if pred():
+            loop.exit(0)
+        elif time.perf_counter() > end:
+            loop.exit(1)
+
+    timer.timeout.connect(check)
+    timer.start(2)
+    code = loop.exec()
+    timer.stop()
+    if code:
+        raise TimeoutError("benchmark condition not reached")
 
 
 def main() -> int:

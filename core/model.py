@@ -37,6 +37,14 @@ def _norm(cfg: SimConfig) -> nn.Module:
     return nn.Identity()
 
 
+class UninitializedLinear(nn.Linear):
+    """nn.Linear without torch's default initialization: the builders initialize every weight
+    and bias with the configured scheme, and drawing the default first cost as much again."""
+
+    def reset_parameters(self) -> None:
+        pass
+
+
 class Network(nn.Module):
     """MLP or residual MLP. Residual layers 2..depth compute h ← h + φ(norm(W h + b));
     layer 1 projects the input to `width` without a skip."""
@@ -46,10 +54,10 @@ class Network(nn.Module):
         self.residual = cfg.architecture == "residual"
         self.has_norm = cfg.normalization != "none"
         dims = [input_dim] + [cfg.width] * cfg.depth
-        self.linears = nn.ModuleList(nn.Linear(dims[i], dims[i + 1]) for i in range(cfg.depth))
+        self.linears = nn.ModuleList(UninitializedLinear(dims[i], dims[i + 1]) for i in range(cfg.depth))
         self.norms = nn.ModuleList(_norm(cfg) for _ in range(cfg.depth))
         self.act = ACTIVATIONS[cfg.activation].make(cfg.leaky_slope)
-        self.readout = nn.Linear(cfg.width, n_classes)
+        self.readout = UninitializedLinear(cfg.width, n_classes)
 
     def forward(self, x: Tensor, trace: Trace | None = None) -> Tensor:
         h = x

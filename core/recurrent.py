@@ -27,7 +27,7 @@ from torch import Tensor, nn
 from .activations import ACTIVATIONS, max_abs_derivative
 from .config import SimConfig
 from .inits import INITS, init_bias
-from .model import Trace
+from .model import Trace, UninitializedLinear
 
 GATES = {"rnn": 1, "lstm": 4}
 _SIGMOID_MAX_DERIV = 0.25
@@ -67,7 +67,7 @@ class RecurrentCell(nn.Module):
         self.bias = nn.Parameter(torch.empty(gates * width))
         self.norm = GateLayerNorm(gates, width) if self.has_norm else nn.Identity()
         self.act = ACTIVATIONS[cfg.activation].make(cfg.leaky_slope)
-        self.readout = nn.Linear(width, n_classes)
+        self.readout = UninitializedLinear(width, n_classes)
 
     def forward(self, x: Tensor, trace: Trace | None = None) -> Tensor:
         B = x.shape[0]

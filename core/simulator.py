@@ -177,14 +177,17 @@ class Simulator:
         model.train()
         model.zero_grad(set_to_none=True)
         loss_sum, correct, energy = 0.0, 0.0, 0.0
-        for mb in self._micro(idx):
+        micro = self._micro(idx)
+        for k, mb in enumerate(micro):
             trace = Trace()
             logits = model(self.x[mb], trace)
             y = self.y[mb]
             loss_sum += float(self._micro_loss(logits, y).detach())
             correct += float((logits.detach().argmax(1) == y).float().sum())
-            part = example_energy([t.grad for t in trace.z], trace.h)
-            energy = None if part is None or energy is None else energy + part
+            shared = k == len(micro) - 1 and _inputs_are_outputs(trace)
+            if not shared:  # else from the row norms _measure computes anyway
+                part = example_energy([t.grad for t in trace.z], trace.h)
+                energy = None if part is None or energy is None else energy + part
         loss_value, accuracy = loss_sum, correct / len(idx)
         if cfg.grad_accum > 1 and cfg.architecture in RECURRENT_ARCHITECTURES:
             # a time step's weight-gradient norm is its last micro-batch's (core/recurrent.py), not the
@@ -196,7 +199,9 @@ class Simulator:
         grad_before = _global_norm(param_grad_norms)
         grad_after = self._clip(params, grad_before)
         with torch.no_grad():
-            stats = self._measure(trace)
+            stats, g_rows, a_rows = self._measure(trace)
+            if shared and energy is not None:
+                energy = energy + _shared_energy(trace, g_rows / cfg.grad_accum**2, a_rows)
             by_id = {id(p): n for p, n in zip(params, param_grad_norms)}
             stats["weight_grad_norm"] = self.model.layer_weight_grad_norms(trace, by_id)
             stats["grad_noise"] = noise_to_signal(energy, len(idx), stats["weight_grad_norm"], len(self.y))
@@ -211,7 +216,7 @@ class Simulator:
                 # never apply an update from a pass that saw a NaN/Inf (it may not reach the loss: relu(−inf) = 0)
                 if math.isfinite(loss_value) and math.isfinite(grad_before) and not stats["act_nonfinite"].any() \
                         and not grad_bad.any():
-                    stats["update_to_weight"], new_weight_norm = self._apply_update()
+                    stats["update_to_weight"], new_weight_norm = self._apply_update(stats["weight_norm"])
                     self.steps_done = step_index
         with np.errstate(divide="ignore", invalid="ignore"):
             stats["grad_to_weight"] = stats["weight_grad_norm"] / stats["weight_norm"]
@@ -227,47 +232,76 @@ class Simulator:
             nonfinite=stage is not None, nonfinite_layer=layer, nonfinite_stage=stage, layers=layers,
         )
 
-    def _measure(self, trace: Trace) -> dict[str, np.ndarray]:
-        """Per-layer statistics of one traced pass (everything but the update and weight gradients)."""
-        z = self._stacked("z", [t.detach() for t in trace.z])      # [L, B, W]
-        a = self._stacked("a", [t.detach() for t in trace.a])
+    def _measure(self, trace: Trace) -> tuple[dict[str, np.ndarray], Tensor, Tensor]:
+        """Per-layer statistics of one traced pass (everything but the update and weight
+        gradients), and the squared row norms [L, B] of ∂L/∂z and of a (see _shared_energy)."""
+        zs = [t.detach() for t in trace.z]                          # L × [B, W]
+        a = self._stacked("a", [t.detach() for t in trace.a])       # [L, B, W]
         g = self._stacked("g", [t.grad if t.grad is not None else torch.zeros_like(t) for t in trace.z])
-        pre, act = moments(z), moments(a)
+        # per-row squared norms, in float64: ‖g_l‖² and ‖a_l‖² are their sums, and the noise
+        # statistic's per-example energies their products (one pass each instead of several)
+        g_rows = torch.linalg.vector_norm(g, dim=2).double().square_()
+        a_rows = torch.linalg.vector_norm(a, dim=2).double().square_()
+        pre, act = moments(zs), moments(a, a_rows.sum(1).cpu().numpy())
         act_counts, act_edges = histograms(a)
         grad_counts, grad_edges = histograms(g)
-        grad_norm = torch.linalg.vector_norm(g.reshape(len(g), -1), dim=1).double().cpu().numpy()
+        grad_norm = g_rows.sum(1).sqrt_().cpu().numpy()
         grad_nonfinite = np.zeros(len(grad_norm), dtype=np.int64)
         if not np.isfinite(grad_norm).all():
             grad_nonfinite = torch.count_nonzero(~torch.isfinite(g), dim=(1, 2)).cpu().numpy()
             for i in np.flatnonzero(~np.isfinite(grad_norm) & (grad_nonfinite == 0)):  # float32 overflow of
                 grad_norm[i] = float(torch.linalg.vector_norm(g[i].double()))       # finite entries, as in norms()
-        sat, dead = saturation(self._derivative(trace, z, a), self._max_deriv)
-        return dict(
+        sat, dead = saturation(self._derivative(trace, zs, a), self._max_deriv)
+        stats = dict(
             preact_mean=pre.mean, preact_std=pre.std, act_mean=act.mean, act_std=act.std,
             act_hist_counts=act_counts, act_hist_edges=act_edges, saturated_frac=sat, dead_frac=dead,
             grad_norm=grad_norm, grad_hist_counts=grad_counts, grad_hist_edges=grad_edges,
             weight_norm=self.model.per_layer(norms(self._weights)), update_to_weight=np.full(len(grad_norm), np.nan),
             act_nonfinite=pre.nonfinite + act.nonfinite, grad_nonfinite=grad_nonfinite,
         )
+        return stats, g_rows, a_rows
 
-    def _apply_update(self) -> tuple[np.ndarray, np.ndarray]:
-        """Optimizer step; returns ‖ΔW‖/‖W‖ per hidden layer and the new ‖W‖."""
+    def _apply_update(self, weight_norm: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Optimizer step; returns ‖ΔW‖/‖W‖ per hidden layer, with W before the step (as in
+        cs231n's update:data ratio, so weights the step zeroes give no 0 denominator), and the
+        new ‖W‖, or None when it is finite for certain (then it is not computed)."""
         torch._foreach_copy_(self._before, self._weights)
         self.optimizer.step()
         torch._foreach_sub_(self._before, self._weights)
-        new_norm = self.model.per_layer(norms(self._weights))
+        delta = self.model.per_layer(norms(self._before))
+        new_norm = None
+        # ‖W + ΔW‖ ≤ ‖W‖ + ‖ΔW‖: below float32's largest value no new entry can be Inf (nor NaN,
+        # which a NaN ΔW would have shown); otherwise measure, to say the update overflowed
+        if not (np.all(weight_norm + delta < FLOAT32_SAFE)):
+            new_norm = self.model.per_layer(norms(self._weights))
         with np.errstate(divide="ignore", invalid="ignore"):
-            return self.model.per_layer(norms(self._before)) / new_norm, new_norm
+            return delta / weight_norm, new_norm
 
-    def _derivative(self, trace: Trace, z: Tensor, a: Tensor) -> Tensor:
+    def _derivative(self, trace: Trace, zs: list[Tensor], a: Tensor) -> Tensor:
         """|φ′| at every activation input, [L, B, W]; from the outputs when that is cheaper."""
         act, slope = self._activation, self.config.leaky_slope
         if self.config.architecture == "lstm":  # sigmoid gates and φ side by side
             return self.model.abs_derivative(trace)
         if act.from_output is not None:
-            return act.from_output(a, slope).abs_()
-        u = self._stacked("u", [t.detach() for t in trace.u]) if self.model.has_norm else z
+            return act.from_output(a, slope)  # already |φ′| (see core.activations)
+        u = self._stacked("u", [t.detach() for t in trace.u] if self.model.has_norm else zs)
         return act.derivative(u, slope).abs_()
+
+
+def _inputs_are_outputs(trace: Trace) -> bool:
+    """Whether each hidden layer's input is the previous layer's output (a plain MLP)."""
+    return bool(trace.h) and all(h is a for h, a in zip(trace.h[1:], trace.a[:-1]))
+
+
+def _shared_energy(trace: Trace, g_rows: Tensor, a_rows: Tensor) -> np.ndarray:
+    """core.noise.example_energy for a plain MLP from squared row norms already computed:
+    ‖∂L/∂z‖² rows `g_rows` [L, B] and ‖a‖² rows `a_rows` [L, B] (layer l's input is a_{l−1})."""
+    x_rows = torch.linalg.vector_norm(trace.h[0].detach(), dim=1).double().square_()
+    h_rows = torch.cat([x_rows.unsqueeze(0), a_rows[:-1]])
+    return (g_rows * h_rows).sum(1).cpu().numpy()
+
+
+FLOAT32_SAFE = 3e38  # below torch.finfo(torch.float32).max ≈ 3.4e38
 
 
 def _global_norm(per_tensor: np.ndarray) -> float:

@@ -134,13 +134,13 @@ def test_cuda_out_of_memory_stops_the_run_with_the_state_intact(make_window, sma
     real = Simulator._apply_update
     seen = {"calls": 0, "params": None}
 
-    def update_then_oom(sim):
+    def update_then_oom(sim, *args):
         seen["calls"] += 1
         if seen["calls"] == 25:
             seen["params"] = [p.detach().clone() for p in sim.model.parameters()]
             seen["steps_done"] = sim.steps_done
             raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
-        return real(sim)
+        return real(sim, *args)
 
     monkeypatch.setattr(Simulator, "_apply_update", update_then_oom)
     w.set_running(True)

@@ -87,7 +87,10 @@ def test_update_ratio_too_high_and_too_low():
 
 
 @pytest.mark.parametrize("name", ["deep_relu", "xavier_tanh", "batchnorm_rescue", "fastai_lecun"])
-def test_healthy_scenarios_give_no_warning(name):
+def test_healthy_scenarios_give_no_warning(name, one_torch_thread):
+    # one thread: the summation order, hence the exact run, is fixed. batchnorm_rescue is near two
+    # limits (its first layers update at ~10^-1.2 per step, and BatchNorm lets gradients grow toward
+    # the input): a second thread's rounding changes ten steps of training enough to cross one
     assert diagnose_scenario(name) == []
 
 
