@@ -19,10 +19,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core import SimConfig, Simulator
+from core import SimConfig
 from core import theory
 from core.config import MAX_DEPTH
-from core.jacobian import check_supported, simulator_spectrum
+from core.jacobian import MAX_DIRECTIONS, check_supported
+from core.jacobian import spectrum as jacobian_spectrum
 from core.sweep import OVER, geometric_depths, sweep
 
 from .jobs import JobSlot, ms_until
@@ -232,15 +233,20 @@ class SweepView(QWidget):
 
 # --- Jacobian spectrum ---------------------------------------------------------------------------
 class JacobianView(QWidget):
-    """Histogram of log10 singular values of ∂h^L/∂h¹ for the network the config builds (at step 0)."""
+    """Histogram of log10 singular values of ∂h^L/∂h¹ for the window's network as it is now
+    (a copy from the worker, analysed on a job thread), at the first inputs of its probe batch."""
 
     BINS = 40
 
-    def __init__(self, controls, parent: QWidget | None = None):
+    def __init__(self, controls, worker, parent: QWidget | None = None):
         super().__init__(parent)
         self.controls = controls
+        self.worker = worker
+        self._awaiting: int | None = None  # points asked for, while the worker copies its network
+        worker.modelCopied.connect(self._start)
         self.slot = JobSlot("JacobianJob", self)
         self.spectrum = None
+        self.step = 0  # the training step of the network the shown spectrum is from
         self.points = QSpinBox()
         self.points.setRange(1, 64)
         self.points.setValue(4)
@@ -249,7 +255,7 @@ class JacobianView(QWidget):
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
         self.summary = QLabel("Singular values of the Jacobian from the first hidden layer to the last, "
-                              "at initialization. Near-isometry: all close to 1.")
+                              "for the network as it is now. Near-isometry: all close to 1.")
         self.summary.setWordWrap(True)
         row = QHBoxLayout()
         row.addWidget(QLabel("points"))
@@ -275,15 +281,28 @@ class JacobianView(QWidget):
         self.slot.busyChanged.connect(lambda b: (self.run_button.setEnabled(not b), self.cancel_button.setEnabled(b)))
 
     def run(self) -> None:
-        cfg, points = self.controls.config(), self.points.value()
         try:
-            check_supported(cfg)
+            check_supported(self.controls.config())
         except ValueError as exc:
             self.summary.setText(str(exc))
             return
         self.summary.setText("computing …")
-        self.slot.start(lambda progress, cancelled: simulator_spectrum(
-            Simulator(cfg), min(points, cfg.batch_size), cancelled=cancelled))
+        self._awaiting = self.points.value()
+        self.worker.request_model_copy()
+
+    def _start(self, copy) -> None:
+        """The worker's copy of its network arrived: compute its spectrum on a job thread."""
+        points, self._awaiting = self._awaiting, None
+        if points is None:
+            return  # asked for by someone else
+        try:
+            check_supported(copy.config)  # the network in use may differ from the edited controls
+        except ValueError as exc:
+            self.summary.setText(str(exc))
+            return
+        self.step = copy.step
+        self.slot.start(lambda progress, cancelled: jacobian_spectrum(
+            copy.model, copy.config, copy.x[:points], MAX_DIRECTIONS, copy.config.seed, cancelled))
 
     def _show(self, spec) -> None:
         self.spectrum = spec
@@ -293,7 +312,7 @@ class JacobianView(QWidget):
         self.hist.setData(edges, counts)
         kind = "exact" if spec.exact else f"restricted to {spec.directions} random directions (spread understated)"
         self.summary.setText(
-            f"{len(s)} singular values ({spec.points} inputs, {kind}). Mean squared singular value "
+            f"Step {self.step}: {len(s)} singular values ({spec.points} inputs, {kind}). Mean squared singular value "
             f"{spec.mean_sq:.3g}; spread of ln s {spec.log_spread:.3g}; "
             f"{100 * (1 - spec.rank_fraction):.0f}% numerically zero (shown at the left edge).")
 
@@ -309,7 +328,7 @@ class TheoryController(QObject):
         self.profile_slot = JobSlot("TheoryProfileJob", self)
         self.phase = PhaseView(controls)
         self.sweep = SweepView(controls)
-        self.jacobian = JacobianView(controls)
+        self.jacobian = JacobianView(controls, window.worker)
         self.tabs = QTabWidget()
         self.tabs.addTab(self.phase, "Phase diagram")
         self.tabs.addTab(self.sweep, "Depth sweep")

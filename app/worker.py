@@ -18,6 +18,7 @@ generation (bumped on each rebuild), and never touched again.
 """
 from __future__ import annotations
 
+import copy
 import threading
 import time
 from dataclasses import dataclass
@@ -111,6 +112,17 @@ class SpectrumDelivery:
     generation: int
 
 
+@dataclass(frozen=True)
+class ModelCopy:
+    """A copy of the worker's network as it is now, with its probe batch's inputs: what a
+    background job (the Jacobian spectrum) analyses without touching the training network."""
+
+    config: SimConfig
+    step: int
+    model: torch.nn.Module
+    x: torch.Tensor
+
+
 class _Mailbox:
     """Commands from the GUI thread, consumed by the worker loop."""
 
@@ -125,10 +137,11 @@ class _Mailbox:
         self.quit = False
         self.spectrum = False       # the spectrum view is open: keep W_hh's eigenvalues current
         self.spectrum_poke = False  # wake the loop to compute them now
+        self.copy_model = False     # send a ModelCopy
 
     def has_work(self) -> bool:
         return (self.quit or self.running or self.config is not None or self.reset or self.probe or self.steps > 0
-                or self.spectrum_poke)
+                or self.spectrum_poke or self.copy_model)
 
 
 class SimWorker(QObject):
@@ -140,6 +153,7 @@ class SimWorker(QObject):
     notice = Signal(str)                 # informational (e.g. CUDA fallback)
     failed = Signal(str)                 # the run was paused by a problem (divergence, OOM)
     spectrumReady = Signal(object)       # SpectrumDelivery
+    modelCopied = Signal(object)         # ModelCopy, after request_model_copy()
 
     def __init__(self, config: SimConfig):
         super().__init__()
@@ -199,6 +213,12 @@ class SimWorker(QObject):
         if wanted:
             self._spectrum_key = None  # the view may have missed the last one: send it again
 
+    def request_model_copy(self) -> None:
+        """Emit modelCopied with a copy of the network after the current command (or chunk)."""
+        with self._box.cond:
+            self._box.copy_model = True
+            self._box.cond.notify()
+
     def request_quit(self) -> None:
         with self._box.cond:
             self._box.quit = True
@@ -217,6 +237,7 @@ class SimWorker(QObject):
                 if box.quit:
                     break
                 box.spectrum_poke = False
+                copy_model, box.copy_model = box.copy_model, False
                 config, box.config = box.config, None
                 reset, box.reset = box.reset, False
                 probe, box.probe = box.probe, False
@@ -238,6 +259,8 @@ class SimWorker(QObject):
                         self._train_chunk(target)
                     elif steps:
                         self._train(steps)
+                if copy_model and self._sim is not None:
+                    self.modelCopied.emit(self._model_copy())
             except Exception as exc:  # noqa: BLE001 - a worker must never die silently
                 oom = _is_out_of_memory(exc)
                 self._fail(_describe_exception(exc))
@@ -245,6 +268,11 @@ class SimWorker(QObject):
                 torch.cuda.empty_cache()           # the pass's tensors) is gone; cycles go on the GUI thread
             self.busy = False
         self._sim = None
+
+    def _model_copy(self) -> ModelCopy:
+        sim = self._sim
+        with torch.no_grad():
+            return ModelCopy(sim.config, sim.steps_done, copy.deepcopy(sim.model), sim.x[sim._probe_idx].clone())
 
     def make_simulator(self, config: SimConfig) -> Simulator:
         """What the worker drives (overridden by the A/B comparison's worker)."""

@@ -138,8 +138,13 @@ def diagnose(snapshot: Snapshot, config: SimConfig) -> list[Diagnosis]:
         with np.errstate(divide="ignore", invalid="ignore"):
             decades = np.log10(u / UPDATE_RATIO_GUIDE)
         ok = ~np.isnan(decades)  # 0/0 (zero weights) says nothing; an update of exactly 0 is "too low"
+        low = ok & (decades < -UPDATE_RATIO_DECADES)
+        # where the gradient itself is small (weak, vanishing or 0), raising the learning rate is not the cure
+        with np.errstate(divide="ignore", invalid="ignore"):
+            small_grad = finite & (g == 0) | (finite & (g / ref < 1 / IMBALANCE_RATIO) if ref > 0 else False)
         for kind, mask, why in (("update_high", ok & (decades > UPDATE_RATIO_DECADES), "learning rate too high"),
-                                ("update_low", ok & (decades < -UPDATE_RATIO_DECADES), "learning rate too low")):
+                                ("update_low", low & ~small_grad, "learning rate too low"),
+                                ("update_low", low & small_grad, "small gradients there, not the learning rate")):
             out += _ranges(kind, "warning", mask, lambda idx, w, why=why: (
                 f"update:data ratio {_decade(float(np.median(u[idx])))} in {w} ({why})"))
     out.sort(key=lambda d: SEVERITIES.index(d.severity))

@@ -110,4 +110,26 @@ def test_jacobian_view_shows_the_core_spectrum(make_window, small_config, qtbot)
     np.testing.assert_allclose(view.spectrum.singular_values, direct.singular_values, rtol=1e-6)
     edges, counts = view.hist.getData()
     assert counts.sum() == len(direct.singular_values) == 2 * small_config.width
-    assert f"{direct.mean_sq:.3g}" in view.summary.text()
+    assert f"{direct.mean_sq:.3g}" in view.summary.text() and view.summary.text().startswith("Step 0:")
+
+
+def test_jacobian_view_analyses_the_trained_network_not_a_fresh_one(make_window, small_config, qtbot):
+    cfg = small_config.replace(lr=0.5)  # three large steps move the weights visibly
+    w = make_window(cfg)
+    for n in (1, 2, 3):
+        w.step()
+        qtbot.waitUntil(lambda n=n: w.latest.kind == "step" and w.latest.step == n, timeout=15000)
+    view = w.theory.jacobian
+    view.points.setValue(2)
+    view.run()
+    qtbot.waitUntil(lambda: view.spectrum is not None, timeout=30000)
+    sim = Simulator(cfg)
+    fresh = simulator_spectrum(sim, 2)
+    for _ in range(3):
+        sim.step()
+    trained = simulator_spectrum(sim, 2)
+    # same steps, batches and kernels (the worker has one thread fewer: summation order differs)
+    np.testing.assert_allclose(view.spectrum.singular_values, trained.singular_values, rtol=1e-4)
+    assert np.abs(trained.singular_values / fresh.singular_values - 1).max() > 1e-2
+    assert view.summary.text().startswith("Step 3:")
+    assert w.worker_thread.thread.isRunning() and w.worker._sim.steps_done == 3  # training network untouched

@@ -141,3 +141,16 @@ def test_cli_scenario_and_set_and_steps(capsys):
     assert main(["scenarios"]) == 0
     listing = capsys.readouterr().out
     assert "zero_init" in listing and load_scenario("zero_init").title in listing
+
+
+def test_a_tiny_update_under_a_vanishing_gradient_is_not_blamed_on_the_learning_rate():
+    cfg = SimConfig(depth=30, width=32, activation="sigmoid", init="normal", init_std=0.15, lr=0.1,
+                    n_samples=256, batch_size=64, device="cpu")
+    found = diagnose(Simulator(cfg).step(), cfg)
+    (first,) = [d for d in found if d.kind == "update_low" and d.first == 1]
+    assert first.message.endswith("(small gradients there, not the learning rate)") and first.last > 10
+    assert "vanishing" in kinds(found)
+    # a healthy network at a tiny learning rate: that one is the learning rate
+    healthy = SimConfig(depth=4, width=32, n_samples=256, batch_size=64, lr=1e-6, device="cpu")
+    (only,) = [d for d in diagnose(Simulator(healthy).step(), healthy) if d.kind == "update_low"]
+    assert only.message.endswith("(learning rate too low)") and (only.first, only.last) == (1, 4)
