@@ -231,8 +231,9 @@ class CompareWindow(RunCommands, QMainWindow):
             for h in self.histories.values():
                 h.clear()
         c: Comparison = d.snapshot
-        self.histories["A"].add(c.a)
-        self.histories["B"].add(c.b)
+        trail_a, trail_b = d.trail or ((), ())  # Comparer.trail()
+        self.histories["A"].add(c.a, trail_a)
+        self.histories["B"].add(c.b, trail_b)
         self.latest = c
         self._dirty = True
 

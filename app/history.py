@@ -43,8 +43,9 @@ class History:
         self._snapshots: deque[Snapshot] = deque()
         self._snapshot_bytes = 0
 
-    def add(self, snap: Snapshot) -> None:
-        """Record a training snapshot (probes are not steps and are ignored)."""
+    def add(self, snap: Snapshot, trail: Iterable = ()) -> None:
+        """Record a training snapshot (probes are not steps and are ignored), after the scalars of
+        the uninstrumented steps before it (`trail`: core.simulator.StepRecord, oldest first)."""
         if snap.kind != "step":
             return
         if snap.depth != self.depth:
@@ -53,16 +54,10 @@ class History:
             self._grad = np.full((self.layer_capacity, snap.depth), np.nan)
             self._update = np.full((self.layer_capacity, snap.depth), np.nan)
             self._noise = np.full((self.layer_capacity, snap.depth), np.nan)
-        self.steps.append(snap.step)
-        self.loss.append(snap.loss)
-        self.accuracy.append(snap.accuracy)
-        self.clip_events += int(snap.clipped)
-        if len(self.steps) > self.scalar_capacity:  # thin: keep every other point and the last
-            keep = slice(None, None, 2)
-            last = (self.steps[-1], self.loss[-1], self.accuracy[-1])
-            self.steps, self.loss, self.accuracy = self.steps[keep], self.loss[keep], self.accuracy[keep]
-            if self.steps[-1] != last[0]:
-                self.steps.append(last[0]); self.loss.append(last[1]); self.accuracy.append(last[2])  # noqa: E702
+        for record in trail:
+            if not self.steps or record.step > self.steps[-1]:  # (an A/B replay may repeat steps)
+                self._add_scalars(record.step, record.loss, record.accuracy, record.clipped)
+        self._add_scalars(snap.step, snap.loss, snap.accuracy, snap.clipped)
         i = self._count % self.layer_capacity
         self._layer_steps[i] = snap.step
         self._grad[i] = snap.layers.grad_norm
@@ -74,6 +69,18 @@ class History:
         while len(self._snapshots) > 1 and (len(self._snapshots) > self.layer_capacity
                                             or self._snapshot_bytes > self.snapshot_budget):
             self._snapshot_bytes -= self._snapshots.popleft().nbytes
+
+    def _add_scalars(self, step: int, loss: float, accuracy: float, clipped: bool) -> None:
+        self.steps.append(step)
+        self.loss.append(loss)
+        self.accuracy.append(accuracy)
+        self.clip_events += int(clipped)
+        if len(self.steps) > self.scalar_capacity:  # thin: keep every other point and the last
+            keep = slice(None, None, 2)
+            last = (self.steps[-1], self.loss[-1], self.accuracy[-1])
+            self.steps, self.loss, self.accuracy = self.steps[keep], self.loss[keep], self.accuracy[keep]
+            if self.steps[-1] != last[0]:
+                self.steps.append(last[0]); self.loss.append(last[1]); self.accuracy.append(last[2])  # noqa: E702
 
     def snapshots(self) -> list[Snapshot]:
         """The most recent recorded snapshots, oldest first (bounded: see the module docstring)."""

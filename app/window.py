@@ -281,7 +281,7 @@ class MainWindow(RunCommands, QMainWindow):
             self._generation = d.generation
             self.history.clear()
             self._rate_mark = None
-        self.history.add(d.snapshot)
+        self.history.add(d.snapshot, d.trail)
         self.latest = d.snapshot
         self._dirty = True
         if d.snapshot.kind == "step":

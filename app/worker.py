@@ -101,6 +101,7 @@ class Delivery:
     snapshot: Snapshot
     generation: int
     steps_per_second: float | None  # training throughput of the chunk, None for probes
+    trail: tuple = ()  # the simulator's trail(): the chunk's uninstrumented steps (A/B: one per side)
 
 
 @dataclass(frozen=True)
@@ -331,7 +332,8 @@ class SimWorker(QObject):
         snap = self._sim.step(n)
         elapsed = time.perf_counter() - t0
         done = max(1, self._sim.steps_done - before)
-        self._deliver(snap, done / elapsed if elapsed > 0 else None)
+        trail = self._sim.trail()
+        self._deliver(snap, done / elapsed if elapsed > 0 else None, trail)
         if snap.nonfinite:
             self._fail(self.describe_failure(snap))
         return snap
@@ -355,8 +357,8 @@ class SimWorker(QObject):
         elif elapsed > CHUNK_SECONDS * 2 and self._chunk > 1:
             self._chunk = max(1, self._chunk // 2)
 
-    def _deliver(self, snap: Snapshot, rate: float | None) -> None:
-        self.snapshotReady.emit(Delivery(snap, self._generation, rate))
+    def _deliver(self, snap: Snapshot, rate: float | None, trail: tuple = ()) -> None:
+        self.snapshotReady.emit(Delivery(snap, self._generation, rate, trail))
 
     def _fail(self, message: str) -> None:
         self.set_running(False)

@@ -211,6 +211,10 @@ class Comparer:
         """Both networks on the same fixed probe batch, no update."""
         return compare(self.sim_a.probe(), self.sim_b.probe())
 
+    def trail(self) -> tuple[tuple, tuple]:
+        """Simulator.trail() of A and of B for the last step(n) call."""
+        return self.sim_a.trail(), self.sim_b.trail()
+
     def step(self, n: int = 1) -> Comparison:
         """Train both n steps (fewer if one goes non-finite: both stop at that step)."""
         start = self.sim_a.steps_done

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import math
+from collections import deque
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -32,6 +34,19 @@ def resolve_device(requested: str) -> tuple[torch.device, str]:
     if requested == "cuda":
         raise ConfigError("device", f"'cuda' was requested but {why}; use 'auto' or 'cpu'")
     return torch.device("cpu"), f"CPU ({why})"
+
+
+TRAIL_MAX = 4096  # records kept by one step(n) call (the window's chunks are at most this long)
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """The scalars of one uninstrumented training step (see Simulator.trail)."""
+
+    step: int
+    loss: float
+    accuracy: float
+    clipped: bool
 
 
 class Simulator:
@@ -71,6 +86,7 @@ class Simulator:
         self._max_deriv = max_abs_derivative(config.activation, config.leaky_slope)
         self._weights = self.model.hidden_weights()
         self._before: list[Tensor] = [torch.empty_like(w) for w in self._weights]
+        self._trail: deque[StepRecord] = deque(maxlen=TRAIL_MAX)
         self._buffers: dict[str, Tensor] = {}
         self.steps_done = 0
 
@@ -92,17 +108,24 @@ class Simulator:
             self.model.zero_grad(set_to_none=True)
 
     def step(self, n: int = 1) -> Snapshot:
-        """Train n ≥ 1 steps; the snapshot holds the statistics of the last one.
+        """Train n ≥ 1 steps; the snapshot holds the statistics of the last one, and `trail()`
+        the loss, accuracy and clipping of the ones before it.
 
         Stops early, returning that step's snapshot, if a step produced a NaN/Inf.
         """
         if n < 1:
             raise ValueError(f"n must be >= 1, got {n}")
+        self._trail.clear()
         for _ in range(n - 1):
             bad_batch = self._bare_step()
             if bad_batch is not None:  # report the step that went non-finite, on its own batch
                 return self._pass(bad_batch, update=True)
         return self._pass(self._sampler.next_indices().to(self.device), update=True)
+
+    def trail(self) -> tuple[StepRecord, ...]:
+        """The uninstrumented steps of the last step(n) call, oldest first (the most recent
+        TRAIL_MAX of them): what a loss curve needs between two snapshots."""
+        return tuple(self._trail)
 
     def spectrum(self) -> Spectrum | None:
         """Eigenvalues of W_hh now (core.spectrum), or None when unavailable_reason() says why not."""
@@ -139,15 +162,22 @@ class Simulator:
         """
         idx = self._sampler.next_indices().to(self.device)
         self.optimizer.zero_grad(set_to_none=True)
-        loss = sum(self._micro_loss(self.model(self.x[mb]), self.y[mb]).detach() for mb in self._micro(idx))
+        loss = correct = torch.zeros((), device=self.device)
+        for mb in self._micro(idx):
+            logits = self.model(self.x[mb])
+            loss = loss + self._micro_loss(logits, self.y[mb]).detach()
+            correct = correct + (logits.detach().argmax(1) == self.y[mb]).sum()
         params, grad_norms = self._grads()
         before = _global_norm(grad_norms)
-        if not (math.isfinite(float(loss)) and math.isfinite(before)):
+        loss_value = float(loss)
+        if not (math.isfinite(loss_value) and math.isfinite(before)):
             return idx
-        self._clip(params, before)
+        after = self._clip(params, before)
         set_lr(self.optimizer, effective_lr(self.config, self.steps_done + 1))
         self.optimizer.step()
         self.steps_done += 1
+        self._trail.append(StepRecord(self.steps_done, loss_value, float(correct) / len(idx),
+                                      self.config.clip_mode != "none" and after != before))
         return None
 
     def _micro(self, idx: Tensor) -> Tensor:

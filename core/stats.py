@@ -117,9 +117,9 @@ def saturation(deriv: Tensor, max_deriv: float) -> tuple[np.ndarray, np.ndarray]
     # is several times faster than a boolean mask here. Rows (≤ 4096 ones) sum exactly in
     # float32; the per-layer total is summed in float64 so it stays exact past 2²⁴.
     below = deriv.sub_(SATURATION_FRACTION * max_deriv).clamp_(max=0).sign_()  # −1 where below, else 0
-    sat = -below.sum(dim=2).sum(dim=1, dtype=torch.float64).cpu().numpy()
+    sat = 0.0 - below.sum(dim=2).sum(dim=1, dtype=torch.float64).cpu().numpy()  # 0 − (−0) is +0
     for i in np.flatnonzero(~np.isfinite(sat)):  # a NaN φ′ stays NaN above: count the rest
-        sat[i] = -float(torch.nansum(below[i], dtype=torch.float64))
+        sat[i] = 0.0 - float(torch.nansum(below[i], dtype=torch.float64))
     return (sat / (B * W), dead.cpu().numpy() / W)
 
 

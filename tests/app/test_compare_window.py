@@ -73,6 +73,15 @@ def test_edit_b_step_both_and_plots_share_axes(qtbot, make_compare):
     assert c0.a.step == c0.b.step == 0 and w.histories["A"].steps == w.histories["B"].steps == []
 
 
+def test_running_both_records_every_step_of_the_loss_curves(qtbot, make_compare):
+    w = make_compare(ConfigPair(BASE, BASE.replace(init="kaiming_normal")))
+    w.set_running(True, until=120)
+    qtbot.waitUntil(lambda: not w.is_running() and w.latest is not None and w.latest.step == 120, timeout=60000)
+    for side in "AB":
+        assert w.histories[side].steps == list(range(1, 121))
+    assert w.histories["A"].loss != w.histories["B"].loss  # two different networks
+
+
 def test_editing_a_carries_over_to_b_where_equal(make_compare):
     w = make_compare(ConfigPair(BASE, BASE.replace(init="kaiming_normal")))
     _edit(w, "A", "depth", 9)

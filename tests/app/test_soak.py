@@ -63,10 +63,10 @@ def soak(make_window, qtbot, segments: int, steps_per_segment: int, rss_growth_b
         lambda d: emitted.append((d.generation, d.snapshot.step)) if d.snapshot.kind == "step" else None)
     add = w.history.add
 
-    def record(snap):
+    def record(snap, trail=()):
         if snap.kind == "step":
             recorded.append((w._generation, snap.step))
-        add(snap)
+        add(snap, trail)
 
     w.history.add = record
     w.redrawn.connect(lambda s: drawn.append((w._generation, s.step)) if s.kind == "step" else None)

@@ -7,7 +7,7 @@ import torch
 from PySide6.QtCore import Qt
 
 from app.plots import GRID_BINS, auto_layers
-from core import SimConfig
+from core import SimConfig, Simulator
 
 EXPLODING = dict(activation="relu", init="normal", init_std=1.0, depth=50, lr=1.0,
                  width=16, n_samples=256, batch_size=32)  # goes non-finite at step 2 (checked)
@@ -61,6 +61,23 @@ def test_run_and_pause(make_window, small_config, qtbot):
     assert w.latest.step == last
     assert "Run" in w.run_button.text()
     assert len(w.history.steps) >= 2 and w.history.steps == sorted(w.history.steps)
+
+
+def test_the_loss_curve_has_every_step_though_statistics_come_per_chunk(make_window, small_config, qtbot):
+    cfg = small_config.replace(clip_mode="norm", clip_threshold=0.3)
+    w = make_window(cfg)
+    w.set_running(True, until=300)
+    qtbot.waitUntil(lambda: not w.is_running() and w.latest.step == 300, timeout=60000)
+    assert w.history.steps == list(range(1, 301))
+    assert len(w.history.snapshots()) < 300  # full statistics only for each chunk's last step
+    reference = Simulator(cfg)
+    losses, clips = [], 0
+    for _ in range(300):
+        snap = reference.step()
+        losses.append(snap.loss)
+        clips += snap.clipped
+    assert w.history.loss == pytest.approx(losses, rel=1e-4)  # the worker runs one torch thread fewer
+    assert w.history.clip_events == clips > 0
 
 
 def test_keyboard_shortcuts(make_window, small_config, qtbot):

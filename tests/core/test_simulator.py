@@ -264,3 +264,20 @@ def test_norm_overflowing_float32_is_computed_in_float64():
     big = torch.full((4, 4), 1e38)  # every entry finite; ‖·‖ = 4e38 > float32's 3.4e38
     assert np.isinf(float(torch.linalg.vector_norm(big)))
     assert norms([big, torch.ones(3)]).tolist() == pytest.approx([4e38, math.sqrt(3)], rel=1e-6)
+
+
+def test_step_n_keeps_the_scalars_of_the_steps_it_does_not_instrument():
+    cfg = SimConfig(depth=4, width=16, n_samples=256, batch_size=32, clip_mode="norm", clip_threshold=0.3,
+                    device="cpu")
+    chunked, single = Simulator(cfg), Simulator(cfg)
+    snap = chunked.step(5)
+    trail = chunked.trail()
+    singles = [single.step() for _ in range(5)]
+    assert [r.step for r in trail] == [1, 2, 3, 4] and snap.step == 5
+    # the same forward and backward, with and without the statistics: the same numbers
+    assert [r.loss for r in trail] == pytest.approx([s.loss for s in singles[:4]], rel=1e-6)
+    assert [r.accuracy for r in trail] == [s.accuracy for s in singles[:4]]
+    assert [r.clipped for r in trail] == [s.clipped for s in singles[:4]]
+    assert any(r.clipped for r in trail) and not all(r.clipped for r in trail)
+    chunked.step()
+    assert chunked.trail() == ()  # only the last call's steps

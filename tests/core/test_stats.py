@@ -70,3 +70,5 @@ def test_saturation_counts_match_a_mask_and_skip_nan():
     expected = [int((d[i][~torch.isnan(d[i])] < 0.05).sum()) / d[i].numel() for i in range(4)]
     sat, _ = saturation(d.clone(), max_deriv=1.0)
     assert sat.tolist() == expected  # exact counts: the NaN entry is neither saturated nor poisons the layer
+    none, _ = saturation(torch.ones(2, 3, 4), max_deriv=1.0)
+    assert np.signbit(none).tolist() == [False, False]  # +0, never "-0%" on screen
