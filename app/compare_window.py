@@ -159,12 +159,14 @@ class CompareWindow(RunCommands, QMainWindow):
         # worker
         self.worker_thread = WorkerThread(pair, worker_class=CompareWorker)
         self.worker = self.worker_thread.worker
+        # bound methods of this window, never lambdas: the worker emits from its own thread, and
+        # only a receiver living on the GUI thread makes Qt queue the call there (a lambda ran on
+        # the worker thread and touched widgets: "Timers cannot be started from another thread")
         self.worker.snapshotReady.connect(self._on_delivery)
-        self.worker.configApplied.connect(lambda _c, reason: self.device_label.setText(f"device: {reason}"))
-        self.worker.runningChanged.connect(
-            lambda on: self.run_button.setText("Pause  [Space]" if on else "Run  [Space]"))
-        self.worker.failed.connect(lambda m: self._show_banner(m, BANNER_ERROR, diverged=True))
-        self.worker.notice.connect(lambda m: self._show_banner(m, BANNER_WARN))
+        self.worker.configApplied.connect(self._on_config_applied)
+        self.worker.runningChanged.connect(self._on_running_changed)
+        self.worker.failed.connect(self._on_failed)
+        self.worker.notice.connect(self._on_notice)
         self._make_timers()
         self._show_differences()
         self.worker_thread.start()
@@ -255,6 +257,18 @@ class CompareWindow(RunCommands, QMainWindow):
         warning = self.pair.warning()
         self.warning_label.setText(f"⚠ {warning}" if warning else "")
         self.warning_label.setVisible(bool(warning))
+
+    def _on_config_applied(self, _config, reason: str) -> None:
+        self.device_label.setText(f"device: {reason}")
+
+    def _on_running_changed(self, running: bool) -> None:
+        self.run_button.setText("Pause  [Space]" if running else "Run  [Space]")
+
+    def _on_failed(self, message: str) -> None:
+        self._show_banner(message, BANNER_ERROR, diverged=True)
+
+    def _on_notice(self, message: str) -> None:
+        self._show_banner(message, BANNER_WARN)
 
     def _show_banner(self, message: str, style: str, diverged: bool = False) -> None:
         if diverged:
