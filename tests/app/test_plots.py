@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 import pytest
@@ -91,6 +92,13 @@ def test_zero_gradients_drawn_at_floor_and_nonfinite_marked(panel):
     assert image.shape == (8, 1)
     assert image[0, 0] == 0 and image[1, 0] == 0 and image[2, 0] == 255
     assert 1 <= image[3, 0] <= 254
+    # the colour bar shows the map's decades, and follows when they change (it is set only on a change)
+    logs = np.log10(g[3:])
+    assert panel.grad_bar.levels()[1] == math.ceil(logs.max())
+    bigger = _with_layers(snap, grad_norm=g * 1e3)
+    history.add(bigger)
+    panel.show_snapshot(bigger, history)
+    assert panel.grad_bar.levels()[1] == math.ceil(logs.max() + 3)
 
 
 def test_panel_draws_a_thousand_layers(panel):
