@@ -489,8 +489,7 @@ class PlotPanel(pg.GraphicsLayoutWidget):
         span = max(x1 - x0, 1.0)
         L, H = index.shape
         self.grad_image.setRect(QRectF(x0 - span / (2 * max(H - 1, 1)), 0.5, span + span / max(H - 1, 1), L))
-        if self.grad_bar.levels() != (lo, hi):  # a colour bar re-renders its gradient and axis (~2 ms)
-            self.grad_bar.setLevels((lo, hi))
+        self.grad_bar.setLevels((lo, hi))
         fit_range(self.grad_map, "x", x0 - span / (2 * max(H - 1, 1)), x1 + span / (2 * max(H - 1, 1)), grow=0.25)
         self.grad_map.setYRange(0.5, L + 0.5, padding=0)
 
