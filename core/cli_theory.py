@@ -41,6 +41,8 @@ def register(sub, add_config_arguments) -> None:
             p.add_argument("--points", type=int, default=4, help="probe inputs to pool (1..64)")
             p.add_argument("--directions", type=int, default=512,
                            help="at most this many directions (exact when width <= it)")
+            p.add_argument("--steps", type=int, default=0,
+                           help="train this many steps first (default 0: the network at initialization)")
 
 
 def _parse_depths(text: str) -> list[int]:
@@ -95,9 +97,16 @@ def run(args: argparse.Namespace, cfg: SimConfig) -> str:
         raise ConfigError("points", f"{args.points} is out of range; allowed 1..64")
     if args.directions < 1:
         raise ConfigError("directions", f"{args.directions} is out of range; allowed >= 1")
-    spec = simulator_spectrum(Simulator(cfg), min(args.points, cfg.batch_size), args.directions)
+    if args.steps < 0:
+        raise ConfigError("steps", f"{args.steps} is out of range; allowed >= 0")
+    sim = Simulator(cfg)
+    if args.steps:
+        snap = sim.step(args.steps)
+        if snap.nonfinite:
+            raise ConfigError("steps", f"training went non-finite at step {snap.step}: no Jacobian to analyse")
+    spec = simulator_spectrum(sim, min(args.points, cfg.batch_size), args.directions)
     if args.format == "csv":
         return _csv([{"index": i + 1, "singular_value": float(s)} for i, s in enumerate(spec.singular_values)],
                     ("index", "singular_value"))
-    return json.dumps({"config": cfg.to_dict(), "summary": spec.summary(),
+    return json.dumps({"config": cfg.to_dict(), "step": sim.steps_done, "summary": spec.summary(),
                        "singular_values": [float(s) for s in spec.singular_values]}, allow_nan=False) + "\n"

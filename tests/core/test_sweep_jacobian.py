@@ -145,6 +145,21 @@ def test_jacobian_cli_summary(capsys):
     assert "depth" in capsys.readouterr().err
 
 
+def test_jacobian_cli_after_training_is_the_trained_networks(capsys):
+    sets = [f"--set={k}={v}" for k, v in SMALL.items()] + ["--set", "depth=4", "--set", "lr=0.5"]
+    assert main(["jacobian", *sets, "--points", "2", "--steps", "3"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    sim = Simulator(SimConfig(**{**SMALL, "depth": 4, "lr": 0.5}))
+    at_init = jac.simulator_spectrum(sim, 2)
+    sim.step(3)
+    trained = jac.simulator_spectrum(sim, 2)
+    assert doc["step"] == 3
+    np.testing.assert_allclose(doc["singular_values"], trained.singular_values, rtol=1e-6)
+    assert not np.allclose(doc["singular_values"], at_init.singular_values, rtol=1e-3)
+    assert main(["jacobian", *sets, "--steps", "-1"]) == 2
+    assert "steps: -1 is out of range" in capsys.readouterr().err
+
+
 def test_theory_cli_csv_is_the_prediction(capsys):
     from core import theory
 
