@@ -85,8 +85,8 @@ class JobSlot(QObject):
         """Cancel, and join every thread started here within `timeout_ms` in all; whether all ended.
         Threads that did not end are kept, so a later call still waits for them."""
         self.cancel()
-        deadline = time.monotonic() + timeout_ms / 1000
-        self._old = [j for j in self._old if not j.wait(ms_until(deadline))]
+        left = time_left(timeout_ms)
+        self._old = [j for j in self._old if not j.wait(left())]
         return not self._old
 
     def _keep(self, job: Job) -> None:
@@ -117,7 +117,8 @@ class JobSlot(QObject):
             self.error.emit(message)
 
 
-
-def ms_until(deadline: float) -> int:
-    """Milliseconds from now to a time.monotonic() deadline, at least 0."""
-    return max(0, int((deadline - time.monotonic()) * 1000))
+def time_left(timeout_ms: int) -> Callable[[], int]:
+    """A function giving the milliseconds left (at least 0) of `timeout_ms` counted from now:
+    several joins in a row then share one time limit."""
+    deadline = time.monotonic() + timeout_ms / 1000
+    return lambda: max(0, int((deadline - time.monotonic()) * 1000))

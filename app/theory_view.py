@@ -8,7 +8,6 @@ Everything costly runs on `app.jobs` threads; the GUI thread only draws.
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 import pyqtgraph as pg
@@ -26,7 +25,7 @@ from core.jacobian import MAX_DIRECTIONS, check_supported
 from core.jacobian import spectrum as jacobian_spectrum
 from core.sweep import OVER, geometric_depths, sweep
 
-from .jobs import JobSlot, ms_until
+from .jobs import JobSlot, time_left
 from .plots import LABEL_STYLE, TICK_FONT
 
 LOG_CHI_RANGE = 1.0   # colour scale of the phase diagram: χ from 1/10 to 10
@@ -385,8 +384,8 @@ class TheoryController(QObject):
     def shutdown(self, timeout_ms: int = 30_000) -> bool:
         """Cancel and join the theory jobs within `timeout_ms` in all; whether every thread ended."""
         self.cancel()
-        deadline = time.monotonic() + timeout_ms / 1000
-        return all([slot.shutdown(ms_until(deadline)) for slot in self.slots()])
+        left = time_left(timeout_ms)
+        return all([slot.shutdown(left()) for slot in self.slots()])
 
 
 def install_theory(window) -> TheoryController:

@@ -34,7 +34,7 @@ from .dialogs import Dialogs
 from .exports import export_plots as write_plots
 from .guidance import DiagnosesList, ScenarioPanel
 from .history import History
-from .jobs import ms_until
+from .jobs import time_left
 from .plots import NoisePanel, PlotPanel, layer_noun
 from .run_commands import RunCommands
 from .spectrum import SpectrumView
@@ -526,11 +526,7 @@ class MainWindow(RunCommands, QMainWindow):
         """Show `entry`: its config in the controls and the worker (rebuilt at step 0, not run), and its
         recorded snapshots, if any, in the plots until the user runs, steps or changes a setting."""
         self.worker.set_running(False)
-        self._clear_divergence()
-        self._throttle.stop()
-        self._pending_config = None
-        self.controls.set_config(entry.config)
-        self.worker.set_config(entry.config)
+        self._set_config_now(entry.config)
         self._applied_config = entry.config  # the opened snapshots' config, for the diagnoses
         if not entry.snapshots:
             self._end_replay()
@@ -544,6 +540,15 @@ class MainWindow(RunCommands, QMainWindow):
         self.message_label.setText(
             f"Opened {source}: {len(steps)} recorded snapshot(s), steps {min(steps)}–{max(steps)}. "
             "Weights are not saved: Run or Step trains afresh from step 0.")
+
+    def _set_config_now(self, config: SimConfig) -> None:
+        """Put `config` in the controls and send it to the worker at once (no throttle: it is one
+        deliberate change, not a slider drag), clearing any divergence banner."""
+        self._clear_divergence()
+        self._throttle.stop()
+        self._pending_config = None
+        self.controls.set_config(config)
+        self.worker.set_config(config)
 
     def _end_replay(self) -> None:
         if self._replay:
@@ -607,12 +612,7 @@ class MainWindow(RunCommands, QMainWindow):
     def restore_defaults(self) -> None:
         """Default configuration and window size; forget what was remembered."""
         self._end_replay()
-        self._clear_divergence()
-        defaults = SimConfig()
-        self.controls.set_config(defaults)
-        self._throttle.stop()
-        self._pending_config = None
-        self.worker.set_config(defaults)
+        self._set_config_now(SimConfig())
         self.resize(*DEFAULT_SIZE)
         if self.settings is not None:
             remembered.forget(self.settings)
@@ -624,9 +624,9 @@ class MainWindow(RunCommands, QMainWindow):
         `timeout_ms`; remember the state. Idempotent; returns whether every thread ended."""
         if not self._closed and self.settings is not None:
             remembered.remember(self.settings, self.controls.config(), self.saveGeometry())
-        deadline = time.monotonic() + timeout_ms / 1000
+        left = time_left(timeout_ms)
         self.theory.cancel()  # they stop while the others are joined
-        ended = [window.shutdown(ms_until(deadline)) for window in self.compare_windows]
-        ended.append(super().shutdown(ms_until(deadline)))
-        ended.append(self.theory.shutdown(ms_until(deadline)))
+        ended = [window.shutdown(left()) for window in self.compare_windows]
+        ended.append(super().shutdown(left()))
+        ended.append(self.theory.shutdown(left()))
         return all(ended)

@@ -55,7 +55,12 @@ def example_energy(z_grads: list[Tensor | None], inputs: list[Tensor] | None) ->
     if not inputs or len(inputs) != len(z_grads):
         return None
     grads = [g if g is not None else torch.zeros(h.shape[0], 1, device=h.device) for g, h in zip(z_grads, inputs)]
-    return (_row_sq_norms(grads) * _row_sq_norms([h.detach() for h in inputs])).sum(1).cpu().numpy()
+    return energy_from_rows(_row_sq_norms(grads), _row_sq_norms([h.detach() for h in inputs]))
+
+
+def energy_from_rows(grad_rows: Tensor, input_rows: Tensor) -> np.ndarray:
+    """P per layer from the squared row norms [L, B] of ∂L/∂z and of the layer's inputs."""
+    return (grad_rows * input_rows).sum(1).cpu().numpy()
 
 
 def noise_to_signal(energy: np.ndarray | None, n: int, mean_grad_norm: np.ndarray,

@@ -14,7 +14,7 @@ from .config import RECURRENT_ARCHITECTURES, ConfigError, SimConfig
 from .data import DATASETS, BatchSampler, Dataset
 from .memory import check_fits
 from .model import Network, Trace, build_network
-from .noise import example_energy, noise_to_signal
+from .noise import energy_from_rows, example_energy, noise_to_signal
 from .optim import effective_lr, make_optimizer, set_lr
 from .recurrent import RecurrentNetwork
 from .runtime import tune_allocator
@@ -166,7 +166,7 @@ class Simulator:
         for mb in self._micro(idx):
             logits = self.model(self.x[mb])
             loss = loss + self._micro_loss(logits, self.y[mb]).detach()
-            correct = correct + (logits.detach().argmax(1) == self.y[mb]).sum()
+            correct = correct + _correct(logits, self.y[mb])
         params, grad_norms = self._grads()
         before = _global_norm(grad_norms)
         loss_value = float(loss)
@@ -177,7 +177,7 @@ class Simulator:
         self.optimizer.step()
         self.steps_done += 1
         self._trail.append(StepRecord(self.steps_done, loss_value, float(correct) / len(idx),
-                                      self.config.clip_mode != "none" and after != before))
+                                      _was_clipped(self.config, before, after)))
         return None
 
     def _micro(self, idx: Tensor) -> Tensor:
@@ -213,7 +213,7 @@ class Simulator:
             logits = model(self.x[mb], trace)
             y = self.y[mb]
             loss_sum += float(self._micro_loss(logits, y).detach())
-            correct += float((logits.detach().argmax(1) == y).float().sum())
+            correct += float(_correct(logits, y))
             shared = k == len(micro) - 1 and _inputs_are_outputs(trace)
             if not shared:  # else from the row norms _measure computes anyway
                 part = example_energy([t.grad for t in trace.z], trace.h)
@@ -258,7 +258,7 @@ class Simulator:
             step=step_index, kind="step" if update else "probe",
             loss=loss_value, accuracy=accuracy, lr=lr,
             grad_norm_total=grad_before, grad_norm_clipped=grad_after,
-            clipped=cfg.clip_mode != "none" and grad_after != grad_before,
+            clipped=_was_clipped(cfg, grad_before, grad_after),
             nonfinite=stage is not None, nonfinite_layer=layer, nonfinite_stage=stage, layers=layers,
         )
 
@@ -327,8 +327,16 @@ def _shared_energy(trace: Trace, g_rows: Tensor, a_rows: Tensor) -> np.ndarray:
     """core.noise.example_energy for a plain MLP from squared row norms already computed:
     ‖∂L/∂z‖² rows `g_rows` [L, B] and ‖a‖² rows `a_rows` [L, B] (layer l's input is a_{l−1})."""
     x_rows = torch.linalg.vector_norm(trace.h[0].detach(), dim=1).double().square_()
-    h_rows = torch.cat([x_rows.unsqueeze(0), a_rows[:-1]])
-    return (g_rows * h_rows).sum(1).cpu().numpy()
+    return energy_from_rows(g_rows, torch.cat([x_rows.unsqueeze(0), a_rows[:-1]]))
+
+
+def _correct(logits: Tensor, y: Tensor) -> Tensor:
+    """How many of the batch's predictions are right (a 0-d tensor, on the device)."""
+    return (logits.detach().argmax(1) == y).sum()
+
+
+def _was_clipped(cfg: SimConfig, norm_before: float, norm_after: float) -> bool:
+    return cfg.clip_mode != "none" and norm_after != norm_before
 
 
 FLOAT32_SAFE = 3e38  # below torch.finfo(torch.float32).max ≈ 3.4e38

@@ -53,11 +53,10 @@ def moments(x: Tensor | Sequence[Tensor], sq_norms: np.ndarray | None = None) ->
         if sq_norms is None:
             sq_norms = torch.stack(torch._foreach_norm(flat)).double().cpu().numpy() ** 2
     n = flat[0].numel()
-    sq = sq_norms
     mean = total / n
     with np.errstate(invalid="ignore", over="ignore"):
-        var = sq / n - mean**2
-        redo = ~np.isfinite(total) | ~np.isfinite(sq) | (var * _CANCELLATION_RATIO < mean**2)
+        var = sq_norms / n - mean**2
+        redo = ~np.isfinite(total) | ~np.isfinite(sq_norms) | (var * _CANCELLATION_RATIO < mean**2)
     nonfinite = np.zeros(len(mean), dtype=np.int64)
     for i in np.flatnonzero(redo):
         row = flat[i]
@@ -113,7 +112,7 @@ def saturation(deriv: Tensor, max_deriv: float) -> tuple[np.ndarray, np.ndarray]
     share of units whose φ′ is 0 for every example of the batch). Overwrites `deriv`."""
     L, B, W = deriv.shape
     dead = torch.count_nonzero(deriv.amax(dim=1) == 0, dim=1)
-    # count the entries below the threshold as Σ sign(max(thr − |φ′|, 0)): float arithmetic
+    # count the entries below the threshold as −Σ sign(min(|φ′| − thr, 0)): float arithmetic
     # is several times faster than a boolean mask here. Rows (≤ 4096 ones) sum exactly in
     # float32; the per-layer total is summed in float64 so it stays exact past 2²⁴.
     below = deriv.sub_(SATURATION_FRACTION * max_deriv).clamp_(max=0).sign_()  # −1 where below, else 0
