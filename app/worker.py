@@ -10,8 +10,8 @@ While running, the worker calls ``Simulator.step(n)`` with n adapted so each
 chunk takes about `CHUNK_SECONDS`: only a chunk's last step computes statistics
 and makes a snapshot, so 20 snapshots a second (more than the window draws
 within its budget, see window.DRAW_BUDGET) leave the other steps as fast as a
-bare training step; the stop flag and a new config are picked up after every
-chunk. (Chunks of one 60 Hz frame made every step an instrumented one, and
+bare training step; a pause, a reset or a new config ends a chunk at its next
+step (Simulator.step's `stop`). (Chunks of one 60 Hz frame made every step an instrumented one, and
 training with the window open ran at 0.66x the headless rate; bench/bench_gui.py.)
 Every snapshot is emitted once, tagged with the simulator's
 generation (bumped on each rebuild), and never touched again.
@@ -139,6 +139,11 @@ class _Mailbox:
         self.spectrum = False       # the spectrum view is open: keep W_hh's eigenvalues current
         self.spectrum_poke = False  # wake the loop to compute them now
         self.copy_model = False     # send a ModelCopy
+
+    def interrupts_chunk(self) -> bool:
+        """Whether a running chunk should end at once: paused, quitting, or a new config waiting
+        (read without the lock: each is one attribute read, and a late True only costs a step)."""
+        return not self.running or self.quit or self.config is not None or self.reset
 
     def has_work(self) -> bool:
         return (self.quit or self.running or self.config is not None or self.reset or self.probe or self.steps > 0
@@ -325,11 +330,11 @@ class SimWorker(QObject):
         if notice:
             self.notice.emit(notice)
 
-    def _train(self, n: int) -> Snapshot:
+    def _train(self, n: int, stop=None) -> Snapshot:
         assert self._sim is not None
         t0 = time.perf_counter()
         before = self._sim.steps_done
-        snap = self._sim.step(n)
+        snap = self._sim.step(n, stop)
         elapsed = time.perf_counter() - t0
         done = max(1, self._sim.steps_done - before)
         trail = self._sim.trail()
@@ -347,7 +352,7 @@ class SimWorker(QObject):
                 self.set_running(False)
                 return
         t0 = time.perf_counter()
-        self._train(n)
+        self._train(n, self._box.interrupts_chunk)
         if target is not None and self._sim.steps_done >= target:
             self.set_running(False)
         elapsed = time.perf_counter() - t0

@@ -31,7 +31,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -215,11 +215,11 @@ class Comparer:
         """Simulator.trail() of A and of B for the last step(n) call."""
         return self.sim_a.trail(), self.sim_b.trail()
 
-    def step(self, n: int = 1) -> Comparison:
-        """Train both n steps (fewer if one goes non-finite: both stop at that step)."""
+    def step(self, n: int = 1, stop: Callable[[], bool] | None = None) -> Comparison:
+        """Train both n steps (fewer if one goes non-finite, or `stop` says so: see Simulator.step)."""
         start = self.sim_a.steps_done
-        sa = self.sim_a.step(n)
-        sb = self.sim_b.step(sa.step - start)  # A may have stopped early at a non-finite step
+        sa = self.sim_a.step(n, stop)
+        sb = self.sim_b.step(sa.step - start)  # A may have stopped early (non-finite, or asked to)
         if sb.nonfinite and sb.step < sa.step:
             # B failed first, but A has gone past that step: replay A from its seed up to B's
             # step (a Simulator is deterministic for a config and seed), so both show the same step

@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import torch
@@ -107,16 +108,20 @@ class Simulator:
                     b.copy_(saved)
             self.model.zero_grad(set_to_none=True)
 
-    def step(self, n: int = 1) -> Snapshot:
+    def step(self, n: int = 1, stop: Callable[[], bool] | None = None) -> Snapshot:
         """Train n ≥ 1 steps; the snapshot holds the statistics of the last one, and `trail()`
         the loss, accuracy and clipping of the ones before it.
 
-        Stops early, returning that step's snapshot, if a step produced a NaN/Inf.
+        Stops early, returning that step's snapshot, if a step produced a NaN/Inf. `stop`, if
+        given, is asked before each uninstrumented step: once it says True, the next step is the
+        last (so a caller pausing a long run waits for one or two steps, not for all n).
         """
         if n < 1:
             raise ValueError(f"n must be >= 1, got {n}")
         self._trail.clear()
         for _ in range(n - 1):
+            if stop is not None and stop():
+                break
             bad_batch = self._bare_step()
             if bad_batch is not None:  # report the step that went non-finite, on its own batch
                 return self._pass(bad_batch, update=True)

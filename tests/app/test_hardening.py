@@ -111,8 +111,9 @@ def test_divergence_pauses_and_the_history_keeps_the_bad_step(make_window, qtbot
     assert bad.nonfinite and bad.step == 4 and bad.nonfinite_stage == "forward"
     assert f"step 4, layer {bad.nonfinite_layer}" in w.diverged_message and w.banner.isVisibleTo(w)
     # every step up to and including the bad one is in the history, in order
+    # (snapshots come once per chunk; the loss curve gets the chunks' other steps from their trail)
     steps = [s.step for s in delivered if s.kind == "step"]
-    assert w.history.steps == steps and steps[-1] == 4
+    assert w.history.steps == [1, 2, 3, 4] and steps == sorted(set(steps)) and steps[-1] == 4
     assert np.isnan(w.history.loss[-1])
     assert w.history.layer_steps()[-1] == 4 and w.history.grad_norm().shape[1] == EXPLODING["depth"]
     # exportable: the snapshot's JSON is strict JSON (NaN/Inf written as null, flags say why)

@@ -281,3 +281,17 @@ def test_step_n_keeps_the_scalars_of_the_steps_it_does_not_instrument():
     assert any(r.clipped for r in trail) and not all(r.clipped for r in trail)
     chunked.step()
     assert chunked.trail() == ()  # only the last call's steps
+
+
+def test_step_n_ends_early_when_asked_to_stop():
+    cfg = SimConfig(depth=3, width=8, n_samples=128, batch_size=16, device="cpu")
+    sim, asked = Simulator(cfg), []
+
+    def stop() -> bool:  # say "stop" at the third question
+        asked.append(sim.steps_done)
+        return len(asked) == 3
+
+    snap = sim.step(100, stop)
+    # asked before each uninstrumented step; after the "stop", one last (instrumented) step
+    assert asked == [0, 1, 2] and snap.step == sim.steps_done == 3 and len(sim.trail()) == 2
+    assert Simulator(cfg).step(3).loss == snap.loss  # the same three steps as an uninterrupted step(3)
