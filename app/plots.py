@@ -26,6 +26,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QFont
+from PySide6.QtWidgets import QGraphicsItem
 
 from core import Snapshot
 from core.config import RECURRENT_ARCHITECTURES
@@ -188,7 +189,7 @@ class PlotPanel(pg.GraphicsLayoutWidget):
         self._legend_layers: tuple[int, ...] = ()
         self.last_paint_seconds = 0.0  # duration of the latest paint (the window's draw budget uses it)
         self._update_title = ""
-        self.layer_noun = "layer"
+        self.layer_noun = ""
         self._build()
         self.set_layer_noun("layer")
         for plot in (self.act_map, self.act_hist, self.grad_layers, self.grad_map, self.loss, self.update_plot):
@@ -219,7 +220,7 @@ class PlotPanel(pg.GraphicsLayoutWidget):
         _style(self.act_hist, "", "activation value", "density")
         self.act_legend = self.act_hist.addLegend(offset=(-5, 5), labelTextSize="10pt")
         self.hist_curves = [
-            pg.PlotDataItem(stepMode="center", pen=pg.mkPen(c, width=2.5)) for c in LAYER_COLORS[:MAX_OVERLAY]
+            pg.PlotCurveItem(pen=pg.mkPen(c, width=2.5)) for c in LAYER_COLORS[:MAX_OVERLAY]  # steps: see below
         ]
         for curve in self.hist_curves:
             self.act_hist.addItem(curve)
@@ -243,10 +244,9 @@ class PlotPanel(pg.GraphicsLayoutWidget):
             t.setFont(TICK_FONT)
             self.grad_layers.addItem(t, ignoreBounds=True)
         legend = self.grad_layers.addLegend(offset=(-5, -5), labelTextSize="10pt")
-        self.grad_curve = self.grad_layers.plot(pen=pg.mkPen("#1f77b4", width=2.5), symbol="o", symbolSize=5,
-                                                symbolBrush="#1f77b4", name="‖∂L/∂z‖ activations")
-        self.wgrad_curve = self.grad_layers.plot(pen=pg.mkPen("#ff7f0e", width=2, style=Qt.PenStyle.DashLine),
-                                                 name="‖∂L/∂W‖ weights")
+        self.grad_curve, self.grad_dots = _dotted_line(self.grad_layers, "#1f77b4", "‖∂L/∂z‖ activations")
+        self.wgrad_curve = _line(self.grad_layers, pg.mkPen("#ff7f0e", width=2, style=Qt.PenStyle.DashLine),
+                                 "‖∂L/∂W‖ weights")
         self.grad_zero = pg.ScatterPlotItem(symbol="t", size=12, brush=ZERO_COLOR, pen=pg.mkPen("k"))
         self.grad_bad = pg.ScatterPlotItem(symbol="x", size=14, brush=BAD_COLOR, pen=pg.mkPen(BAD_COLOR, width=2))
         self.grad_layers.addItem(self.grad_zero)
@@ -270,7 +270,7 @@ class PlotPanel(pg.GraphicsLayoutWidget):
         # 4. loss and accuracy
         self.loss = self.addPlot(row=2, col=0, colspan=2)
         _style(self.loss, "Loss and accuracy", "training step", "loss")
-        self.loss_curve = self.loss.plot(pen=pg.mkPen("#d62728", width=2.5), name="loss")
+        self.loss_curve = _line(self.loss, pg.mkPen("#d62728", width=2.5))
         self.acc_view = pg.ViewBox()
         self.loss.scene().addItem(self.acc_view)
         self.loss.showAxis("right")
@@ -282,9 +282,10 @@ class PlotPanel(pg.GraphicsLayoutWidget):
         self.acc_view.setXLink(self.loss)
         self.acc_view.setYRange(0, 1)
         self.acc_view.setMouseEnabled(y=False)
-        self.acc_curve = pg.PlotDataItem(pen=pg.mkPen("#2ca02c", width=2.5))
+        self.acc_curve = pg.PlotCurveItem(pen=pg.mkPen("#2ca02c", width=2.5))
         self.acc_view.addItem(self.acc_curve)
         loss_legend = self.loss.addLegend(offset=(-5, 5), labelTextSize="10pt")
+        loss_legend.addItem(self.loss_curve, "loss")
         loss_legend.addItem(self.acc_curve, "accuracy (right axis)")
         self.loss.vb.sigResized.connect(lambda: self.acc_view.setGeometry(self.loss.vb.sceneBoundingRect()))
         # 5. update:weight ratio over steps
@@ -309,15 +310,18 @@ class PlotPanel(pg.GraphicsLayoutWidget):
         self.update_zero = pg.ScatterPlotItem(symbol="t", size=10, brush=ZERO_COLOR, pen=pg.mkPen("k"))
         self.update_plot.addItem(self.update_zero)
         self.update_legend.addItem(self.update_zero, "a layer's update exactly 0, at floor")
-        self.update_curves = [pg.PlotDataItem(pen=pg.mkPen(c, width=2)) for c in LAYER_COLORS[:MAX_OVERLAY]]
-        for curve in self.update_curves:
-            self.update_plot.addItem(curve)
+        self.update_curves = [_line(self.update_plot, pg.mkPen(c, width=2)) for c in LAYER_COLORS[:MAX_OVERLAY]]
         self.ci.layout.setColumnStretchFactor(0, 5)
         self.ci.layout.setColumnStretchFactor(2, 5)
+        plots = (self.act_map, self.act_hist, self.grad_layers, self.grad_map, self.loss, self.update_plot)
+        # (not the activation legend: its labels change with every frame)
+        cache_unchanging([*plots, self.act_bar, self.grad_bar, legend, map_legend, loss_legend, self.update_legend])
 
     # ---------- public ----------
     def set_layer_noun(self, noun: str) -> None:
         """Name the per-layer axes, titles and legends: 'layer', or 'time step' for a recurrent network."""
+        if noun == self.layer_noun:
+            return  # (every config change calls this: re-setting the texts re-lays out and repaints the plots)
         span = "first → last" if noun == "time step" else "input → output"
         for (attr, part), template in _NOUN_TEXTS.items():
             text = template.format(noun=noun, span=span)
@@ -328,9 +332,8 @@ class PlotPanel(pg.GraphicsLayoutWidget):
                 plot.getAxis(part).setLabel(text, **LABEL_STYLE)
         self.vanish_text.setText(f"vanishing: < 1/100 of the last {noun}")
         self.explode_text.setText(f"exploding: > 100× the last {noun}")
-        if noun != self.layer_noun:
-            self.layer_noun = noun
-            self._legend_layers, self._update_layers = (), None  # relabel the legends on the next draw
+        self.layer_noun = noun
+        self._legend_layers, self._update_layers = (), None  # relabel the legends on the next draw
 
     @property
     def legend_prefix(self) -> str:
@@ -365,12 +368,9 @@ class PlotPanel(pg.GraphicsLayoutWidget):
         gradient norms (anchored at the measured last layer). None hides them."""
         if not hasattr(self, "theory_act"):
             pen = pg.mkPen("#00e5ff", width=2, style=Qt.PenStyle.DashLine)
-            self.theory_act = (pg.PlotDataItem(pen=pen), pg.PlotDataItem(pen=pen))
-            for curve in self.theory_act:
-                self.act_map.addItem(curve, ignoreBounds=True)
-            self.theory_grad = pg.PlotDataItem(pen=pg.mkPen("#2e7d32", width=2.5, style=Qt.PenStyle.DashLine))
-            self.grad_layers.addItem(self.theory_grad, ignoreBounds=True)
-            self.grad_layers.legend.addItem(self.theory_grad, "mean-field prediction")
+            self.theory_act = (_line(self.act_map, pen), _line(self.act_map, pen))
+            self.theory_grad = _line(self.grad_layers, pg.mkPen("#2e7d32", width=2.5, style=Qt.PenStyle.DashLine),
+                                     "mean-field prediction")
         self.theory_profile = profile
         if self.drawn_snapshot is not None:
             self._show_theory(self.drawn_snapshot)
@@ -389,7 +389,7 @@ class PlotPanel(pg.GraphicsLayoutWidget):
         last = snap.layers.grad_norm[-1]
         with np.errstate(divide="ignore", invalid="ignore"):
             logs = np.log10(last * prof.grad_ratio) if last > 0 and np.isfinite(last) else np.full(len(y), np.nan)
-        self.theory_grad.setData(y, logs, connect="finite")
+        self.theory_grad.setData(*drawable(y, logs), connect="finite")
 
     # ---------- the panels ----------
     def _show_act_map(self, snap: Snapshot) -> None:
@@ -404,7 +404,7 @@ class PlotPanel(pg.GraphicsLayoutWidget):
         L = snap.depth
         self.act_image.setRect(QRectF(grid[0], 0.5, grid[-1] - grid[0], L))
         bad = np.flatnonzero(ls.act_nonfinite > 0)
-        self.act_bad.setData(x=np.full(len(bad), grid[-1]), y=bad + 1.0)
+        _set_points(self.act_bad, np.full(len(bad), grid[-1]), bad + 1.0)
         fit_range(self.act_map, "x", grid[0], grid[-1])
         self.act_map.setYRange(0.5, L + 0.5, padding=0)
 
@@ -420,8 +420,7 @@ class PlotPanel(pg.GraphicsLayoutWidget):
         x_lo, x_hi, y_hi = math.inf, -math.inf, 0.0
         for i, curve in enumerate(self.hist_curves):
             if i >= len(layers):
-                curve.setData([], [])
-                curve.setVisible(False)
+                curve.setVisible(False)  # (its stale data stays, hidden)
                 continue
             k = layers[i] - 1
             counts = ls.act_hist_counts[k].astype(np.float64)
@@ -430,7 +429,7 @@ class PlotPanel(pg.GraphicsLayoutWidget):
             total = counts.sum()
             density = counts / (total * width) if total > 0 else counts
             curve.setVisible(True)
-            curve.setData(edges, density)
+            curve.setData(edges, density, stepMode="center")  # (a PlotCurveItem refuses it with no data)
             x_lo, x_hi = min(x_lo, float(edges[0])), max(x_hi, float(edges[-1]))
             if np.isfinite(density).any():
                 y_hi = max(y_hi, float(np.nanmax(density)))
@@ -454,12 +453,12 @@ class PlotPanel(pg.GraphicsLayoutWidget):
         hi = float(finite.max()) if finite.size else ref_val + 1
         floor = math.floor(min(lo, ref_val - BAND_DECADES - 0.5)) - 1.0
         top = math.ceil(max(hi, ref_val + BAND_DECADES + 0.5)) + 2.0
-        self.grad_curve.setData(*drawable(x, np.where(g_zero, floor, g)), connect="finite")
+        _set_dotted_line(self.grad_curve, self.grad_dots, x, np.where(g_zero, floor, g))
         self.wgrad_curve.setData(*drawable(x, np.where(w_zero, floor, w)), connect="finite")
         zx = np.concatenate([x[g_zero], x[w_zero]])
-        self.grad_zero.setData(x=zx, y=np.full(len(zx), floor))
+        _set_points(self.grad_zero, zx, np.full(len(zx), floor))
         bx = np.concatenate([x[g_bad], x[w_bad]])
-        self.grad_bad.setData(x=bx, y=np.full(len(bx), top - 0.3))
+        _set_points(self.grad_bad, bx, np.full(len(bx), top - 0.3))
         self.band_vanish.setRegion((floor - 5, ref_val - BAND_DECADES))
         self.band_explode.setRegion((ref_val + BAND_DECADES, top + 5))
         self.ref_line.setValue(ref_val)
@@ -489,7 +488,8 @@ class PlotPanel(pg.GraphicsLayoutWidget):
         span = max(x1 - x0, 1.0)
         L, H = index.shape
         self.grad_image.setRect(QRectF(x0 - span / (2 * max(H - 1, 1)), 0.5, span + span / max(H - 1, 1), L))
-        self.grad_bar.setLevels((lo, hi))
+        if tuple(self.grad_bar.levels()) != (lo, hi):  # setLevels redraws the bar's axis, even to the same levels
+            self.grad_bar.setLevels((lo, hi))
         fit_range(self.grad_map, "x", x0 - span / (2 * max(H - 1, 1)), x1 + span / (2 * max(H - 1, 1)), grow=0.25)
         self.grad_map.setYRange(0.5, L + 0.5, padding=0)
 
@@ -508,7 +508,7 @@ class PlotPanel(pg.GraphicsLayoutWidget):
         if len(history) == 0:
             for curve in (*self.update_curves, self.env_lo, self.env_hi):
                 curve.setData([], [])
-            self.update_zero.setData([], [])
+            _set_points(self.update_zero, np.zeros(0), np.zeros(0))
             return
         steps = history.layer_steps().astype(np.float64)
         logs, zero, _ = safe_log10(history.update_to_weight())     # [H, L]
@@ -524,7 +524,7 @@ class PlotPanel(pg.GraphicsLayoutWidget):
             else:
                 curve.setData([], [])
         zero_steps = steps[zero.any(axis=1)]
-        self.update_zero.setData(x=zero_steps, y=np.full(len(zero_steps), floor))
+        _set_points(self.update_zero, zero_steps, np.full(len(zero_steps), floor))
         if list(layers) != getattr(self, "_update_layers", None):
             for curve in self.update_curves:
                 self.update_legend.removeItem(curve)
@@ -569,14 +569,14 @@ class NoisePanel(pg.GraphicsLayoutWidget):
         super().__init__(parent)
         self.drawn_step: int | None = None
         self._legend_layers: list[int] = []
+        self._noun = "layer"
         self.ci.layout.setSpacing(8)
         self.per_layer = self.addPlot(row=0, col=0)
         _style(self.per_layer, "Gradient noise per layer: √((1 − N/n)·tr Σ̂ / N) / ‖∂L/∂W‖",
                "layer (input → output)", "noise : signal (log)")
         self.per_layer.getAxis("left").setLogMode(False, True)
         _log_guide(self.per_layer, "noise = signal")
-        self.layer_curve = self.per_layer.plot(pen=pg.mkPen("#6a1b9a", width=2.5), symbol="o", symbolSize=5,
-                                               symbolBrush="#6a1b9a")
+        self.layer_curve, self.layer_dots = _dotted_line(self.per_layer, "#6a1b9a")
         self.note = pg.TextItem("", color="#7a4f00", anchor=(0, 0))
         self.note.setFont(TICK_FONT)
         self.per_layer.addItem(self.note, ignoreBounds=True)
@@ -585,13 +585,14 @@ class NoisePanel(pg.GraphicsLayoutWidget):
         self.over_steps.getAxis("left").setLogMode(False, True)
         _log_guide(self.over_steps, "noise = signal")
         self.legend = self.over_steps.addLegend(offset=(-5, 5), labelTextSize="10pt")
-        self.median_curve = self.over_steps.plot(pen=pg.mkPen("k", width=3), name="median over layers")
-        self.step_curves = [pg.PlotDataItem(pen=pg.mkPen(c, width=1.5)) for c in LAYER_COLORS[:MAX_OVERLAY]]
-        for curve in self.step_curves:
-            self.over_steps.addItem(curve)
+        self.median_curve = _line(self.over_steps, pg.mkPen("k", width=3), "median over layers")
+        self.step_curves = [_line(self.over_steps, pg.mkPen(c, width=1.5)) for c in LAYER_COLORS[:MAX_OVERLAY]]
 
     def set_layer_noun(self, noun: str) -> None:
         """'layer', or 'time step' for a recurrent network (see PlotPanel.set_layer_noun)."""
+        if noun == self._noun:
+            return
+        self._noun = noun
         span = "first → last" if noun == "time step" else "input → output"
         self.per_layer.setTitle(f"Gradient noise per {noun}: √((1 − N/n)·tr Σ̂ / N) / ‖∂L/∂W‖", size=TITLE_SIZE)
         self.per_layer.getAxis("bottom").setLabel(f"{noun} ({span})", **LABEL_STYLE)
@@ -603,10 +604,7 @@ class NoisePanel(pg.GraphicsLayoutWidget):
         finite = logs[np.isfinite(logs)]
         floor = math.floor(float(finite.min())) - 1 if finite.size else -3.0
         defined = bool(finite.size or zero.any())
-        if defined:
-            self.layer_curve.setData(x, np.where(zero, floor, logs), connect="finite")
-        else:  # (all-NaN data makes pyqtgraph warn)
-            self.layer_curve.setData([], [])
+        _set_dotted_line(self.layer_curve, self.layer_dots, x, np.where(zero, floor, logs))
         self.note.setText("" if defined else "undefined: needs ≥ 2 examples per step and a non-zero gradient")
         self.note.setPos(0.6, 0.0)
         self.per_layer.setXRange(0.5, snap.depth + 0.5, padding=0)
@@ -634,6 +632,62 @@ class NoisePanel(pg.GraphicsLayoutWidget):
             for i, layer in enumerate(layers[:MAX_OVERLAY]):
                 self.legend.addItem(self.step_curves[i], f"L{layer}")
             self._legend_layers = list(layers)
+
+
+def cache_unchanging(roots: list) -> None:
+    """Paint the frames of `roots` (a PlotItem's axes and title; colour bars, legends, whole)
+    from a pixmap cache.
+
+    They change far less often than the data: a frame whose axis ranges did not move then
+    blits them instead of re-rendering their text. A cached item is repainted when it calls
+    update(), as pyqtgraph's items do on every change.
+    """
+    def walk(item) -> None:
+        item.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        for child in item.childItems():
+            walk(child)
+
+    for root in roots:
+        if isinstance(root, pg.PlotItem):
+            for name in ("left", "bottom", "right", "top"):
+                walk(root.getAxis(name))
+            walk(root.titleLabel)
+        else:
+            walk(root)
+
+
+# Lines are PlotCurveItems (with a ScatterPlotItem for dots), not PlotDataItems: a PlotDataItem
+# redoes its data-format handling on every setData, 8x the cost of its curve's own (bench/bench_gui.py).
+def _line(plot: pg.PlotItem, pen, name: str | None = None) -> pg.PlotCurveItem:
+    """A curve added to `plot` (and to its legend as `name`, if given)."""
+    curve = pg.PlotCurveItem(pen=pen)
+    plot.addItem(curve)
+    if name is not None:
+        plot.legend.addItem(curve, name)
+    return curve
+
+
+def _dotted_line(plot: pg.PlotItem, color: str, name: str | None = None) -> tuple[pg.PlotCurveItem, pg.ScatterPlotItem]:
+    """A curve with a dot at each point (see _set_dotted_line)."""
+    curve = _line(plot, pg.mkPen(color, width=2.5), name)
+    dots = pg.ScatterPlotItem(symbol="o", size=5, brush=color, pen=pg.mkPen(color))
+    plot.addItem(dots)
+    return curve, dots
+
+
+def _set_dotted_line(curve: pg.PlotCurveItem, dots: pg.ScatterPlotItem, x: np.ndarray, y: np.ndarray) -> None:
+    """Draw y over x, broken at non-finite values, with a dot at each finite point."""
+    x, y = drawable(x, y)
+    curve.setData(x, y, connect="finite")
+    ok = np.isfinite(y)
+    _set_points(dots, x[ok], y[ok])
+
+
+def _set_points(scatter: pg.ScatterPlotItem, x: np.ndarray, y: np.ndarray) -> None:
+    """scatter.setData, skipped when it is empty and stays empty (the usual case for the markers
+    of zeros and NaN/Inf, and not free: ~50 µs per call)."""
+    if len(x) or len(scatter.data):
+        scatter.setData(x=x, y=y)
 
 
 def _num(x: float) -> str:

@@ -21,7 +21,9 @@ from __future__ import annotations
 import copy
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Iterator
 
 import torch
 
@@ -59,6 +61,18 @@ def preload_torch() -> None:
                             clip_mode="norm", device="cpu", dataset="gaussian", input_dim=2)).step(1)
     _PRELOADED = True
 
+_DEFAULT_THREADS: list[int] = []  # torch's own intra-op thread count, before the app changed it
+
+
+def default_threads() -> int:
+    """Torch's intra-op thread count as it was before leave_a_core_for_the_gui (a core each)."""
+    import torch
+
+    if not _DEFAULT_THREADS:
+        _DEFAULT_THREADS.append(torch.get_num_threads())
+    return _DEFAULT_THREADS[0]
+
+
 def leave_a_core_for_the_gui() -> int:
     """Give torch one intra-op thread fewer than there are cores (at least one).
 
@@ -71,7 +85,7 @@ def leave_a_core_for_the_gui() -> int:
 
     import torch
 
-    threads = max(1, (os.cpu_count() or 1) - 1)
+    threads = max(1, min(default_threads(), (os.cpu_count() or 1) - 1))
     if torch.get_num_threads() > threads:
         torch.set_num_threads(threads)
     return torch.get_num_threads()
@@ -173,6 +187,7 @@ class SimWorker(QObject):
         self._spectrum_key: tuple[int, int] | None = None  # (generation, steps_done) last computed
         self._spectrum_next = 0.0
         self.busy = False  # True while the loop works on a command (read by any thread)
+        self.training_threads = torch.get_num_threads()  # while running (WorkerThread.start sets it)
 
     # --- commands, callable from any thread ------------------------------------
     def set_config(self, config: SimConfig) -> None:
@@ -253,20 +268,8 @@ class SimWorker(QObject):
                 self.busy = True
             oom = False
             try:
-                if config is not None or reset or self._sim is None:
-                    self._rebuild(config or self._config)
-                    probe = probe or not running
-                    if running and self._sim is not None:
-                        self._deliver(self._sim.probe(), None)
-                if self._sim is not None:
-                    if probe:
-                        self._deliver(self._sim.probe(), None)
-                    if running:
-                        self._train_chunk(target)
-                    elif steps:
-                        self._train(steps)
-                if copy_model and self._sim is not None:
-                    self.modelCopied.emit(self._model_copy())
+                with self._cores(running):
+                    self._work(config, reset, probe, steps, running, target, copy_model)
             except Exception as exc:  # noqa: BLE001 - a worker must never die silently
                 oom = _is_out_of_memory(exc)
                 self._fail(_describe_exception(exc))
@@ -274,6 +277,39 @@ class SimWorker(QObject):
                 torch.cuda.empty_cache()           # the pass's tensors) is gone; cycles go on the GUI thread
             self.busy = False
         self._sim = None
+
+    @contextmanager
+    def _cores(self, running: bool) -> Iterator[None]:
+        """Torch threads for one command: while paused, every core for the rebuild and probe
+        that a control change starts, since the GUI thread only waits for its result; while
+        running, one fewer (leave_a_core_for_the_gui). Set on this thread: torch's thread
+        count is per thread (each takes the global value when it first runs a parallel op)."""
+        wanted = self.training_threads if running else max(self.training_threads, default_threads())
+        if torch.get_num_threads() != wanted:
+            torch.set_num_threads(wanted)
+        try:
+            yield
+        finally:
+            if torch.get_num_threads() != self.training_threads:
+                torch.set_num_threads(self.training_threads)
+
+    def _work(self, config: SimConfig | None, reset: bool, probe: bool, steps: int, running: bool,
+              target: int | None, copy_model: bool) -> None:
+        """Carry out one batch of commands taken from the mailbox."""
+        if config is not None or reset or self._sim is None:
+            self._rebuild(config or self._config)
+            probe = probe or not running
+            if running and self._sim is not None:
+                self._deliver(self._sim.probe(), None)
+        if self._sim is not None:
+            if probe:
+                self._deliver(self._sim.probe(), None)
+            if running:
+                self._train_chunk(target)
+            elif steps:
+                self._train(steps)
+        if copy_model and self._sim is not None:
+            self.modelCopied.emit(self._model_copy())
 
     def _model_copy(self) -> ModelCopy:
         sim = self._sim
@@ -398,7 +434,7 @@ class WorkerThread:
         self._collecting = False
 
     def start(self) -> None:
-        leave_a_core_for_the_gui()
+        self.worker.training_threads = leave_a_core_for_the_gui()
         preload_torch()
         if not self._collecting:
             collect_garbage_on_gui_thread()

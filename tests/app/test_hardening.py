@@ -230,5 +230,28 @@ def test_garbage_is_collected_on_the_gui_thread_while_a_worker_runs(make_window,
     del c
     qtbot.waitUntil(lambda: bool(collected_on), timeout=10000)
     assert collected_on == [threading.main_thread().ident]
+    # the objects alive at start-up are left out of those collections (a full one traversed them all
+    # and froze the GUI for 260 ms), and put back when automatic collection resumes
+    assert gc.get_freeze_count() > 10_000
     w.shutdown()
-    assert gc.isenabled()
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+
+
+def test_a_paused_worker_probes_on_every_core_and_trains_on_one_fewer(small_config, qtbot):
+    """While paused, a control change's rebuild and probe are all the GUI waits for: they get every
+    core. While running, the worker leaves one core to the GUI thread (leave_a_core_for_the_gui)."""
+    import torch
+
+    from app.worker import SimWorker, default_threads
+
+    worker = SimWorker(small_config)
+    worker.training_threads = 1
+    before = torch.get_num_threads()
+    try:
+        with worker._cores(running=False):
+            assert torch.get_num_threads() == max(1, default_threads())
+        assert torch.get_num_threads() == 1
+        with worker._cores(running=True):
+            assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)

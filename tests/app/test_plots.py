@@ -9,6 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from PySide6.QtGui import QImage
+
 from app.history import History
 from app.plots import NoisePanel, PlotPanel, auto_layers, resample_histograms, safe_log10, value_grid
 from core import SimConfig, Simulator
@@ -141,3 +143,51 @@ def test_noise_panel_explains_an_undefined_statistic(noise_panel):
     assert np.isnan(snap.layers.grad_noise).all()
     noise_panel.show_snapshot(snap, History(), [1])
     assert "needs ≥ 2 examples" in noise_panel.note.toPlainText()
+
+
+def _grey_blocks(widget, k: int = 8) -> np.ndarray:
+    """The widget's rendering as mean grey levels of k × k pixel blocks."""
+    image = widget.grab().toImage().convertToFormat(QImage.Format.Format_RGB32)
+    rgb = np.array(image.constBits(), dtype=np.uint8).reshape(image.height(), -1, 4)[:, :image.width(), :3]
+    grey = rgb.astype(np.float64).mean(axis=2)
+    h, w = grey.shape[0] // k * k, grey.shape[1] // k * k
+    return grey[:h, :w].reshape(h // k, k, w // k, k).mean(axis=(1, 3))
+
+
+def test_cached_axes_and_legends_redraw_what_changed(panel, qtbot):
+    """Axes, titles, colour bars and legends paint from a pixmap cache (plots.cache_unchanging):
+    after snapshots that move the ranges and relabel the legends, the cached rendering is the one
+    the same panel makes with no cache at all. Text drawn into a cache is anti-aliased a little
+    differently, so 8 × 8 blocks are compared: that difference stays below 32 grey levels, while one
+    stale axis (tick labels of the previous range) shows up as blocks 77 levels apart."""
+    from PySide6.QtWidgets import QGraphicsItem
+
+    sim = Simulator(SimConfig(depth=6, width=16, n_samples=128, batch_size=16, lr=0.5))
+    history = History()
+    for scale in (1.0, 1e-6, 1e4):
+        snap = sim.step()
+        snap = _with_layers(snap, grad_norm=np.asarray(snap.layers.grad_norm) * scale)
+        history.add(snap)
+        panel.show_snapshot(snap, history)
+        qtbot.wait(20)  # paint (and fill the caches) between snapshots
+    cached_items = [i for i in panel.scene().items() if i.cacheMode() != QGraphicsItem.CacheMode.NoCache]
+    assert len(cached_items) > 50
+    cached = _grey_blocks(panel)
+    for item in cached_items:
+        item.setCacheMode(QGraphicsItem.CacheMode.NoCache)
+    assert np.abs(cached - _grey_blocks(panel)).max() < 48
+
+
+def test_markers_are_cleared_when_nothing_is_left_to_mark(panel):
+    snap = Simulator(SimConfig(depth=5, width=8, n_samples=64, batch_size=8)).step()
+    g = np.array(snap.layers.grad_norm)
+    zeroed = _with_layers(snap, grad_norm=np.where(np.arange(5) < 2, 0.0, g))
+    panel.show_snapshot(zeroed, History())
+    assert len(panel.grad_zero.getData()[0]) == 2
+    panel.show_snapshot(snap, History())
+    assert len(panel.grad_zero.getData()[0]) == 0
+    # the dots sit on the curve's finite points
+    x, y = panel.grad_curve.getData()
+    dx, dy = panel.grad_dots.getData()
+    np.testing.assert_array_equal(dx, x)
+    np.testing.assert_allclose(dy, np.log10(g))
