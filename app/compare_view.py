@@ -18,7 +18,8 @@ from PySide6.QtCore import Qt
 from core.compare import A_ZERO, B_ZERO, NAMES, OK, Comparison
 
 from .history import History
-from .plots import BAD_COLOR, ZERO_COLOR, _style, safe_log10
+from .plots import (BAD_COLOR, ZERO_COLOR, _dotted_line, _set_dotted_line, _set_points, _style, cache_unchanging,
+                    safe_log10)
 
 SIDE_COLORS = {"A": "#1f77b4", "B": "#e6550d"}
 ROWS = (("grad", "‖∂L/∂z‖ per layer", "layer (input → output)", "norm (log scale)"),
@@ -45,8 +46,10 @@ class CompareView(pg.GraphicsLayoutWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.drawn: Comparison | None = None
+        self._diff_title = ""
         self.plots: dict[tuple[str, str], pg.PlotItem] = {}
-        self.curves: dict[tuple[str, str], pg.PlotDataItem] = {}
+        self.curves: dict[tuple[str, str], pg.PlotCurveItem] = {}
+        self.dots: dict[tuple[str, str], pg.ScatterPlotItem] = {}
         self.zero_marks: dict[tuple[str, str], pg.ScatterPlotItem] = {}
         self.bad_marks: dict[tuple[str, str], pg.ScatterPlotItem] = {}
         self.ci.layout.setSpacing(6)
@@ -60,9 +63,7 @@ class CompareView(pg.GraphicsLayoutWidget):
                 plot.disableAutoRange()
                 if key in LOG_ROWS:
                     plot.getAxis("left").setLogMode(False, True)
-                color = SIDE_COLORS[side]
-                self.curves[key, side] = plot.plot(pen=pg.mkPen(color, width=2.5), symbol="o", symbolSize=5,
-                                                   symbolBrush=color, symbolPen=None)
+                self.curves[key, side], self.dots[key, side] = _dotted_line(plot, SIDE_COLORS[side])
                 zero = pg.ScatterPlotItem(symbol="t", size=11, brush=ZERO_COLOR, pen=pg.mkPen("k"))
                 bad = pg.ScatterPlotItem(symbol="x", size=13, brush=BAD_COLOR, pen=pg.mkPen(BAD_COLOR, width=2))
                 plot.addItem(zero)
@@ -81,9 +82,8 @@ class CompareView(pg.GraphicsLayoutWidget):
                                                                               style=Qt.PenStyle.DashLine)))
         legend = self.diff_plot.addLegend(offset=(5, -5), labelTextSize="10pt", colCount=2,
                                           brush=pg.mkBrush(255, 255, 255, 200))
-        self.diff_curve = self.diff_plot.plot(pen=pg.mkPen("#6a3d9a", width=2.5), symbol="o", symbolSize=6,
-                                              symbolBrush="#6a3d9a", symbolPen=None,
-                                              name="log₁₀ ratio (above 0: B's gradient is larger)")
+        self.diff_curve, self.diff_dots = _dotted_line(self.diff_plot, "#6a3d9a",
+                                                       "log₁₀ ratio (above 0: B's gradient is larger)")
         self.diff_plus = pg.ScatterPlotItem(symbol="t1", size=13, brush=ZERO_COLOR, pen=pg.mkPen("k"))
         self.diff_minus = pg.ScatterPlotItem(symbol="t", size=13, brush=ZERO_COLOR, pen=pg.mkPen("k"))
         self.diff_undefined = pg.ScatterPlotItem(symbol="x", size=14, brush=BAD_COLOR,
@@ -95,6 +95,7 @@ class CompareView(pg.GraphicsLayoutWidget):
             legend.addItem(item, label)
         for r in range(1, len(ROWS) + 2):
             self.ci.layout.setRowStretchFactor(r, 3 if r <= len(ROWS) else 4)
+        cache_unchanging([*self.plots.values(), self.diff_plot, legend])
 
     @property
     def drawn_snapshot(self) -> Comparison | None:
@@ -114,14 +115,14 @@ class CompareView(pg.GraphicsLayoutWidget):
             for side in NAMES:
                 logs, zero, bad = safe_log10(values[side])
                 x = np.arange(1, len(logs) + 1, dtype=np.float64)
-                _set_curve(self.curves[key, side], x, np.where(zero, floor, logs))
-                self.zero_marks[key, side].setData(x=x[zero], y=np.full(int(zero.sum()), floor))
-                self.bad_marks[key, side].setData(x=x[bad], y=np.full(int(bad.sum()), top - 0.2))
+                _set_dotted_line(self.curves[key, side], self.dots[key, side], x, np.where(zero, floor, logs))
+                _set_points(self.zero_marks[key, side], x[zero], np.full(int(zero.sum()), floor))
+                _set_points(self.bad_marks[key, side], x[bad], np.full(int(bad.sum()), top - 0.2))
             self._set_range(key, (0.5, depth + 0.5), (floor - 0.3, top))
         steps = {s: np.asarray(histories[s].steps, dtype=np.float64) for s in NAMES}
         losses = {s: np.asarray(histories[s].loss, dtype=np.float64) for s in NAMES}
         for side in NAMES:
-            _set_curve(self.curves["loss", side], steps[side], losses[side])
+            _set_dotted_line(self.curves["loss", side], self.dots["loss", side], steps[side], losses[side])
         all_steps = np.concatenate(list(steps.values()))
         all_loss = np.concatenate(list(losses.values()))
         all_loss = all_loss[np.isfinite(all_loss)]
@@ -146,11 +147,11 @@ class CompareView(pg.GraphicsLayoutWidget):
         r = d.log10_ratio
         finite = r[np.isfinite(r)]
         m = max(0.5, float(np.abs(finite).max()) * 1.15) if finite.size else 1.0
-        _set_curve(self.diff_curve, x, np.where(np.isfinite(r), r, np.nan))
-        self.diff_plus.setData(x=x[flags == A_ZERO], y=np.full(int((flags == A_ZERO).sum()), 0.92 * m))
-        self.diff_minus.setData(x=x[flags == B_ZERO], y=np.full(int((flags == B_ZERO).sum()), -0.92 * m))
+        _set_dotted_line(self.diff_curve, self.diff_dots, x, np.where(np.isfinite(r), r, np.nan))
+        _set_points(self.diff_plus, x[flags == A_ZERO], np.full(int((flags == A_ZERO).sum()), 0.92 * m))
+        _set_points(self.diff_minus, x[flags == B_ZERO], np.full(int((flags == B_ZERO).sum()), -0.92 * m))
         undefined = (flags != OK) & (flags != A_ZERO) & (flags != B_ZERO)
-        self.diff_undefined.setData(x=x[undefined], y=np.zeros(int(undefined.sum())))
+        _set_points(self.diff_undefined, x[undefined], np.zeros(int(undefined.sum())))
         lo = float(x[0]) if len(x) else 1.0
         hi = float(x[-1]) if len(x) else 1.0
         self.diff_plot.setRange(xRange=(lo - 0.5, hi + 0.5), yRange=(-m, m), padding=0)
@@ -159,12 +160,7 @@ class CompareView(pg.GraphicsLayoutWidget):
         if shift:
             sign = "+" if shift > 0 else "−"
             title += f" (depths differ: aligned at the output, B's layer = A's layer {sign} {abs(shift)})"
-        self.diff_plot.setTitle(title, size="13pt")
+        if title != self._diff_title:  # setTitle re-lays out the plot: only on a change
+            self.diff_plot.setTitle(title, size="13pt")
+            self._diff_title = title
 
-
-def _set_curve(curve: pg.PlotDataItem, x: np.ndarray, y: np.ndarray) -> None:
-    """setData with gaps at NaN; an all-NaN series is drawn as nothing (pyqtgraph warns on it)."""
-    if np.isfinite(y).any():
-        curve.setData(x, y, connect="finite")
-    else:
-        curve.setData(x[:0], y[:0])

@@ -587,6 +587,7 @@ class NoisePanel(pg.GraphicsLayoutWidget):
         self.legend = self.over_steps.addLegend(offset=(-5, 5), labelTextSize="10pt")
         self.median_curve = _line(self.over_steps, pg.mkPen("k", width=3), "median over layers")
         self.step_curves = [_line(self.over_steps, pg.mkPen(c, width=1.5)) for c in LAYER_COLORS[:MAX_OVERLAY]]
+        cache_unchanging([self.per_layer, self.over_steps, self.legend])
 
     def set_layer_noun(self, noun: str) -> None:
         """'layer', or 'time step' for a recurrent network (see PlotPanel.set_layer_noun)."""
