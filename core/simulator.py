@@ -76,8 +76,9 @@ class Simulator:
         self.n_classes = data.n_classes
         self.x = data.x.to(self.device)
         self.y = data.y.to(self.device)
-        self.model: Network | RecurrentNetwork = build_network(
-            config, data.input_dim, data.n_classes, gen).to(self.device)
+        self.model: Network | RecurrentNetwork = build_network(config, data.input_dim, data.n_classes, gen)
+        if self.device.type != "cpu":  # (built on the CPU; .to() walks every module even when there is nothing to move)
+            self.model.to(self.device)
         self.optimizer = make_optimizer(config, self.model.parameters())
         effective_batch = config.batch_size * config.grad_accum
         self._sampler = BatchSampler(len(self.y), effective_batch, gen)
