@@ -159,7 +159,10 @@ def _wait(qapp: QApplication, pred, timeout: float = 60.0) -> None:
 
 
 def main() -> int:
+    from app.compat import filter_platform_noise
+
     qapp = QApplication.instance() or QApplication(sys.argv[:1])
+    filter_platform_noise()  # (the offscreen platform's note on every window shown)
     print("== Vanishing Point GUI benchmark (offscreen) ==")
     for depth in (100, 1000):
         only, full = bench_apply(qapp, depth)
