@@ -220,7 +220,7 @@ class PlotPanel(pg.GraphicsLayoutWidget):
         _style(self.act_hist, "", "activation value", "density")
         self.act_legend = self.act_hist.addLegend(offset=(-5, 5), labelTextSize="10pt")
         self.hist_curves = [
-            pg.PlotCurveItem(pen=pg.mkPen(c, width=2.5)) for c in LAYER_COLORS[:MAX_OVERLAY]  # steps: see below
+            pg.PlotCurveItem(pen=pg.mkPen(c, width=2.5)) for c in LAYER_COLORS[:MAX_OVERLAY]  # steps: _show_act_hist
         ]
         for curve in self.hist_curves:
             self.act_hist.addItem(curve)

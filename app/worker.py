@@ -61,13 +61,12 @@ def preload_torch() -> None:
                             clip_mode="norm", device="cpu", dataset="gaussian", input_dim=2)).step(1)
     _PRELOADED = True
 
+
 _DEFAULT_THREADS: list[int] = []  # torch's own intra-op thread count, before the app changed it
 
 
 def default_threads() -> int:
     """Torch's intra-op thread count as it was before leave_a_core_for_the_gui (a core each)."""
-    import torch
-
     if not _DEFAULT_THREADS:
         _DEFAULT_THREADS.append(torch.get_num_threads())
     return _DEFAULT_THREADS[0]
