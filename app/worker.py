@@ -19,10 +19,12 @@ generation (bumped on each rebuild), and never touched again.
 from __future__ import annotations
 
 import copy
+import os
 import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Iterator
 
 import torch
@@ -62,14 +64,10 @@ def preload_torch() -> None:
     _PRELOADED = True
 
 
-_DEFAULT_THREADS: list[int] = []  # torch's own intra-op thread count, before the app changed it
-
-
+@lru_cache(maxsize=None)
 def default_threads() -> int:
     """Torch's intra-op thread count as it was before leave_a_core_for_the_gui (a core each)."""
-    if not _DEFAULT_THREADS:
-        _DEFAULT_THREADS.append(torch.get_num_threads())
-    return _DEFAULT_THREADS[0]
+    return torch.get_num_threads()
 
 
 def leave_a_core_for_the_gui() -> int:
@@ -80,10 +78,6 @@ def leave_a_core_for_the_gui() -> int:
     until it is scheduled back. On a 2-core laptop that made training with the
     window open several times slower than headless. Returns the thread count set.
     """
-    import os
-
-    import torch
-
     threads = max(1, min(default_threads(), (os.cpu_count() or 1) - 1))
     if torch.get_num_threads() > threads:
         torch.set_num_threads(threads)

@@ -11,8 +11,8 @@ from __future__ import annotations
 import os
 import statistics
 import sys
-import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -36,11 +36,8 @@ def off_gui_thread(fn):
     long as that thread. One left on the GUI thread by a headless run here made the worker's
     probes in the later slider benchmark half as fast again (median 124 → 170 ms).
     """
-    result = []
-    thread = threading.Thread(target=lambda: result.append(fn()))
-    thread.start()
-    thread.join()
-    return result[0]
+    with ThreadPoolExecutor(max_workers=1) as pool:  # (its thread ends with the block; errors re-raise here)
+        return pool.submit(fn).result()
 
 
 def bench_apply(qapp: QApplication, depth: int, repeats: int = 30) -> tuple[float, float]:
