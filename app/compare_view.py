@@ -18,6 +18,7 @@ from PySide6.QtCore import Qt
 from core.compare import A_ZERO, B_ZERO, NAMES, OK, Comparison
 
 from .history import History
+from .legends import legend_below
 from .plots import (BAD_COLOR, ZERO_COLOR, _dotted_line, _set_dotted_line, _set_points, _style, cache_unchanging,
                     safe_log10)
 
@@ -80,8 +81,7 @@ class CompareView(pg.GraphicsLayoutWidget):
         self.diff_plot.disableAutoRange()
         self.diff_plot.addItem(pg.InfiniteLine(pos=0, angle=0, pen=pg.mkPen("#333", width=1.5,
                                                                               style=Qt.PenStyle.DashLine)))
-        legend = self.diff_plot.addLegend(offset=(5, -5), labelTextSize="10pt", colCount=2,
-                                          brush=pg.mkBrush(255, 255, 255, 200))
+        legend = legend_below(self.diff_plot, columns=2)
         self.diff_curve, self.diff_dots = _dotted_line(self.diff_plot, "#6a3d9a",
                                                        "log₁₀ ratio (above 0: B's gradient is larger)")
         self.diff_plus = pg.ScatterPlotItem(symbol="t1", size=13, brush=ZERO_COLOR, pen=pg.mkPen("k"))

@@ -15,8 +15,8 @@ from core.scenarios import Scenario
 
 SEVERITY_COLOURS = {"error": "#c62828", "warning": "#b26a00"}
 PLOT_NAMES = {
-    "activations": "Activation distribution", "gradients": "Gradient magnitude per layer",
-    "grad_history": "Gradient history", "loss": "Loss and accuracy", "updates": "Update : weight ratio",
+    "activations": "Activations per layer", "gradients": "Gradient magnitude per layer",
+    "grad_history": "log₁₀ ‖∂L/∂z‖ over steps", "loss": "Loss and accuracy", "updates": "Update : weight ratio",
     "table": "Layer table", "diagnoses": "Diagnoses", "spectrum": "W_hh spectrum (Spectrum button, E)",
 }
 

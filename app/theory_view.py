@@ -351,6 +351,7 @@ class TheoryController(QObject):
         self.dock.visibilityChanged.connect(button.setChecked)
         window.statusBar().addPermanentWidget(button)
         window.statusBar().addPermanentWidget(self.chi_label)
+        self.chi_label.setMinimumWidth(80)  # clipped, rather than widening the window past the screen
         self.profile_slot.done.connect(self._show_profile)
         self.profile_slot.error.connect(lambda m: self.chi_label.setText(f"χ: {m}"))
         window.worker.configApplied.connect(self.set_config)

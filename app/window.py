@@ -191,6 +191,8 @@ class MainWindow(RunCommands, QMainWindow):
                   self.clip_label):
             status.addPermanentWidget(w)
         status.addWidget(self.message_label, 1)
+        # a long device sentence is clipped (its tooltip has it whole) rather than widening the window
+        self.device_label.setMinimumWidth(80)
         font = QFont()
         font.setPointSize(11)
         status.setFont(font)
@@ -301,6 +303,7 @@ class MainWindow(RunCommands, QMainWindow):
         self.device_reason = reason
         self.device_name = "cuda" if reason.startswith("CUDA") else "cpu"  # resolve_device's sentences
         self.device_label.setText(f"device: {reason}")
+        self.device_label.setToolTip(f"device: {reason}")
         noun = layer_noun(config.architecture)  # arrives before the new network's first snapshot
         self.plots.set_layer_noun(noun)
         self.noise_plots.set_layer_noun(noun)

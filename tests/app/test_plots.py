@@ -90,7 +90,7 @@ def test_zero_gradients_drawn_at_floor_and_nonfinite_marked(panel):
     (y0, y1) = panel.grad_layers.viewRange()[1]
     assert y0 < floor  # the floor markers are inside the view
     # layer x step map: zero -> index 0, NaN -> index 255
-    image = panel.grad_image.image
+    image = panel.grad_image.index
     assert image.shape == (8, 1)
     assert image[0, 0] == 0 and image[1, 0] == 0 and image[2, 0] == 255
     assert 1 <= image[3, 0] <= 254
@@ -106,7 +106,7 @@ def test_zero_gradients_drawn_at_floor_and_nonfinite_marked(panel):
 def test_panel_draws_a_thousand_layers(panel):
     snap = Simulator(SimConfig(depth=1000, width=4, n_samples=64, batch_size=8, input_dim=4)).probe()
     panel.show_snapshot(snap, History())
-    assert panel.act_image.image.shape[0] == 1000
+    assert panel.act_image.index.shape[0] == 1000
     assert len(panel.grad_curve.getData()[0]) == 1000
     assert panel.grab().width() > 0
 
@@ -191,3 +191,94 @@ def test_markers_are_cleared_when_nothing_is_left_to_mark(panel):
     dx, dy = panel.grad_dots.getData()
     np.testing.assert_array_equal(dx, x)
     np.testing.assert_allclose(dy, np.log10(g))
+
+
+def _scene_rect(item):
+    return item.mapRectToScene(item.boundingRect())
+
+
+def test_legends_sit_beside_or_under_the_data_never_on_it(panel):
+    """Every legend, and every entry in it, lies outside every plot's data area (its ViewBox)."""
+    sim = Simulator(SimConfig(depth=12, width=16, n_samples=128, batch_size=16))
+    history = History()
+    for _ in range(3):
+        snap = sim.step()
+        history.add(snap)
+    panel.show_snapshot(snap, history)
+    panel.set_theory(None)  # adds the mean-field entry to the gradient legend
+    views = [p.vb for p in (panel.act_map, panel.act_hist, panel.grad_layers, panel.grad_map, panel.loss,
+                            panel.update_plot)]
+    legends = [panel.act_legend, panel.update_legend, panel.grad_layers.legend, panel.grad_map.legend]
+    assert sum(len(legend.items) for legend in legends[1:]) == 7 + 5 + 2  # (update: 2 + 5 layers)
+    assert "Loss</span> and" in panel.loss.titleLabel.text  # (the loss plot's title is its legend)
+    for legend in legends:
+        rect = _scene_rect(legend)
+        assert rect.width() > 20 and rect.height() > 10
+        for vb in views:
+            assert not rect.intersects(_scene_rect(vb)), (legend, vb)
+        # and inside the widget: nothing is clipped at its edges
+        assert panel.sceneRect().contains(rect) or panel.viewport().rect().contains(rect.toRect())
+
+
+def test_stats_legend_rows_and_widths(qtbot):
+    from app.legends import StatsLegend
+
+    legend = StatsLegend(("", "mean", "std"), rows=3, widest=("L9", "-0.12", "0.12"))
+    start = legend.width()
+    legend.set_rows([("#ff0000", ("L1", "0.5", "0.25")), ("#0000ff", ("L2", "0.4", "0.2"))])
+    assert legend.width() == start  # (narrower than the template)
+    legend.set_rows([("#ff0000", ("L1", "-1.23e-05", "0.25"))])
+    wider = legend.width()
+    assert wider > start and legend.rows == [("#ff0000", ("L1", "-1.23e-05", "0.25"))]
+    legend.set_rows([("#ff0000", ("L1", "0", "0"))])
+    assert legend.width() == wider  # columns never narrow: the panel is not re-laid out back and forth
+    # the row's colour and text are painted
+    image = QImage(int(legend.width()), int(legend.height()), QImage.Format.Format_ARGB32)
+    image.fill(0xFFFFFFFF)
+    from PySide6.QtGui import QPainter
+    painter = QPainter(image)
+    legend.paint(painter, None)
+    painter.end()
+    pixels = {image.pixel(x, y) & 0xFFFFFF for x in range(image.width()) for y in range(image.height())}
+    assert 0xFF0000 in pixels and 0x000000 in pixels
+
+
+def test_heatmaps_draw_their_colour_indices_through_the_table(panel):
+    snap = Simulator(SimConfig(depth=7, width=16, n_samples=128, batch_size=16)).step()
+    history = History()
+    history.add(snap)
+    panel.show_snapshot(snap, history)
+    for item in (panel.act_image, panel.grad_image):
+        assert item.index.dtype == np.uint8 and item.index.shape[0] == 7
+        np.testing.assert_array_equal(item.image, item.lut[item.index])
+        assert item.qimage is None or item.qimage.format() != QImage.Format.Format_Indexed8
+    panel.grab()
+    assert panel.grad_image.qimage.format() != QImage.Format.Format_Indexed8
+
+
+def test_a_snapshot_that_moves_the_ranges_paints_once(qtbot):
+    """The views' new ranges are applied before the paint (scene.prepareForPaint), not during it,
+    where they invalidated the items just drawn and made Qt paint the whole panel a second time."""
+    class Counting(PlotPanel):
+        paints = 0
+
+        def paintEvent(self, event):  # noqa: N802
+            Counting.paints += 1
+            super().paintEvent(event)
+
+    panel = _shown(qtbot, Counting(), 1200, 800)
+    snap = Simulator(SimConfig(depth=6, width=16, n_samples=128, batch_size=16)).step()
+    history = History()
+    history.add(snap)
+    g = np.asarray(snap.layers.grad_norm)
+    for scale in (1.0, 1e-8, 1e8):  # (first, the layout settles: legends fill, axes widen for their ticks)
+        panel.show_snapshot(_with_layers(snap, grad_norm=g * scale), history)
+        qtbot.wait(30)
+    for scale in (1e-8, 1e8, 1e-8, 1e8):
+        before = panel.grad_layers.viewRange()[1]
+        panel.show_snapshot(_with_layers(snap, grad_norm=g * scale), history)
+        Counting.paints = 0
+        panel.update()
+        qtbot.wait(30)
+        assert panel.grad_layers.viewRange()[1] != before
+        assert Counting.paints == 1

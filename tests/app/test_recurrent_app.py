@@ -30,11 +30,11 @@ def test_panel_names_time_steps_for_recurrent_networks(qtbot):
     assert _axis(panel.act_map, "left") == "time step (first → last)" and _axis(panel.grad_map, "left") == "time step"
     assert "per time step" in panel.grad_layers.titleLabel.text and "per time step" in panel.update_plot.titleLabel.text
     assert panel.vanish_text.textItem.toPlainText() == "vanishing: < 1/100 of the last time step"
-    labels = [label.text for _, label in panel.act_legend.items]
+    labels = [cells[0] for _, cells in panel.act_legend.rows]
     assert labels and all(text.startswith("t") for text in labels)
     panel.set_layer_noun("layer")
     panel.show_snapshot(snap, history)
-    assert all(label.text.startswith("L") for _, label in panel.act_legend.items)
+    assert all(cells[0].startswith("L") for _, cells in panel.act_legend.rows)
 
 
 def test_window_relabels_on_architecture_change(make_window, qtbot):

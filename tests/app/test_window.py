@@ -6,7 +6,7 @@ import pytest
 import torch
 from PySide6.QtCore import Qt
 
-from app.plots import GRID_BINS, auto_layers
+from app.plots import GRID_BINS, LAYER_COLORS, auto_layers
 from core import SimConfig, Simulator
 
 EXPLODING = dict(activation="relu", init="normal", init_std=1.0, depth=50, lr=1.0,
@@ -115,15 +115,22 @@ def test_plots_receive_the_snapshot_values(make_window, small_config, qtbot):
         np.testing.assert_allclose(hx, edges)
         np.testing.assert_allclose(hy, counts / (counts.sum() * np.diff(edges)))
         assert np.sum(hy * np.diff(hx)) == pytest.approx(1.0)
-    assert f"L{layers[0]}: μ=" in w.plots.act_legend.items[0][1].text
+    # the legend table: one row per drawn layer, in its colour, with the layer's mean, std and saturation
+    assert [cells[0] for _, cells in w.plots.act_legend.rows] == [f"L{k}" for k in layers]
+    colour, (_, mean, std, sat, note) = w.plots.act_legend.rows[-1]
+    k = layers[-1] - 1
+    assert colour == LAYER_COLORS[len(layers) - 1] and note == ""
+    assert float(mean) == pytest.approx(ls.act_mean[k], rel=5e-3, abs=5e-4)
+    assert float(std) == pytest.approx(ls.act_std[k], rel=5e-3)
+    assert sat == f"{100 * ls.saturated_frac[k]:.0f}%"
     # heatmap: one row per layer
-    assert w.plots.act_image.image.shape == (snap.depth, GRID_BINS)
+    assert w.plots.act_image.index.shape == (snap.depth, GRID_BINS)
     # loss/accuracy over steps and the layer x step map
     lx, ly = w.plots.loss_curve.getData()
     assert list(lx) == [1, 2, 3] and ly[-1] == pytest.approx(snap.loss)
     _, ay = w.plots.acc_curve.getData()
     assert ay[-1] == pytest.approx(snap.accuracy)
-    assert w.plots.grad_image.image.shape == (snap.depth, 3)
+    assert w.plots.grad_image.index.shape == (snap.depth, 3)
     # update ratio of the first selected layer over steps
     ux, uy = w.plots.update_curves[0].getData()
     assert list(ux) == [1, 2, 3]
@@ -137,8 +144,7 @@ def test_layer_selection_and_table(make_window, small_config, qtbot):
     w = make_window(small_config)
     w.layers_edit.setText("2, 5")
     w.layers_edit.editingFinished.emit()
-    qtbot.waitUntil(lambda: w.plots.act_legend.items and w.plots.act_legend.items[0][1].text.startswith("L2:"),
-                    timeout=3000)
+    qtbot.waitUntil(lambda: [cells[0] for _, cells in w.plots.act_legend.rows] == ["L2", "L5"], timeout=3000)
     assert not w.plots.hist_curves[2].isVisible()
     w.table_action.setChecked(True)
     model = w.table.model_
@@ -153,7 +159,7 @@ def test_control_change_rebuilds_and_probes(make_window, small_config, qtbot):
     w.controls.connectors["depth"].slider.setValue(9)
     snap = wait_step(qtbot, w, lambda s: s.depth == 9)
     assert snap.kind == "probe"
-    assert w.plots.act_image.image.shape[0] == 9
+    assert w.plots.act_image.index.shape[0] == 9
 
 
 def test_run_continues_with_new_config(make_window, small_config, qtbot):
@@ -179,7 +185,7 @@ def test_exploding_config_pauses_with_a_message(make_window, qtbot):
         assert f"layer {snap.nonfinite_layer}" in msg
     assert w.banner.isVisibleTo(w) and w.banner.text() == msg
     # non-finite cells are marked, not dropped
-    assert (w.plots.grad_image.image == 255).any() or len(w.plots.grad_bad.data) or len(w.plots.act_bad.data)
+    assert (w.plots.grad_image.index == 255).any() or len(w.plots.grad_bad.data) or len(w.plots.act_bad.data)
     # Reset recovers
     w.reset()
     wait_step(qtbot, w, lambda s: s.kind == "probe" and s.step == 0 and not s.nonfinite)
@@ -231,3 +237,15 @@ def test_noise_tab_and_learning_rate_in_the_status_bar(make_window, small_config
     model = w.table.model_
     qtbot.waitUntil(lambda: model.rowCount() == small_config.depth, timeout=3000)
     assert model.data(model.index(0, model.columnCount() - 1)) == f"{snap.layers.grad_noise[0]:.3g}"
+
+
+def test_long_status_texts_are_clipped_not_widening_the_window(make_window, small_config, qtbot):
+    """A 1366-pixel-wide laptop screen holds the window: the status bar's long sentences (device,
+    χ) may be clipped (their tooltips hold them whole) but never set the window's minimum width."""
+    w = make_window(small_config)
+    before = w.minimumSizeHint().width()
+    sentence = "a very long explanation of why this device was chosen " * 4
+    w.device_label.setText(sentence)
+    w.theory.chi_label.setText(sentence)
+    qtbot.wait(50)  # (the layouts take the new texts' sizes on the event loop)
+    assert w.minimumSizeHint().width() == before < 1366
