@@ -81,7 +81,7 @@ class StatsLegend(pg.GraphicsWidget):
         self.update()
 
     def _fit(self, lines) -> None:
-        widths = [max(w, *(self._metrics.horizontalAdvance(line[i]) for line in lines))
+        widths = [max([w, *(self._metrics.horizontalAdvance(line[i]) for line in lines)])
                   for i, w in enumerate(self._widths)]
         if widths != self._widths:
             self._widths = widths

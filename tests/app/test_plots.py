@@ -9,10 +9,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 
 from app.history import History
-from app.plots import NoisePanel, PlotPanel, auto_layers, resample_histograms, safe_log10, value_grid
+from app.plots import (NoisePanel, PlotPanel, _set_dotted_line, auto_layers, resample_histograms, safe_log10,
+                       step_envelope,
+                       value_grid)
 from core import SimConfig, Simulator
 from core.snapshot import frozen_array
 
@@ -232,6 +235,9 @@ def test_stats_legend_rows_and_widths(qtbot):
     assert wider > start and legend.rows == [("#ff0000", ("L1", "-1.23e-05", "0.25"))]
     legend.set_rows([("#ff0000", ("L1", "0", "0"))])
     assert legend.width() == wider  # columns never narrow: the panel is not re-laid out back and forth
+    legend.set_rows([])
+    assert legend.rows == [] and legend.width() == wider
+    legend.set_rows([("#ff0000", ("L1", "0", "0"))])
     # the row's colour and text are painted
     image = QImage(int(legend.width()), int(legend.height()), QImage.Format.Format_ARGB32)
     image.fill(0xFFFFFFFF)
@@ -282,3 +288,58 @@ def test_a_snapshot_that_moves_the_ranges_paints_once(qtbot):
         qtbot.wait(30)
         assert panel.grad_layers.viewRange()[1] != before
         assert Counting.paints == 1
+
+
+def test_dense_lines_are_drawn_thin_and_without_dots(panel):
+    """Beyond DENSE_POINTS a line is drawn 1 px wide in its own colour and style, without dots (Qt
+    strokes wider lines segment by segment); with fewer points again it gets its pen back."""
+    from app.plots import DENSE_POINTS
+
+    curve, dots, wide = panel.grad_curve, panel.grad_dots, panel.grad_curve.opts["pen"]
+    assert wide.widthF() == 2.5
+    for n, width, n_dots in ((DENSE_POINTS, 2.5, DENSE_POINTS), (DENSE_POINTS + 1, 1.0, 0), (5, 2.5, 5)):
+        x = np.arange(1.0, n + 1)
+        _set_dotted_line(curve, dots, x, np.sin(x))
+        pen = curve.opts["pen"]
+        assert pen.widthF() == width and pen.color() == wide.color() and pen.style() == wide.style()
+        assert len(dots.data) == n_dots and len(curve.getData()[0]) == n
+    # a dashed line stays dashed
+    wgrad = panel.wgrad_curve
+    wgrad.setData(np.arange(DENSE_POINTS + 5.0), np.zeros(DENSE_POINTS + 5))
+    assert wgrad.opts["pen"].widthF() == 1.0 and wgrad.opts["pen"].style() == Qt.PenStyle.DashLine
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(1, 900), groups=st.integers(1, 120), seed=st.integers(0, 10_000))
+def test_step_envelope_holds_every_step_in_few_points(n, groups, seed):
+    rng = np.random.default_rng(seed)
+    steps = np.sort(rng.choice(np.arange(1, 5 * n + 1), n, replace=False)).astype(np.float64)
+    lo = rng.normal(-5, 2, n)
+    hi = lo + rng.exponential(1.0, n)
+    x, band_lo, band_hi = step_envelope(steps, lo, hi, groups)
+    assert len(x) <= max(n, 2 * groups) and np.all(np.diff(x) >= 0)
+    assert x[0] == steps[0] and x[-1] == steps[-1]
+    # at every step the band holds the step's lo..hi (and is exactly it when nothing is grouped)
+    assert np.all(np.interp(steps, x, band_lo) <= lo + 1e-12) and np.all(np.interp(steps, x, band_hi) >= hi - 1e-12)
+    if n <= groups:
+        np.testing.assert_array_equal(band_lo, lo)
+    # and it is no wider than the extremes of the steps grouped with it
+    assert band_lo.min() == lo.min() and band_hi.max() == hi.max()
+
+
+def test_update_band_spans_every_layer_at_every_step(panel):
+    sim = Simulator(SimConfig(depth=6, width=16, n_samples=128, batch_size=16, lr=0.2))
+    history = History()
+    for _ in range(4):
+        snap = sim.step()
+        history.add(snap)
+    panel.show_snapshot(snap, history)
+    logs = np.log10(history.update_to_weight())            # [steps, layers], all finite here
+    polygon = panel.env_band.path().toFillPolygon()
+    points = np.array([(polygon[i].x(), polygon[i].y()) for i in range(polygon.size())])
+    steps = history.layer_steps().astype(float)
+    lower, upper = points[:4], points[4:8][::-1]
+    np.testing.assert_array_equal(lower[:, 0], steps)
+    np.testing.assert_array_equal(upper[:, 0], steps)
+    np.testing.assert_allclose(lower[:, 1], logs.min(axis=1))
+    np.testing.assert_allclose(upper[:, 1], logs.max(axis=1))
