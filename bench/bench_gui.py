@@ -1,6 +1,7 @@
 """GUI benchmarks (offscreen; prints figures, not a test).
 
-1. Time to apply one Snapshot to every plot (setData + one render) at depth 100 and 1000.
+1. Time to apply one Snapshot to every plot (setData + one render) at depth 100 and 1000, after
+   12 steps, and at depth 100 after 400 (the history's capacity: the state of any longer run).
 2. Training steps/s with the window open (worker thread + redraws) vs headless Simulator.step().
 3. Time from a slider change to redrawn plots at depth 50, width 256.
 
@@ -40,16 +41,18 @@ def off_gui_thread(fn):
         return pool.submit(fn).result()
 
 
-def bench_apply(qapp: QApplication, depth: int, repeats: int = 30) -> tuple[float, float]:
-    """(median ms of show_snapshot alone, median ms of show_snapshot + repaint)."""
+def bench_apply(qapp: QApplication, depth: int, steps: int = 12, repeats: int = 30) -> tuple[float, float]:
+    """(median ms of show_snapshot alone, median ms of show_snapshot + repaint), with `steps`
+    steps in the history; the last 12 snapshots are drawn in turn."""
     def run() -> list:
         sim = Simulator(SimConfig(depth=depth, width=64, batch_size=64, n_samples=512, device="cpu"))
-        return [sim.step() for _ in range(12)]
+        return [sim.step() for _ in range(steps)]
 
     snaps = off_gui_thread(run)
     history = History()
     for s in snaps:
         history.add(s)
+    snaps = snaps[-12:]
     panel = PlotPanel()
     panel.resize(1400, 900)
     panel.show()
@@ -161,10 +164,10 @@ def main() -> int:
     qapp = QApplication.instance() or QApplication(sys.argv[:1])
     filter_platform_noise()  # (the offscreen platform's note on every window shown)
     print("== Vanishing Point GUI benchmark (offscreen) ==")
-    for depth in (100, 1000):
-        only, full = bench_apply(qapp, depth)
-        print(f"apply one snapshot to every plot, depth {depth:4d}: {only:6.1f} ms setData, "
-              f"{full:6.1f} ms incl. repaint (target <= 16 ms at depth 100)")
+    for depth, steps in ((100, 12), (1000, 12), (100, 400)):
+        only, full = bench_apply(qapp, depth, steps)
+        print(f"apply one snapshot to every plot, depth {depth:4d}, {steps:3d} steps drawn: {only:5.1f} ms setData, "
+              f"{full:5.1f} ms incl. repaint (target <= 16 ms at depth 100)")
     headless, gui, t_head, t_win = bench_rate(qapp)
     print(f"steps/s {RATE_CONFIG.depth}x{RATE_CONFIG.width}, batch {RATE_CONFIG.batch_size}: headless {headless:.0f} "
           f"({t_head} torch threads), window open {gui:.0f} ({t_win} threads): {gui / headless:.2f}x, target >= 0.9x")
