@@ -15,6 +15,7 @@ from PySide6.QtCore import Qt
 from core import Snapshot
 from core.spectrum import Spectrum
 
+from .legends import legend_below
 from .plots import TICK_FONT, _style, safe_log10
 
 _CIRCLE = np.exp(1j * np.linspace(0.0, 2 * math.pi, 361))
@@ -30,7 +31,7 @@ class SpectrumView(pg.GraphicsLayoutWidget):
         self.plane = self.addPlot(row=0, col=0)
         _style(self.plane, "Eigenvalues of W_hh", "Re λ", "Im λ")
         self.plane.setAspectLocked(True)
-        legend = self.plane.addLegend(offset=(5, 5), labelTextSize="10pt")
+        legend = legend_below(self.plane, columns=3)
         dashed = pg.mkPen("#444", width=1.5, style=Qt.PenStyle.DashLine)
         self.unit = self.plane.plot(_CIRCLE.real, _CIRCLE.imag, pen=dashed, name="|λ| = 1")
         self.radius = self.plane.plot(pen=pg.mkPen("#d62728", width=1.5), name="|λ| = ρ")
@@ -41,7 +42,7 @@ class SpectrumView(pg.GraphicsLayoutWidget):
         _style(self.growth, "Gradient over time steps: W<sup>t</sup> = V diag(λ)<sup>t</sup> V<sup>−1</sup>",
                "time step (first → last)", "‖∂L/∂z_t‖ (log scale)")
         self.growth.getAxis("left").setLogMode(False, True)
-        legend = self.growth.addLegend(offset=(-5, 5), labelTextSize="10pt")
+        legend_below(self.growth, columns=2)
         self.measured = self.growth.plot(pen=pg.mkPen("#1f77b4", width=2.5), symbol="o", symbolSize=5,
                                          symbolBrush="#1f77b4", name="measured")
         self.predicted = self.growth.plot(pen=pg.mkPen("#ff7f0e", width=2, style=Qt.PenStyle.DashLine),

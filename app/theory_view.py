@@ -26,6 +26,7 @@ from core.jacobian import spectrum as jacobian_spectrum
 from core.sweep import OVER, geometric_depths, sweep
 
 from .jobs import JobSlot, time_left
+from .legends import legend_below
 from .plots import LABEL_STYLE, TICK_FONT
 
 LOG_CHI_RANGE = 1.0   # colour scale of the phase diagram: χ from 1/10 to 10
@@ -72,7 +73,7 @@ class PhaseView(QWidget):
         self.bar.setImageItem(self.image, insert_in=self.plot.getPlotItem())
         self.critical = pg.PlotDataItem(pen=pg.mkPen("k", width=3))
         self.marker = pg.ScatterPlotItem(symbol="star", size=20, brush="#ffd600", pen=pg.mkPen("k", width=1.5))
-        legend = self.plot.getPlotItem().addLegend(offset=(-5, 5), labelTextSize="10pt")
+        legend = legend_below(self.plot.getPlotItem(), columns=2)
         self.plot.addItem(self.critical)
         self.plot.addItem(self.marker)
         legend.addItem(self.critical, "edge of chaos χ = 1")
@@ -172,7 +173,7 @@ class SweepView(QWidget):
         self.plot = _plot("First-layer gradient relative to the last, by depth", "depth (hidden layers)",
                           "‖∂L/∂z¹‖ / ‖∂L/∂z^L‖ (log)")
         self.plot.getPlotItem().getAxis("left").setLogMode(False, True)
-        self.legend = self.plot.getPlotItem().addLegend(offset=(5, 5), labelTextSize="9pt", colCount=2)
+        self.legend = legend_below(self.plot.getPlotItem(), columns=3)
         self.curves: dict[str, pg.PlotDataItem] = {}
         col = QVBoxLayout(self)
         col.addLayout(row)

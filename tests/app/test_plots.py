@@ -221,6 +221,12 @@ def test_legends_sit_beside_or_under_the_data_never_on_it(panel):
             assert not rect.intersects(_scene_rect(vb)), (legend, vb)
         # and inside the widget: nothing is clipped at its edges
         assert panel.sceneRect().contains(rect) or panel.viewport().rect().contains(rect.toRect())
+    # each beside or under its own plot
+    for legend, plot in zip(legends, (panel.act_hist, panel.update_plot, panel.grad_layers, panel.grad_map)):
+        rect, view = _scene_rect(legend), _scene_rect(plot.vb)
+        beside = rect.left() >= view.right() and rect.top() < view.bottom()
+        under = rect.top() >= view.bottom() and rect.left() < view.right() and rect.right() > view.left()
+        assert beside or under, plot
 
 
 def test_stats_legend_rows_and_widths(qtbot):
@@ -343,3 +349,13 @@ def test_update_band_spans_every_layer_at_every_step(panel):
     np.testing.assert_array_equal(upper[:, 0], steps)
     np.testing.assert_allclose(lower[:, 1], logs.min(axis=1))
     np.testing.assert_allclose(upper[:, 1], logs.max(axis=1))
+
+
+def test_other_views_legends_are_off_the_data(qtbot, noise_panel):
+    from app.spectrum import SpectrumView
+
+    spectrum = _shown(qtbot, SpectrumView(), 1000, 450)
+    for plot in (noise_panel.over_steps, spectrum.plane, spectrum.growth):
+        assert plot.legend is not None and plot.legend.items
+        rect, view = _scene_rect(plot.legend), _scene_rect(plot.vb)
+        assert rect.height() > 10 and (rect.top() >= view.bottom() or rect.left() >= view.right()), plot
