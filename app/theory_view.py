@@ -30,6 +30,9 @@ from .legends import legend_below
 from .plots import LABEL_STYLE, TICK_FONT
 
 LOG_CHI_RANGE = 1.0   # colour scale of the phase diagram: χ from 1/10 to 10
+CHI_EXPLANATION = ("Mean-field χ (Poole et al. 2016, Schoenholz et al. 2017): the factor by which the squared "
+                   "gradient norm changes per layer going back, averaged over this network's layers. The dashed "
+                   "curves in the plots are the same prediction.")
 
 
 def _colormap(name: str, fallback: str = "viridis") -> pg.ColorMap:
@@ -343,9 +346,7 @@ class TheoryController(QObject):
         action.setShortcut(QKeySequence("H"))
         window.addAction(action)
         self.chi_label = QLabel("χ …")
-        self.chi_label.setToolTip("Mean-field χ (Poole et al. 2016, Schoenholz et al. 2017): the factor by which "
-                                  "the squared gradient norm changes per layer going back, averaged over this "
-                                  "network's layers. The dashed curves in the plots are the same prediction.")
+        self.chi_label.setToolTip(CHI_EXPLANATION)
         button = QPushButton("Theory [H]")
         button.setCheckable(True)
         button.toggled.connect(self.dock.setVisible)
@@ -372,8 +373,9 @@ class TheoryController(QObject):
         profile, reason = result
         self.profile = profile
         self.window.plots.set_theory(profile)
-        self.chi_label.setText(profile.sentence if profile is not None else f"χ: {reason.split(':')[0]}")
-        self.chi_label.setToolTip(reason or self.chi_label.toolTip())
+        text = profile.sentence if profile is not None else f"χ: {reason.split(':')[0]}"
+        self.chi_label.setText(text)
+        self.chi_label.setToolTip(f"{text}\n\n{reason or CHI_EXPLANATION}")  # (the label may be clipped)
 
     def slots(self) -> tuple[JobSlot, ...]:
         return self.profile_slot, self.phase.slot, self.sweep.slot, self.jacobian.slot

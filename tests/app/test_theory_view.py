@@ -29,6 +29,7 @@ def test_overlay_curves_are_the_core_prediction(make_window, small_config, qtbot
     np.testing.assert_allclose(lo_x, prof.act_mean - prof.act_std, rtol=1e-12)
     np.testing.assert_allclose(hi_x, prof.act_mean + prof.act_std, rtol=1e-12)
     assert w.theory.chi_label.text() == prof.sentence
+    assert w.theory.chi_label.toolTip().startswith(prof.sentence)  # (whole, where the label may be clipped)
 
 
 def test_no_prediction_for_constant_init(make_window, small_config, qtbot):
@@ -36,6 +37,11 @@ def test_no_prediction_for_constant_init(make_window, small_config, qtbot):
     qtbot.waitUntil(lambda: "mean-field" in w.theory.chi_label.text(), timeout=5000)
     assert w.theory.profile is None
     assert len(w.plots.theory_grad.getData()[0] if w.plots.theory_grad.getData()[0] is not None else []) == 0
+    assert "constant" in w.theory.chi_label.toolTip()
+    # back to a network with a prediction: its tooltip explains χ again, not the old reason
+    w.controls.connectors["init"].widget.setCurrentText(small_config.init)  # (as the user picks it)
+    qtbot.waitUntil(lambda: w.theory.profile is not None, timeout=5000)
+    assert "Mean-field χ" in w.theory.chi_label.toolTip() and "constant" not in w.theory.chi_label.toolTip()
 
 
 def test_clicking_the_phase_diagram_sets_gain_and_bias(make_window, small_config, qtbot):
