@@ -20,7 +20,7 @@ from core.compare import A_ZERO, B_ZERO, NAMES, OK, Comparison
 from .history import History
 from .legends import legend_below
 from .plots import (BAD_COLOR, ZERO_COLOR, _dotted_line, _set_dotted_line, _set_points, _style, cache_unchanging,
-                    safe_log10)
+                    retitle, safe_log10)
 
 SIDE_COLORS = {"A": "#1f77b4", "B": "#e6550d"}
 ROWS = (("grad", "‖∂L/∂z‖ per layer", "layer (input → output)", "norm (log scale)"),
@@ -47,7 +47,6 @@ class CompareView(pg.GraphicsLayoutWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.drawn: Comparison | None = None
-        self._diff_title = ""
         self.plots: dict[tuple[str, str], pg.PlotItem] = {}
         self.curves: dict[tuple[str, str], pg.PlotCurveItem] = {}
         self.dots: dict[tuple[str, str], pg.ScatterPlotItem] = {}
@@ -160,7 +159,5 @@ class CompareView(pg.GraphicsLayoutWidget):
         if shift:
             sign = "+" if shift > 0 else "−"
             title += f" (depths differ: aligned at the output, B's layer = A's layer {sign} {abs(shift)})"
-        if title != self._diff_title:  # setTitle re-lays out the plot: only on a change
-            self.diff_plot.setTitle(title, size="13pt")
-            self._diff_title = title
+        retitle(self.diff_plot, title)
 

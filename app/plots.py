@@ -184,6 +184,12 @@ def _to_index(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
     return np.clip(scaled, 1, 254).astype(np.uint8)
 
 
+def retitle(plot: pg.PlotItem, title: str) -> None:
+    """Set `plot`'s title, only when it changes (setTitle re-lays out the plot)."""
+    if plot.titleLabel.text != title:
+        plot.setTitle(title, size=TITLE_SIZE)
+
+
 def _style(plot: pg.PlotItem, title: str, bottom: str, left: str) -> None:
     plot.setTitle(title, size=TITLE_SIZE)
     for name, text in (("bottom", bottom), ("left", left)):
@@ -228,7 +234,6 @@ class PlotPanel(pg.GraphicsLayoutWidget):
         self.drawn_step: int | None = None
         self.drawn_snapshot: Snapshot | None = None
         self.last_paint_seconds = 0.0  # duration of the latest paint (the window's draw budget uses it)
-        self._update_title = ""
         self.layer_noun = ""
         self._build()
         self.set_layer_noun("layer")
@@ -581,10 +586,7 @@ class PlotPanel(pg.GraphicsLayoutWidget):
 
 
     def _show_lr(self, snap: Snapshot) -> None:
-        title = f"Update : weight ratio per {self.layer_noun} (lr {snap.lr:.3g})"
-        if title != self._update_title:  # setTitle re-lays out the plot: only on a change
-            self.update_plot.setTitle(title, size=TITLE_SIZE)
-            self._update_title = title
+        retitle(self.update_plot, f"Update : weight ratio per {self.layer_noun} (lr {snap.lr:.3g})")
 
 
 def _nan_min_max(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
