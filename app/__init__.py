@@ -1,4 +1,5 @@
 """Vanishing Point's Qt application (controls, worker thread, live plots)."""
-from .compat import pin_none_refcount
+from .compat import paint_on_gui_thread_only, pin_none_refcount
 
 pin_none_refcount()  # before any Qt call: see app/compat.py
+paint_on_gui_thread_only()

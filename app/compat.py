@@ -1,4 +1,4 @@
-"""Work-arounds for bugs in the libraries under the app (kept in one place, each explained).
+"""Work-arounds for the libraries under the app (bugs, and one costly default), each explained.
 
 PySide6 6.12 on CPython 3.11 drops a reference to ``None`` whenever a wrapped
 Qt method returns nothing or a null pointer (``QGraphicsItem.setPos()``,
@@ -16,6 +16,7 @@ every frame), so they are pinned too.
 from __future__ import annotations
 
 import ctypes
+import os
 import platform
 import sys
 from contextlib import contextmanager
@@ -33,6 +34,17 @@ def pin_none_refcount() -> bool:
         if refcnt.value < _PINNED // 2:
             refcnt.value += _PINNED
     return True
+
+
+# Qt's raster engine hands any fill or blit of more than ~100 scan lines to a GUI thread pool, in
+# segments, and waits for them. The plots' paint is dozens of such small operations (each cached
+# axis, title and legend is a blit): waking the pool's threads for each one, on cores the
+# simulation's Torch threads are using, made a frame at depth 100 take 17 ms instead of 12 on two
+# cores (bench/bench_gui.py, alternating runs). Qt reads this variable once, at its first paint.
+def paint_on_gui_thread_only() -> None:
+    """Turn Qt's GUI thread pool off (QT_NO_GUI_THREADPOOL) unless the environment already says;
+    call before the first paint. Qt takes any value of the variable, even 0, as 'off'."""
+    os.environ.setdefault("QT_NO_GUI_THREADPOOL", "1")
 
 
 # The offscreen platform (headless runs, CI, --screenshot) warns on every top-level window it
