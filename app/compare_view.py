@@ -19,8 +19,8 @@ from core.compare import A_ZERO, B_ZERO, NAMES, OK, Comparison
 
 from .history import History
 from .legends import legend_below
-from .plots import (BAD_COLOR, ZERO_COLOR, _dotted_line, _set_dotted_line, _set_points, _style, cache_unchanging,
-                    retitle, safe_log10)
+from .plots import (BAD_COLOR, ZERO_COLOR, Dots, Markers, _dotted_line, _set_dotted_line, _set_points, _style,
+                    cache_unchanging, retitle, safe_log10)
 
 SIDE_COLORS = {"A": "#1f77b4", "B": "#e6550d"}
 ROWS = (("grad", "‖∂L/∂z‖ per layer", "layer (input → output)", "norm (log scale)"),
@@ -49,9 +49,9 @@ class CompareView(pg.GraphicsLayoutWidget):
         self.drawn: Comparison | None = None
         self.plots: dict[tuple[str, str], pg.PlotItem] = {}
         self.curves: dict[tuple[str, str], pg.PlotCurveItem] = {}
-        self.dots: dict[tuple[str, str], pg.ScatterPlotItem] = {}
-        self.zero_marks: dict[tuple[str, str], pg.ScatterPlotItem] = {}
-        self.bad_marks: dict[tuple[str, str], pg.ScatterPlotItem] = {}
+        self.dots: dict[tuple[str, str], Dots] = {}
+        self.zero_marks: dict[tuple[str, str], Markers] = {}
+        self.bad_marks: dict[tuple[str, str], Markers] = {}
         self.ci.layout.setSpacing(6)
         self.titles = {}
         for col, side in enumerate(NAMES):
@@ -64,8 +64,8 @@ class CompareView(pg.GraphicsLayoutWidget):
                 if key in LOG_ROWS:
                     plot.getAxis("left").setLogMode(False, True)
                 self.curves[key, side], self.dots[key, side] = _dotted_line(plot, SIDE_COLORS[side])
-                zero = pg.ScatterPlotItem(symbol="t", size=11, brush=ZERO_COLOR, pen=pg.mkPen("k"))
-                bad = pg.ScatterPlotItem(symbol="x", size=13, brush=BAD_COLOR, pen=pg.mkPen(BAD_COLOR, width=2))
+                zero = Markers(symbol="t", size=11, brush=ZERO_COLOR, pen=pg.mkPen("k"))
+                bad = Markers(symbol="x", size=13, brush=BAD_COLOR, pen=pg.mkPen(BAD_COLOR, width=2))
                 plot.addItem(zero)
                 plot.addItem(bad)
                 self.zero_marks[key, side], self.bad_marks[key, side] = zero, bad
@@ -83,9 +83,9 @@ class CompareView(pg.GraphicsLayoutWidget):
         legend = legend_below(self.diff_plot, columns=2)
         self.diff_curve, self.diff_dots = _dotted_line(self.diff_plot, "#6a3d9a",
                                                        "log₁₀ ratio (above 0: B's gradient is larger)")
-        self.diff_plus = pg.ScatterPlotItem(symbol="t1", size=13, brush=ZERO_COLOR, pen=pg.mkPen("k"))
-        self.diff_minus = pg.ScatterPlotItem(symbol="t", size=13, brush=ZERO_COLOR, pen=pg.mkPen("k"))
-        self.diff_undefined = pg.ScatterPlotItem(symbol="x", size=14, brush=BAD_COLOR,
+        self.diff_plus = Markers(symbol="t1", size=13, brush=ZERO_COLOR, pen=pg.mkPen("k"))
+        self.diff_minus = Markers(symbol="t", size=13, brush=ZERO_COLOR, pen=pg.mkPen("k"))
+        self.diff_undefined = Markers(symbol="x", size=14, brush=BAD_COLOR,
                                                  pen=pg.mkPen(BAD_COLOR, width=2))
         for item, label in ((self.diff_plus, "+∞: A's gradient is exactly 0"),
                             (self.diff_minus, "−∞: B's gradient is exactly 0"),

@@ -13,9 +13,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 
 from app.history import History
-from app.plots import (NoisePanel, PlotPanel, _set_dotted_line, auto_layers, resample_histograms, safe_log10,
-                       step_envelope,
-                       value_grid)
+from app.plots import (NoisePanel, PlotPanel, _set_dotted_line, _set_points, auto_layers, resample_histograms,
+                       safe_log10, step_envelope, value_grid)
 from core import SimConfig, Simulator
 from core.snapshot import frozen_array
 
@@ -308,7 +307,7 @@ def test_dense_lines_are_drawn_thin_and_without_dots(panel):
         _set_dotted_line(curve, dots, x, np.sin(x))
         pen = curve.opts["pen"]
         assert pen.widthF() == width and pen.color() == wide.color() and pen.style() == wide.style()
-        assert len(dots.data) == n_dots and len(curve.getData()[0]) == n
+        assert len(dots.getData()[0]) == n_dots and len(curve.getData()[0]) == n
     # a dashed line stays dashed
     wgrad = panel.wgrad_curve
     wgrad.setData(np.arange(DENSE_POINTS + 5.0), np.zeros(DENSE_POINTS + 5))
@@ -359,3 +358,23 @@ def test_other_views_legends_are_off_the_data(qtbot, noise_panel):
         assert plot.legend is not None and plot.legend.items
         rect, view = _scene_rect(plot.legend), _scene_rect(plot.vb)
         assert rect.height() > 10 and (rect.top() >= view.bottom() or rect.left() >= view.right()), plot
+
+
+def test_empty_markers_bound_nothing_and_dots_bound_their_size(panel):
+    """An empty marker item must not be painted (pyqtgraph's would paint at (0, 0) every frame);
+    a curve's dots bound their points plus their radius, so a repaint covers them whole."""
+    markers = panel.act_bad
+    assert markers.boundingRect().isEmpty()
+    _set_points(markers, np.array([0.25]), np.array([3.0]))
+    assert markers.boundingRect().contains(0.25, 3.0)
+    _set_points(markers, np.zeros(0), np.zeros(0))
+    assert markers.boundingRect().isEmpty()
+    snap = Simulator(SimConfig(depth=5, width=8, n_samples=64, batch_size=8)).step()
+    panel.show_snapshot(snap, History())
+    dots = panel.grad_dots
+    x, y = dots.getData()
+    rect = dots.boundingRect()
+    px, py = dots.pixelVectors()
+    radius = dots.pen.widthF() / 2
+    assert rect.left() <= x.min() - radius * px.length() and rect.right() >= x.max() + radius * px.length()
+    assert rect.top() <= y.min() - radius * py.length() and rect.bottom() >= y.max() + radius * py.length()
