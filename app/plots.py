@@ -802,15 +802,19 @@ def _set_dotted_line(curve: Line, dots: Dots, x: np.ndarray, y: np.ndarray) -> N
 
 
 class Markers(pg.ScatterPlotItem):
-    """A ScatterPlotItem that bounds nothing while it has no points, so Qt does not paint it.
+    """A ScatterPlotItem that bounds and paints nothing while it has no points.
 
-    (pyqtgraph's bounds the point (0, 0) then, and paints there: 0.3 ms a frame for the activation
-    map's NaN/Inf markers, which are usually none. Hiding the item instead would show an
-    'invisible' eye for it in its legend.)
+    (pyqtgraph's bounds the point (0, 0) then, and its paint prepares an empty draw: 0.2–0.3 ms a
+    frame for the activation map's NaN/Inf markers, which are usually none. Hiding the item instead
+    would show an 'invisible' eye for it in its legend.)
     """
 
     def boundingRect(self) -> QRectF:  # noqa: N802 - Qt's name
         return super().boundingRect() if len(self.data) else QRectF()
+
+    def paint(self, *args) -> None:
+        if len(self.data):   # (Qt still paints an item whose empty bounds lie in the exposed region)
+            super().paint(*args)
 
 
 def _set_points(scatter: pg.ScatterPlotItem, x: np.ndarray, y: np.ndarray) -> None:
