@@ -33,6 +33,7 @@ from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem
 from core import Snapshot
 from core.config import RECURRENT_ARCHITECTURES
 
+from .canvas import ScrollingLayoutWidget
 from .history import History
 from .legends import StatsLegend, legend_below, legend_in
 from .compat import pin_none_refcount
@@ -45,6 +46,8 @@ SHARE_FLOOR_LOG = -4.0     # log10 share below which the heatmap is at its darke
 BAND_DECADES = 2.0         # vanishing/exploding bands: 100× below/above the output layer
 GRAD_MAP_DECADES = 12.0    # colour range of the gradient heatmap
 MAX_OVERLAY = 6
+PANEL_FLOOR_HEIGHT = 500   # px: three rows of plots laid out lower crush the middle one (see canvas.py)
+PANEL_MIN_HEIGHT = 400     # px: docks give way before the panel gets lower (and scrolls)
 DENSE_POINTS = 200         # a line with more points is drawn 1 px wide, without dots (see Line)
 ENVELOPE_GROUPS = 100      # the update plot's all-layer band is drawn over at most this many runs of steps
 LAYER_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
@@ -60,7 +63,7 @@ TITLE_SIZE = "13pt"
 # Texts naming what one entry of Snapshot.layers is: a layer, or a recurrent network's time step.
 _NOUN_TEXTS = {
     ("act_map", "title"): "Activations per {noun}",
-    ("act_map", "left"): "{noun} ({span})",
+    ("act_map", "left"): "{noun}",   # (with the span, too long for the top row on a laptop's screen)
     ("act_hist", "title"): "Histograms of selected {noun}s",
     ("grad_layers", "title"): "Gradient magnitude per {noun}",
     ("grad_layers", "bottom"): "{noun} ({span})",
@@ -225,11 +228,11 @@ def fit_range(plot: pg.PlotItem, axis: str, lo: float, hi: float, grow: float = 
 
 
 # --- the panel ------------------------------------------------------------------------
-class PlotPanel(pg.GraphicsLayoutWidget):
+class PlotPanel(ScrollingLayoutWidget):
     """All live plots; `show_snapshot(snap, history)` redraws them from one snapshot."""
 
     def __init__(self, parent=None):
-        super().__init__(parent)
+        super().__init__(parent, floor_height=PANEL_FLOOR_HEIGHT, min_height=PANEL_MIN_HEIGHT)
         self.selected_layers: list[int] | None = None  # None: auto spread
         self.drawn_step: int | None = None
         self.drawn_snapshot: Snapshot | None = None
@@ -409,6 +412,7 @@ class PlotPanel(pg.GraphicsLayoutWidget):
         self._show_update(history, layers)
         self._show_lr(snap)
         self._show_theory(snap)
+        self.refit()   # (a legend that widened may need a wider layout)
         # Apply the views' new ranges now. pyqtgraph defers them to the start of the paint, where
         # moving the items invalidates what is about to be drawn, and Qt then paints the panel twice.
         self.scene().prepareForPaint()
@@ -603,7 +607,7 @@ def _log_guide(plot: pg.PlotItem, text: str) -> None:
                                  label=text, labelOpts={"position": 0.05, "color": "#444"}))
 
 
-class NoisePanel(pg.GraphicsLayoutWidget):
+class NoisePanel(ScrollingLayoutWidget):
     """The gradient-noise statistic: per layer for the drawn snapshot, and over steps.
 
     grad_noise = √((1 − N/n)·tr Σ̂/N) / ‖Ḡ‖ (core/noise.py): the standard error of the
@@ -612,7 +616,7 @@ class NoisePanel(pg.GraphicsLayoutWidget):
     """
 
     def __init__(self, parent=None):
-        super().__init__(parent)
+        super().__init__(parent, floor_height=PANEL_FLOOR_HEIGHT, min_height=PANEL_MIN_HEIGHT)
         self.drawn_step: int | None = None
         self._legend_layers: list[int] = []
         self._noun = "layer"
@@ -658,6 +662,7 @@ class NoisePanel(pg.GraphicsLayoutWidget):
         self.per_layer.setYRange(min(floor, -1.0), max(float(finite.max()) if finite.size else 0.0, 0.0) + 0.3,
                                  padding=0)
         self._show_over_steps(history, layers)
+        self.refit()
         self.drawn_step = snap.step
 
     def _show_over_steps(self, history: History, layers: list[int]) -> None:

@@ -10,23 +10,25 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
 
 from core import Snapshot
 from core.spectrum import Spectrum
 
+from .canvas import ScrollingLayoutWidget
 from .legends import legend_below
 from .plots import TICK_FONT, _style, safe_log10
 
+FLOOR_HEIGHT = 260   # px: lower, the plots' titles and legends crowd out the plots (then it scrolls)
 _CIRCLE = np.exp(1j * np.linspace(0.0, 2 * math.pi, 361))
 
 
-class SpectrumView(pg.GraphicsLayoutWidget):
+class SpectrumView(ScrollingLayoutWidget):
     """Left: eigenvalues of W_hh with the unit circle and the circle of radius ρ = max|λ|.
     Right: measured ‖∂L/∂z_t‖ per time step and the prediction ‖∂L/∂z_T‖·ρ^(T−t) (log axis)."""
 
     def __init__(self, parent=None):
-        super().__init__(parent)
+        super().__init__(parent, floor_height=FLOOR_HEIGHT)
         self.drawn: tuple[Spectrum | None, Snapshot | None] = (None, None)
         self.plane = self.addPlot(row=0, col=0)
         _style(self.plane, "Eigenvalues of W_hh", "Re λ", "Im λ")
@@ -52,6 +54,11 @@ class SpectrumView(pg.GraphicsLayoutWidget):
         self.plane.addItem(self.message, ignoreBounds=True)
         self.ci.layout.setColumnStretchFactor(0, 4)
         self.ci.layout.setColumnStretchFactor(1, 5)
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+        """The size its dock opens at: pyqtgraph's default (600 × 496) took most of a laptop's
+        height from the plots."""
+        return QSize(640, 320)
 
     def show_spectrum(self, spectrum: Spectrum | None, snap: Snapshot | None, reason: str | None = None) -> None:
         """Draw `spectrum` and the gradient of `snap`; with no spectrum, show `reason` instead."""

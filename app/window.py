@@ -14,8 +14,8 @@ from typing import Callable
 from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QFont, QKeySequence
 from PySide6.QtWidgets import (
-    QDockWidget, QHBoxLayout, QLabel, QLineEdit, QMainWindow, QPushButton, QSplitter, QStatusBar, QTabWidget,
-    QVBoxLayout, QWidget,
+    QDockWidget, QLabel, QLineEdit, QMainWindow, QPushButton, QSizePolicy, QSplitter, QStatusBar,
+    QTabWidget, QToolBar, QVBoxLayout, QWidget,
 )
 
 from core import ConfigError, SimConfig, Snapshot
@@ -51,6 +51,16 @@ SESSION_FILTER = "Vanishing Point session (*.json)"
 PLOTS_FILTER = "PNG image (*.png);;SVG drawing (*.svg)"
 STATS_FILTER = "CSV table (*.csv);;JSON document (*.json)"
 SCRIPT_FILTER = "Python script (*.py)"
+
+
+def _spacer(width: int | None = None) -> QWidget:
+    """A blank tool bar entry: `width` px wide, or taking all the room left when None."""
+    spacer = QWidget()
+    if width is None:
+        spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+    else:
+        spacer.setFixedWidth(width)
+    return spacer
 
 
 class MainWindow(RunCommands, QMainWindow):
@@ -111,14 +121,18 @@ class MainWindow(RunCommands, QMainWindow):
         self.banner.setStyleSheet("background: #ffebee; color: #b71c1c; padding: 4px; font-weight: bold;")
         self.banner.hide()
 
-        bar = QHBoxLayout()
+        # A tool bar, not a row of widgets: what does not fit goes under its » button, so the buttons
+        # never make the window wider than a laptop screen when docks take room beside the plots.
+        bar = self.command_bar = QToolBar("Commands")
+        bar.setMovable(False)
+        bar.setFloatable(False)
         for b in (self.run_button, self.step_button, self.reset_button, self.probe_button):
             bar.addWidget(b)
-        bar.addSpacing(16)
+        bar.addWidget(_spacer(16))
         self.overlay_label = QLabel("Overlay layers:")
         bar.addWidget(self.overlay_label)
         bar.addWidget(self.layers_edit)
-        bar.addStretch(1)
+        bar.addWidget(_spacer())
         self.table_action = QAction("Layer table  [T]", self, checkable=True)
         self.table_action.setShortcut(QKeySequence("T"))
         table_button = QPushButton("Layer table  [T]")
@@ -134,11 +148,11 @@ class MainWindow(RunCommands, QMainWindow):
         compare_button.setToolTip("Open a window training this configuration (A) and a copy you change (B) "
                                   "side by side on the same batches (Ctrl+B)")
         compare_button.clicked.connect(self.compare_action.trigger)
-        bar.addWidget(compare_button)
+        self._compare_tool = bar.addWidget(compare_button)
         right = QWidget()
         col = QVBoxLayout(right)
         col.setContentsMargins(2, 2, 2, 2)
-        col.addLayout(bar)
+        col.addWidget(bar)
         col.addWidget(self.banner)
         col.addWidget(self.tabs, 1)
         split = QSplitter(Qt.Orientation.Horizontal)
@@ -174,7 +188,7 @@ class MainWindow(RunCommands, QMainWindow):
         self.spectrum_action.toggled.connect(spectrum_button.setChecked)
         self.spectrum_action.toggled.connect(self.spectrum_dock.setVisible)
         self.spectrum_dock.visibilityChanged.connect(self._spectrum_visibility)
-        bar.insertWidget(bar.count() - 1, spectrum_button)
+        self.command_bar.insertWidget(self._compare_tool, spectrum_button)
 
         # status bar
         status = QStatusBar()

@@ -378,3 +378,36 @@ def test_empty_markers_bound_nothing_and_dots_bound_their_size(panel):
     radius = dots.pen.widthF() / 2
     assert rect.left() <= x.min() - radius * px.length() and rect.right() >= x.max() + radius * px.length()
     assert rect.top() <= y.min() - radius * py.length() and rect.bottom() >= y.max() + radius * py.length()
+
+
+def test_a_squeezed_panel_scrolls_instead_of_clipping_its_layout(panel, qtbot):
+    """Below its floor (the layout's minimum width, PANEL_FLOOR_HEIGHT high) the panel lays its
+    plots out at the floor and scrolls; above it the layout fills the view exactly, no scroll bars.
+    A legend that widens during a run raises the floor and the layout follows."""
+    from app.plots import PANEL_FLOOR_HEIGHT
+
+    def laid_out():
+        qtbot.wait(20)
+        g = panel.ci.geometry()
+        return g.width(), g.height()
+
+    floor = panel.floor()
+    assert floor.height() == PANEL_FLOOR_HEIGHT and floor.width() > 600
+    panel.resize(600, 300)
+    w, h = laid_out()
+    assert (w, h) == (floor.width(), floor.height())
+    assert panel.horizontalScrollBar().isVisible() and panel.verticalScrollBar().isVisible()
+    panel.resize(1400, 900)
+    w, h = laid_out()
+    view = panel.viewport().size()
+    assert (w, h) == (view.width(), view.height()) == (1400 - 2 * panel.frameWidth(), 900 - 2 * panel.frameWidth())
+    assert not panel.horizontalScrollBar().isVisible() and not panel.verticalScrollBar().isVisible()
+    # a wider legend table raises the floor; the next drawn snapshot lays the layout out again
+    panel.resize(int(floor.width()) + 4, 700)
+    laid_out()
+    snap = Simulator(SimConfig(depth=5, width=8, n_samples=64, batch_size=8)).step()
+    wide = _with_layers(snap, act_mean=np.full(5, -1.234567e-300))
+    panel.show_snapshot(wide, History())
+    assert panel.floor().width() > floor.width() + 4
+    w, _ = laid_out()
+    assert w == panel.floor().width() and panel.horizontalScrollBar().isVisible()

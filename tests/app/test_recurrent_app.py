@@ -27,7 +27,7 @@ def test_panel_names_time_steps_for_recurrent_networks(qtbot):
     history.add(snap)
     panel.show_snapshot(snap, history)
     assert _axis(panel.grad_layers, "bottom") == "time step (first → last)"
-    assert _axis(panel.act_map, "left") == "time step (first → last)" and _axis(panel.grad_map, "left") == "time step"
+    assert _axis(panel.act_map, "left") == "time step" and _axis(panel.grad_map, "left") == "time step"
     assert "per time step" in panel.grad_layers.titleLabel.text and "per time step" in panel.update_plot.titleLabel.text
     assert panel.vanish_text.textItem.toPlainText() == "vanishing: < 1/100 of the last time step"
     labels = [cells[0] for _, cells in panel.act_legend.rows]

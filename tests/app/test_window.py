@@ -243,9 +243,53 @@ def test_long_status_texts_are_clipped_not_widening_the_window(make_window, smal
     """A 1366-pixel-wide laptop screen holds the window: the status bar's long sentences (device,
     χ) may be clipped (their tooltips hold them whole) but never set the window's minimum width."""
     w = make_window(small_config)
+    qtbot.waitUntil(lambda: w.theory.chi_label.text().startswith("χ ="), timeout=5000)
+    qtbot.wait(50)  # (the status bar's labels are all shown once the first probe is in)
     before = w.minimumSizeHint().width()
     sentence = "a very long explanation of why this device was chosen " * 4
     w.device_label.setText(sentence)
     w.theory.chi_label.setText(sentence)
     qtbot.wait(50)  # (the layouts take the new texts' sizes on the event loop)
     assert w.minimumSizeHint().width() == before < 1366
+
+
+@pytest.mark.parametrize("docks", [("theory",), ("table",), ("spectrum",), ("theory", "spectrum", "table")])
+def test_docks_on_a_laptop_screen_leave_the_plots_whole(make_window, qtbot, docks):
+    """On a 1366 × 768 screen with docks open: the window still fits the screen, the plots keep
+    their minimum height, and where the panel is narrower or lower than its layout's floor it
+    scrolls instead of clipping or crushing the plots."""
+    from app.plots import PANEL_MIN_HEIGHT
+
+    w = make_window(SimConfig(architecture="rnn", depth=8, width=16, n_samples=128, batch_size=16, input_dim=8))
+    w.resize(1366, 768)
+    for name in docks:
+        {"theory": w.theory.dock, "table": w.table_dock, "spectrum": w.spectrum_dock}[name].show()
+    qtbot.wait(100)
+    assert w.minimumSizeHint().width() <= 1366 and w.minimumSizeHint().height() <= 768
+    assert w.width() == 1366 and w.height() == 768
+    panel = w.plots
+    assert panel.height() >= PANEL_MIN_HEIGHT
+    floor, laid_out = panel.floor(), panel.ci.geometry()
+    viewport = panel.viewport().size()
+    assert laid_out.width() >= floor.width() - 0.5 and laid_out.height() >= floor.height() - 0.5
+    # the layout fills the view where it fits and scrolls where it does not
+    for laid, seen, bar in ((laid_out.width(), viewport.width(), panel.horizontalScrollBar()),
+                            (laid_out.height(), viewport.height(), panel.verticalScrollBar())):
+        if laid > seen + 0.5:
+            assert bar.isVisible() and bar.maximum() >= laid - seen - 1
+        else:
+            assert not bar.isVisible() and abs(laid - seen) <= 1
+
+
+def test_command_bar_overflows_instead_of_widening_the_window(make_window, small_config, qtbot):
+    """The buttons sit in a tool bar: when the plots' column is narrow, the last ones go under its
+    » button; they never set the window's minimum width (822 px of buttons did, before)."""
+    w = make_window(small_config)
+    bar = w.command_bar
+    assert bar.minimumSizeHint().width() < 200
+    w.resize(1366, 768)
+    w.theory.dock.show()
+    qtbot.wait(100)
+    hidden = [b for b in (w.run_button, w.step_button, w.reset_button, w.probe_button) if not b.isVisible()]
+    assert bar.width() < bar.sizeHint().width() and w.minimumSizeHint().width() < 1366
+    assert not hidden  # (the first buttons stay; the tool bar drops from the end)
