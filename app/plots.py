@@ -79,6 +79,11 @@ def layer_noun(architecture: str) -> str:
     return "time step" if architecture in RECURRENT_ARCHITECTURES else "layer"
 
 
+def layer_prefix(noun: str) -> str:
+    """The short prefix naming one entry in legends: 'L' (layer 3 is L3) or 't' (time step t3)."""
+    return "t" if noun == "time step" else "L"
+
+
 def resample_histograms(counts: np.ndarray, edges: np.ndarray, grid: np.ndarray) -> np.ndarray:
     """Share of each layer's values in each bin of a common grid, [L, len(grid)-1].
 
@@ -388,11 +393,6 @@ class PlotPanel(ScrollingLayoutWidget):
         self.vanish_text.setText(f"vanishing: < 1/100 of the last {noun}")
         self.explode_text.setText(f"exploding: > 100× the last {noun}")
         self.layer_noun = noun
-        self._update_layers = None  # relabel the legend on the next draw
-
-    @property
-    def legend_prefix(self) -> str:
-        return "t" if self.layer_noun == "time step" else "L"
 
     def set_selected_layers(self, layers: list[int] | None) -> None:
         self.selected_layers = sorted(set(layers))[:MAX_OVERLAY] if layers else None
@@ -485,7 +485,7 @@ class PlotPanel(ScrollingLayoutWidget):
             if np.isfinite(density).any():
                 y_hi = max(y_hi, float(np.nanmax(density)))
             bad = int(ls.act_nonfinite[k])
-            rows.append((LAYER_COLORS[i], (f"{self.legend_prefix}{layers[i]}", _num(ls.act_mean[k]),
+            rows.append((LAYER_COLORS[i], (f"{layer_prefix(self.layer_noun)}{layers[i]}", _num(ls.act_mean[k]),
                                            _num(ls.act_std[k]), f"{100 * ls.saturated_frac[k]:.0f}%",
                                            f"⚠ {bad} NaN/Inf" if bad else "")))
         self.act_legend.set_rows(rows)
@@ -578,12 +578,7 @@ class PlotPanel(ScrollingLayoutWidget):
                 curve.setData([], [])
         zero_steps = steps[zero.any(axis=1)]
         _set_points(self.update_zero, zero_steps, np.full(len(zero_steps), floor))
-        if list(layers) != getattr(self, "_update_layers", None):
-            for curve in self.update_curves:
-                self.update_legend.removeItem(curve)
-            for i, layer in enumerate(layers[:MAX_OVERLAY]):
-                self.update_legend.addItem(self.update_curves[i], f"{self.legend_prefix}{layer}")
-            self._update_layers = list(layers)
+        label_curves(self.update_legend, self.update_curves, layers, layer_prefix(self.layer_noun))
         fit_range(self.update_plot, "x", float(steps[0]), float(steps[-1]), grow=0.25)
         top = float(np.nanmax(hi_env)) if np.isfinite(hi_env).any() else -1.0
         fit_range(self.update_plot, "y", floor - 0.3, max(top, -2.0) + 0.3)
@@ -618,7 +613,6 @@ class NoisePanel(ScrollingLayoutWidget):
     def __init__(self, parent=None):
         super().__init__(parent, floor_height=PANEL_FLOOR_HEIGHT, min_height=PANEL_MIN_HEIGHT)
         self.drawn_step: int | None = None
-        self._legend_layers: list[int] = []
         self._noun = "layer"
         self.ci.layout.setSpacing(8)
         self.per_layer = self.addPlot(row=0, col=0, colspan=2)
@@ -678,12 +672,20 @@ class NoisePanel(ScrollingLayoutWidget):
         self.median_curve.setData(steps, median, connect="finite")
         for i, curve in enumerate(self.step_curves):
             curve.setData(*((steps, logs[:, layers[i] - 1]) if i < len(layers) else ([], [])), connect="finite")
-        if list(layers) != self._legend_layers:
-            for curve in self.step_curves:
-                self.legend.removeItem(curve)
-            for i, layer in enumerate(layers[:MAX_OVERLAY]):
-                self.legend.addItem(self.step_curves[i], f"L{layer}")
-            self._legend_layers = list(layers)
+        label_curves(self.legend, self.step_curves, layers, layer_prefix(self._noun))
+
+
+def label_curves(legend: pg.LegendItem, curves: list, layers: list[int], prefix: str) -> None:
+    """Name curves[i] `prefix + layers[i]` in `legend` (no entry for the curves beyond the layers).
+
+    Only when the names shown differ, read off the legend: re-adding its entries re-lays it out.
+    """
+    names = [f"{prefix}{layer}" for layer in layers[:len(curves)]]
+    if [label.text for sample, label in legend.items if sample.item in curves] != names:
+        for curve in curves:
+            legend.removeItem(curve)
+        for curve, name in zip(curves, names):
+            legend.addItem(curve, name)
 
 
 def cache_unchanging(roots: list) -> None:

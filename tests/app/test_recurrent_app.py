@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from app.history import History
-from app.plots import PlotPanel, layer_noun
+from app.plots import NoisePanel, PlotPanel, layer_noun
 from app.spectrum import SpectrumView
 from core import SimConfig, Simulator
 
@@ -32,9 +32,25 @@ def test_panel_names_time_steps_for_recurrent_networks(qtbot):
     assert panel.vanish_text.textItem.toPlainText() == "vanishing: < 1/100 of the last time step"
     labels = [cells[0] for _, cells in panel.act_legend.rows]
     assert labels and all(text.startswith("t") for text in labels)
+    layers = panel.layers_for(snap.depth)
+    assert _legend_names(panel.update_legend, panel.update_curves) == [f"t{k}" for k in layers]
+    noise = NoisePanel()
+    qtbot.addWidget(noise)
+    noise.set_layer_noun("time step")
+    noise.show_snapshot(snap, history, layers)
+    assert _legend_names(noise.legend, noise.step_curves) == [f"t{k}" for k in layers]
     panel.set_layer_noun("layer")
     panel.show_snapshot(snap, history)
+    noise.set_layer_noun("layer")
+    noise.show_snapshot(snap, history, layers[:2])
     assert all(cells[0].startswith("L") for _, cells in panel.act_legend.rows)
+    assert _legend_names(panel.update_legend, panel.update_curves) == [f"L{k}" for k in layers]
+    assert _legend_names(noise.legend, noise.step_curves) == [f"L{k}" for k in layers[:2]]
+
+
+def _legend_names(legend, curves):
+    """The names `legend` shows for `curves`, in its order."""
+    return [label.text for sample, label in legend.items if sample.item in curves]
 
 
 def test_window_relabels_on_architecture_change(make_window, qtbot):
