@@ -258,7 +258,7 @@ class CompareWindow(RunCommands, QMainWindow):
         self.warning_label.setText(f"⚠ {warning}" if warning else "")
         self.warning_label.setVisible(bool(warning))
 
-    def _on_config_applied(self, _config, reason: str) -> None:
+    def _on_config_applied(self, _config, _device: str, reason: str) -> None:
         self.device_label.setText(f"device: {reason}")
 
     def _on_running_changed(self, running: bool) -> None:

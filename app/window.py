@@ -312,10 +312,10 @@ class MainWindow(RunCommands, QMainWindow):
         if not self.worker.is_running():
             self.redraw()  # a probe or a single step is drawn at once, not at the next frame tick
 
-    def _on_config_applied(self, config: SimConfig, reason: str) -> None:
+    def _on_config_applied(self, config: SimConfig, device: str, reason: str) -> None:
         self._applied_config = config
         self.device_reason = reason
-        self.device_name = "cuda" if reason.startswith("CUDA") else "cpu"  # resolve_device's sentences
+        self.device_name = device
         self.device_label.setText(f"device: {reason}")
         self.device_label.setToolTip(f"device: {reason}")
         noun = layer_noun(config.architecture)  # arrives before the new network's first snapshot

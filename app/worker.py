@@ -161,7 +161,7 @@ class SimWorker(QObject):
     """Runs the simulator on a QThread; see the module docstring."""
 
     snapshotReady = Signal(object)       # Delivery
-    configApplied = Signal(object, str)  # the SimConfig in use, device sentence
+    configApplied = Signal(object, str, str)  # the SimConfig in use, its device ('cpu', 'cuda:0'), device sentence
     runningChanged = Signal(bool)
     notice = Signal(str)                 # informational (e.g. CUDA fallback)
     failed = Signal(str)                 # the run was paused by a problem (divergence, OOM)
@@ -355,7 +355,7 @@ class SimWorker(QObject):
         self._config = config
         self._generation += 1
         self._chunk = 1
-        self.configApplied.emit(config, sim.device_reason)
+        self.configApplied.emit(config, str(sim.device), sim.device_reason)
         if notice:
             self.notice.emit(notice)
 
