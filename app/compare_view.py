@@ -85,8 +85,7 @@ class CompareView(pg.GraphicsLayoutWidget):
                                                        "log₁₀ ratio (above 0: B's gradient is larger)")
         self.diff_plus = Markers(symbol="t1", size=13, brush=ZERO_COLOR, pen=pg.mkPen("k"))
         self.diff_minus = Markers(symbol="t", size=13, brush=ZERO_COLOR, pen=pg.mkPen("k"))
-        self.diff_undefined = Markers(symbol="x", size=14, brush=BAD_COLOR,
-                                                 pen=pg.mkPen(BAD_COLOR, width=2))
+        self.diff_undefined = Markers(symbol="x", size=14, brush=BAD_COLOR, pen=pg.mkPen(BAD_COLOR, width=2))
         for item, label in ((self.diff_plus, "+∞: A's gradient is exactly 0"),
                             (self.diff_minus, "−∞: B's gradient is exactly 0"),
                             (self.diff_undefined, "undefined: both 0, or NaN/Inf")):
