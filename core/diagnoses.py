@@ -3,7 +3,8 @@
 `diagnose(snapshot, config)` reads only the snapshot's small per-layer arrays
 (pure NumPy, O(depth)), so the GUI can call it on every redraw. Layers are
 numbered from 1 (input side); flagged layers that are contiguous are reported
-as one range ("layers 1–12").
+as one range ("layers 1–12"). A recurrent network's entries are its time steps,
+and are named so ("time steps 1–12").
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .config import SimConfig
+from .config import RECURRENT_ARCHITECTURES, SimConfig
 from .snapshot import Snapshot
 from .stats import SATURATION_FRACTION
 
@@ -73,8 +74,13 @@ def layer_ranges(mask: np.ndarray) -> list[tuple[int, int]]:
     return [(int(a) + 1, int(b) + 1) for a, b in zip(starts, ends)]
 
 
-def _where(first: int, last: int) -> str:
-    return f"layer {first}" if first == last else f"layers {first}–{last}"
+def _noun(config: SimConfig) -> str:
+    """What one per-layer entry is: a 'layer', or a recurrent network's 'time step'."""
+    return "time step" if config.architecture in RECURRENT_ARCHITECTURES else "layer"
+
+
+def _where(first: int, last: int, noun: str) -> str:
+    return f"{noun} {first}" if first == last else f"{noun}s {first}–{last}"
 
 
 def _decade(x: float) -> str:
@@ -82,25 +88,32 @@ def _decade(x: float) -> str:
     return f"1e{round(math.log10(x))}" if 0 < x < math.inf else f"{x:g}"
 
 
-def _ranges(kind: str, severity: str, mask: np.ndarray, text) -> list[Diagnosis]:
+def _ranges(kind: str, severity: str, mask: np.ndarray, text, noun: str) -> list[Diagnosis]:
     """One Diagnosis per contiguous range of `mask` (one over the whole span when the flagged layers
-    are scattered in more than MAX_RANGES pieces); `text(idx, where)` words the finding for the 0-based layers idx, described as `where`."""
+    are scattered in more than MAX_RANGES pieces); `text(idx, where)` words the finding for the
+    0-based layers idx, described as `where` (with `noun` for a layer)."""
     idx = np.flatnonzero(mask)
     if len(idx) == 0:
         return []
     if np.count_nonzero(np.diff(idx) > 1) >= MAX_RANGES:
         a, b = int(idx[0]) + 1, int(idx[-1]) + 1
-        return [Diagnosis(kind, severity, a, b, text(idx, f"{len(idx)} of layers {a}–{b}"))]
+        return [Diagnosis(kind, severity, a, b, text(idx, f"{len(idx)} of {noun}s {a}–{b}"))]
     ranges = layer_ranges(mask)
-    return [Diagnosis(kind, severity, a, b, text(np.arange(a - 1, b), _where(a, b))) for a, b in ranges]
+    return [Diagnosis(kind, severity, a, b, text(np.arange(a - 1, b), _where(a, b, noun))) for a, b in ranges]
 
 
 def diagnose(snapshot: Snapshot, config: SimConfig) -> list[Diagnosis]:
     """Everything the snapshot shows to be wrong, errors first, each layer range once per kind."""
     out: list[Diagnosis] = []
     ls = snapshot.layers
+    noun = _noun(config)
+    last = f"the last {noun}'s"
+
+    def ranges(kind: str, severity: str, mask: np.ndarray, text) -> list[Diagnosis]:
+        return _ranges(kind, severity, mask, text, noun)
+
     if snapshot.nonfinite:
-        where = f"step {snapshot.step}" + (f", layer {snapshot.nonfinite_layer}" if snapshot.nonfinite_layer else "")
+        where = f"step {snapshot.step}" + (f", {noun} {snapshot.nonfinite_layer}" if snapshot.nonfinite_layer else "")
         noun = _STAGE_NOUN.get(snapshot.nonfinite_stage or "", "value")
         out.append(Diagnosis("nonfinite", "error", snapshot.nonfinite_layer, snapshot.nonfinite_layer,
                              f"non-finite {noun} at {where}"))
@@ -108,30 +121,30 @@ def diagnose(snapshot: Snapshot, config: SimConfig) -> list[Diagnosis]:
     finite = np.isfinite(g)
     ref = float(g[-1]) if len(g) else 0.0
     if ref == 0.0:
-        out += _ranges("zero_gradient", "error", finite & (g == 0),
+        out += ranges("zero_gradient", "error", finite & (g == 0),
                        lambda idx, w: f"{w}: gradients exactly 0 (no update can reach these weights)")
     elif math.isfinite(ref):
         with np.errstate(invalid="ignore"):
             ratio = g / ref
-        out += _ranges("vanishing", "error", finite & (ratio < VANISHING_RATIO),
+        out += ranges("vanishing", "error", finite & (ratio < VANISHING_RATIO),
                        lambda idx, w: f"{w}: gradients exactly 0" if not g[idx].any() else
-                       f"{w}: gradients below {_decade(VANISHING_RATIO)} of the last layer's (vanishing)")
-        out += _ranges("exploding", "error", finite & (ratio > EXPLODING_RATIO),
-                       lambda idx, w: f"{w}: gradients above {_decade(EXPLODING_RATIO)}× the last layer's (exploding)")
+                       f"{w}: gradients below {_decade(VANISHING_RATIO)} of {last} (vanishing)")
+        out += ranges("exploding", "error", finite & (ratio > EXPLODING_RATIO),
+                       lambda idx, w: f"{w}: gradients above {_decade(EXPLODING_RATIO)}× {last} (exploding)")
         weak = finite & (ratio >= VANISHING_RATIO) & (ratio < 1 / IMBALANCE_RATIO)
-        out += _ranges("weak_gradient", "warning", weak,
-                       lambda idx, w: f"{w}: gradients below 1/{IMBALANCE_RATIO:g} of the last layer's")
+        out += ranges("weak_gradient", "warning", weak,
+                       lambda idx, w: f"{w}: gradients below 1/{IMBALANCE_RATIO:g} of {last}")
         strong = finite & (ratio <= EXPLODING_RATIO) & (ratio > IMBALANCE_RATIO)
-        out += _ranges("strong_gradient", "warning", strong,
-                       lambda idx, w: f"{w}: gradients above {IMBALANCE_RATIO:g}× the last layer's")
+        out += ranges("strong_gradient", "warning", strong,
+                       lambda idx, w: f"{w}: gradients above {IMBALANCE_RATIO:g}× {last}")
     if config.activation in SATURATING_ACTIVATIONS:
         sat = ls.saturated_frac
-        out += _ranges("saturated", "warning", sat > SATURATED_LAYER_SHARE,
+        out += ranges("saturated", "warning", sat > SATURATED_LAYER_SHARE,
                        lambda idx, w: f"{w}: {np.mean(sat[idx]):.0%} saturated ({config.activation})")
     dead = ls.dead_frac
     # for a saturating activation a "dead" unit is one pinned flat (φ′ = 0 in float32) on every example
     what = "units stuck flat" if config.activation in SATURATING_ACTIVATIONS else "dead units"
-    out += _ranges("dead", "warning", dead > DEAD_LAYER_SHARE,
+    out += ranges("dead", "warning", dead > DEAD_LAYER_SHARE,
                    lambda idx, w: f"{w}: {np.mean(dead[idx]):.0%} {what} ({config.activation})")
     if snapshot.has_update:
         u = ls.update_to_weight
@@ -145,7 +158,7 @@ def diagnose(snapshot: Snapshot, config: SimConfig) -> list[Diagnosis]:
         for kind, mask, why in (("update_high", ok & (decades > UPDATE_RATIO_DECADES), "learning rate too high"),
                                 ("update_low", low & ~small_grad, "learning rate too low"),
                                 ("update_low", low & small_grad, "small gradients there, not the learning rate")):
-            out += _ranges(kind, "warning", mask, lambda idx, w, why=why: (
+            out += ranges(kind, "warning", mask, lambda idx, w, why=why: (
                 f"update:data ratio {_decade(float(np.median(u[idx])))} in {w} ({why})"))
     out.sort(key=lambda d: SEVERITIES.index(d.severity))
     return out

@@ -44,6 +44,22 @@ def test_vanishing_on_deep_sigmoid():
     assert found[0].message.startswith(f"layers 1–{found[0].last}: gradients below 1e-6 of the last layer's")
 
 
+def test_a_recurrent_network_is_diagnosed_in_time_steps():
+    """An RNN's entries are its time steps: the messages name them so, and the last one's gradient
+    is the reference. A vanilla tanh RNN with small recurrent weights forgets: its first steps'
+    gradients are far below the last step's."""
+    cfg = SimConfig(architecture="rnn", dataset="first_token", depth=30, width=32, n_samples=128, batch_size=32,
+                    init="orthogonal", init_gain=0.5)
+    snap = Simulator(cfg).probe()
+    found = [d for d in diagnose(snap, cfg) if d.kind == "vanishing"]
+    assert found and found[0].first == 1
+    assert found[0].message.startswith(f"time steps 1–{found[0].last}: gradients below 1e-6 of the last time step's")
+    assert not any("layer" in d.message for d in diagnose(snap, cfg))
+    # the same numbers for a feed-forward network are worded in layers
+    mlp = dataclasses.replace(cfg, architecture="mlp")
+    assert diagnose(snap, mlp)[0].message.startswith("layers 1–")
+
+
 def test_zero_gradients_on_zero_init():
     (d,) = [d for d in diagnose_scenario("zero_init") if d.kind == "zero_gradient"]
     assert (d.first, d.last) == (1, 6) and "exactly 0" in d.message
