@@ -20,12 +20,31 @@ def _fixed(legend: QGraphicsLayoutItem) -> None:
     legend.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
 
 
+class _Sample(pg.ItemSample):
+    """A legend entry's sample, drawn with the item's `wide_pen` where it has one.
+
+    A line over many points is drawn thin (app/plots.py, Line); its sample keeps the line's own
+    width, as the legend names the series, and would otherwise be thin or wide depending on when
+    the (cached) legend was last painted.
+    """
+
+    def paint(self, painter, *args) -> None:
+        pen = getattr(self.item, "wide_pen", None)
+        if pen is None or not self.item.isVisible():
+            return super().paint(painter, *args)
+        painter.setPen(pen)
+        painter.drawLine(0, 11, 20, 11)
+
+
 class _LaidOutLegend(pg.LegendItem):
-    """A LegendItem placed and sized by the layout it is in.
+    """A LegendItem placed and sized by the layout it is in, with `_Sample` samples.
 
     (pyqtgraph's LegendItem sizes itself with setGeometry(0, 0, w, h) whenever an entry is added,
     which would show it at its parent's corner until the layout next runs.)
     """
+
+    def __init__(self, **kwargs):
+        super().__init__(sampleType=_Sample, **kwargs)
 
     def updateSize(self) -> None:  # noqa: N802 - pyqtgraph's name
         self.updateGeometry()

@@ -312,6 +312,18 @@ def test_dense_lines_are_drawn_thin_and_without_dots(panel):
     wgrad = panel.wgrad_curve
     wgrad.setData(np.arange(DENSE_POINTS + 5.0), np.zeros(DENSE_POINTS + 5))
     assert wgrad.opts["pen"].widthF() == 1.0 and wgrad.opts["pen"].style() == Qt.PenStyle.DashLine
+    # the legend keeps the line's own width for its sample, whatever the line is drawn with
+    x = np.arange(1.0, DENSE_POINTS + 2)
+    _set_dotted_line(curve, dots, x, np.sin(x))
+    (sample,) = [sample for sample, _ in panel.grad_layers.legend.items if sample.item is curve]
+    image = QImage(20, 20, QImage.Format.Format_ARGB32)
+    image.fill(0xFFFFFFFF)
+    from PySide6.QtGui import QPainter
+    painter = QPainter(image)
+    sample.paint(painter, None)
+    painter.end()
+    rows = {y for y in range(20) for x in range(20) if image.pixel(x, y) & 0xFFFFFF == wide.color().rgb() & 0xFFFFFF}
+    assert len(rows) >= 2   # 2.5 px, where the thin line it stands for is 1 px
 
 
 @settings(max_examples=60, deadline=None)
