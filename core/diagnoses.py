@@ -114,9 +114,9 @@ def diagnose(snapshot: Snapshot, config: SimConfig) -> list[Diagnosis]:
 
     if snapshot.nonfinite:
         where = f"step {snapshot.step}" + (f", {noun} {snapshot.nonfinite_layer}" if snapshot.nonfinite_layer else "")
-        noun = _STAGE_NOUN.get(snapshot.nonfinite_stage or "", "value")
+        what = _STAGE_NOUN.get(snapshot.nonfinite_stage or "", "value")
         out.append(Diagnosis("nonfinite", "error", snapshot.nonfinite_layer, snapshot.nonfinite_layer,
-                             f"non-finite {noun} at {where}"))
+                             f"non-finite {what} at {where}"))
     g = ls.grad_norm
     finite = np.isfinite(g)
     ref = float(g[-1]) if len(g) else 0.0

@@ -77,8 +77,12 @@ def test_dead_on_dying_relu():
 
 def test_nonfinite_names_step_and_layer():
     sim, snap = run("large_init_relu_explodes")
-    (d,) = [d for d in diagnose(snap, sim.config) if d.kind == "nonfinite"]
+    found = diagnose(snap, sim.config)
+    (d,) = [d for d in found if d.kind == "nonfinite"]
     assert d.message == f"non-finite activation at step {snap.step}, layer {snap.nonfinite_layer}"
+    # the other findings of that snapshot still name their layers as layers
+    others = [d.message for d in found if d.kind != "nonfinite" and d.first is not None]
+    assert others and all(m.startswith(("layer ", "layers ")) for m in others)
 
 
 def test_exploding_on_the_cliff_then_non_finite():
