@@ -122,30 +122,30 @@ def diagnose(snapshot: Snapshot, config: SimConfig) -> list[Diagnosis]:
     ref = float(g[-1]) if len(g) else 0.0
     if ref == 0.0:
         out += ranges("zero_gradient", "error", finite & (g == 0),
-                       lambda idx, w: f"{w}: gradients exactly 0 (no update can reach these weights)")
+                      lambda idx, w: f"{w}: gradients exactly 0 (no update can reach these weights)")
     elif math.isfinite(ref):
         with np.errstate(invalid="ignore"):
             ratio = g / ref
         out += ranges("vanishing", "error", finite & (ratio < VANISHING_RATIO),
-                       lambda idx, w: f"{w}: gradients exactly 0" if not g[idx].any() else
-                       f"{w}: gradients below {_decade(VANISHING_RATIO)} of {last} (vanishing)")
+                      lambda idx, w: f"{w}: gradients exactly 0" if not g[idx].any() else
+                      f"{w}: gradients below {_decade(VANISHING_RATIO)} of {last} (vanishing)")
         out += ranges("exploding", "error", finite & (ratio > EXPLODING_RATIO),
-                       lambda idx, w: f"{w}: gradients above {_decade(EXPLODING_RATIO)}× {last} (exploding)")
+                      lambda idx, w: f"{w}: gradients above {_decade(EXPLODING_RATIO)}× {last} (exploding)")
         weak = finite & (ratio >= VANISHING_RATIO) & (ratio < 1 / IMBALANCE_RATIO)
         out += ranges("weak_gradient", "warning", weak,
-                       lambda idx, w: f"{w}: gradients below 1/{IMBALANCE_RATIO:g} of {last}")
+                      lambda idx, w: f"{w}: gradients below 1/{IMBALANCE_RATIO:g} of {last}")
         strong = finite & (ratio <= EXPLODING_RATIO) & (ratio > IMBALANCE_RATIO)
         out += ranges("strong_gradient", "warning", strong,
-                       lambda idx, w: f"{w}: gradients above {IMBALANCE_RATIO:g}× {last}")
+                      lambda idx, w: f"{w}: gradients above {IMBALANCE_RATIO:g}× {last}")
     if config.activation in SATURATING_ACTIVATIONS:
         sat = ls.saturated_frac
         out += ranges("saturated", "warning", sat > SATURATED_LAYER_SHARE,
-                       lambda idx, w: f"{w}: {np.mean(sat[idx]):.0%} saturated ({config.activation})")
+                      lambda idx, w: f"{w}: {np.mean(sat[idx]):.0%} saturated ({config.activation})")
     dead = ls.dead_frac
     # for a saturating activation a "dead" unit is one pinned flat (φ′ = 0 in float32) on every example
     what = "units stuck flat" if config.activation in SATURATING_ACTIVATIONS else "dead units"
     out += ranges("dead", "warning", dead > DEAD_LAYER_SHARE,
-                   lambda idx, w: f"{w}: {np.mean(dead[idx]):.0%} {what} ({config.activation})")
+                  lambda idx, w: f"{w}: {np.mean(dead[idx]):.0%} {what} ({config.activation})")
     if snapshot.has_update:
         u = ls.update_to_weight
         with np.errstate(divide="ignore", invalid="ignore"):
