@@ -710,7 +710,7 @@ def cache_unchanging(roots: list) -> None:
             walk(root)
 
 
-# Lines are PlotCurveItems (with a ScatterPlotItem for dots), not PlotDataItems: a PlotDataItem
+# Lines are PlotCurveItems (with Dots for dots), not PlotDataItems: a PlotDataItem
 # redoes its data-format handling on every setData, 8x the cost of its curve's own (bench/bench_gui.py).
 class Line(pg.PlotCurveItem):
     """A curve drawn with its pen while it has at most DENSE_POINTS points, and 1 px wide (same

@@ -360,7 +360,7 @@ class TheoryController(QObject):
         controls.configChanged.connect(self.phase.set_config)  # the marker follows edits at once
         self.set_config(controls.config())
 
-    def set_config(self, cfg: SimConfig, *_device) -> None:
+    def set_config(self, cfg: SimConfig, *_device_and_reason) -> None:
         reason = theory.not_applicable(cfg)
         self.phase.set_config(cfg)
         if reason is not None:

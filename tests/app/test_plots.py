@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QImage
+from PySide6.QtGui import QImage, QPainter
 
 from app.history import History
 from app.plots import (NoisePanel, PlotPanel, _set_dotted_line, _set_points, auto_layers, resample_histograms,
@@ -66,6 +66,16 @@ def _shown(qtbot, widget, width: int, height: int):
 @pytest.fixture
 def panel(qtbot):
     return _shown(qtbot, PlotPanel(), 1200, 800)
+
+
+def _painted(item, width: int, height: int) -> QImage:
+    """What `item.paint` draws on a white width × height image."""
+    image = QImage(width, height, QImage.Format.Format_ARGB32)
+    image.fill(0xFFFFFFFF)
+    painter = QPainter(image)
+    item.paint(painter, None)
+    painter.end()
+    return image
 
 
 def _with_layers(snap, **arrays):
@@ -244,12 +254,7 @@ def test_stats_legend_rows_and_widths(qtbot):
     assert legend.rows == [] and legend.width() == wider
     legend.set_rows([("#ff0000", ("L1", "0", "0"))])
     # the row's colour and text are painted
-    image = QImage(int(legend.width()), int(legend.height()), QImage.Format.Format_ARGB32)
-    image.fill(0xFFFFFFFF)
-    from PySide6.QtGui import QPainter
-    painter = QPainter(image)
-    legend.paint(painter, None)
-    painter.end()
+    image = _painted(legend, int(legend.width()), int(legend.height()))
     pixels = {image.pixel(x, y) & 0xFFFFFF for x in range(image.width()) for y in range(image.height())}
     assert 0xFF0000 in pixels and 0x000000 in pixels
 
@@ -316,12 +321,7 @@ def test_dense_lines_are_drawn_thin_and_without_dots(panel):
     x = np.arange(1.0, DENSE_POINTS + 2)
     _set_dotted_line(curve, dots, x, np.sin(x))
     (sample,) = [sample for sample, _ in panel.grad_layers.legend.items if sample.item is curve]
-    image = QImage(20, 20, QImage.Format.Format_ARGB32)
-    image.fill(0xFFFFFFFF)
-    from PySide6.QtGui import QPainter
-    painter = QPainter(image)
-    sample.paint(painter, None)
-    painter.end()
+    image = _painted(sample, 20, 20)
     rows = {y for y in range(20) for x in range(20) if image.pixel(x, y) & 0xFFFFFF == wide.color().rgb() & 0xFFFFFF}
     assert len(rows) >= 2   # 2.5 px, where the thin line it stands for is 1 px
 
