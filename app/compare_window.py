@@ -43,8 +43,9 @@ DIFF_MARK = "≠ "
 class CompareWorker(SimWorker):
     """The simulation worker driving a Comparer (A and B in lockstep) instead of one Simulator."""
 
-    def make_simulator(self, config: ConfigPair) -> Comparer:  # type: ignore[override]
-        return Comparer(config)
+    def make_simulator(self, config: ConfigPair,  # type: ignore[override]
+                       cpu_after: ConfigError | None = None) -> Comparer:
+        return Comparer(config, cpu_after=cpu_after)
 
     def describe_failure(self, snap: Comparison) -> str:  # type: ignore[override]
         return f"{describe_divergence(snap)}; both runs paused. Reset or change a control to recover."

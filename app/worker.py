@@ -307,11 +307,12 @@ class SimWorker(QObject):
     def _model_copy(self) -> ModelCopy:
         sim = self._sim
         with torch.no_grad():
-            return ModelCopy(sim.config, sim.steps_done, copy.deepcopy(sim.model), sim.x[sim._probe_idx].clone())
+            return ModelCopy(sim.config, sim.steps_done, copy.deepcopy(sim.model), sim.probe_inputs())
 
-    def make_simulator(self, config: SimConfig) -> Simulator:
-        """What the worker drives (overridden by the A/B comparison's worker)."""
-        return Simulator(config)
+    def make_simulator(self, config: SimConfig, cpu_after: ConfigError | None = None) -> Simulator:
+        """What the worker drives (overridden by the A/B comparison's worker); on the CPU after
+        `cpu_after`, the refusal of a CUDA device."""
+        return Simulator(config, cpu_after=cpu_after)
 
     def describe_failure(self, snap: Snapshot) -> str:
         return describe_nonfinite(snap)
@@ -347,10 +348,8 @@ class SimWorker(QObject):
         except ConfigError as exc:
             if exc.field != "device":
                 raise
-            fallback = config.replace(device="cpu")
-            sim = self.make_simulator(fallback)
+            sim = self.make_simulator(config, cpu_after=exc)
             notice = f"{exc} — falling back to the CPU."
-            sim.device_reason = f"CPU (fallback: {str(exc).split(': ', 1)[-1].split(';')[0]})"
         self._sim = sim
         self._config = config
         self._generation += 1

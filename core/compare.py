@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+from torch import Tensor
 
 from .config import ConfigError, SimConfig
 from .session import MAIN, Entry, Session, SessionError, load_session, save_session
@@ -187,12 +188,19 @@ def compare(a: Snapshot, b: Snapshot) -> Comparison:
 
 
 class Comparer:
-    """Two Simulators stepped together: same number of passes, same batches (see the module docstring)."""
+    """Two Simulators stepped together: same number of passes, same batches (see the module docstring).
+    A core.engine.Engine whose passes give Comparisons.
 
-    def __init__(self, pair: ConfigPair):
+    `cpu_after`: as for Simulator, the ConfigError with which 'cuda' was refused; both sides are
+    then built on the CPU, and `pair` holds the configurations as run (device 'cpu').
+    """
+
+    def __init__(self, pair: ConfigPair, *, cpu_after: ConfigError | None = None):
+        if cpu_after is not None:
+            pair = pair.replace(device="cpu")
         self.pair = pair
-        self.sim_a = Simulator(pair.a)
-        self.sim_b = Simulator(pair.b)
+        self.sim_a = Simulator(pair.a, cpu_after=cpu_after)
+        self.sim_b = Simulator(pair.b, cpu_after=cpu_after)
         if not unshared_fields(pair.a, pair.b):
             self.sim_b.use_batches_of(self.sim_a)
         ra, rb = self.sim_a.device_reason, self.sim_b.device_reason
@@ -210,6 +218,10 @@ class Comparer:
     def probe(self) -> Comparison:
         """Both networks on the same fixed probe batch, no update."""
         return compare(self.sim_a.probe(), self.sim_b.probe())
+
+    def probe_inputs(self) -> tuple[Tensor, Tensor]:
+        """Simulator.probe_inputs() of A and of B (the same values when they share their data)."""
+        return self.sim_a.probe_inputs(), self.sim_b.probe_inputs()
 
     def trail(self) -> tuple[tuple, tuple]:
         """Simulator.trail() of A and of B for the last step(n) call."""
@@ -239,8 +251,7 @@ def describe_divergence(c: Comparison) -> str:
 
 
 # --- session file ------------------------------------------------------------------------
-# The format of core/session.py (issue 4, written in parallel on branch issue4b): an A/B pair is a
-# an A/B pair is a session (core/session.py) with the configurations named "a" and "b"
+# An A/B pair is a session (core/session.py) with the configurations named "a" and "b".
 SESSION_NAMES = ("a", "b")
 
 

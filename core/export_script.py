@@ -21,9 +21,10 @@ from .activations import ACTIVATIONS
 from .config import RECURRENT_ARCHITECTURES, SimConfig
 from .data import DATASETS, DIGITS_FILE, BatchSampler
 from .inits import INITS
-from .model import Trace, build_mlp
+from .architectures.mlp import build_mlp
+from .architectures.recurrent import RecurrentCell, init_recurrent
 from .optim import OPTIMIZERS, effective_lr, make_optimizer, set_lr
-from .recurrent import RecurrentCell, init_recurrent
+from .trace import Trace
 
 # The one registry lookup in the network class, replaced by the chosen activation's constructor.
 _ACTIVATION_LOOKUP = "ACTIVATIONS[cfg.activation].make(cfg.leaky_slope)"

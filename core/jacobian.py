@@ -23,15 +23,18 @@ import torch
 from torch import Tensor
 
 from .activations import ACTIVATIONS
-from .config import RECURRENT_ARCHITECTURES, ConfigError, SimConfig
-from .model import Network
+from .architectures import get_architecture
+from .architectures.mlp import Network
+from .config import ConfigError, SimConfig
 
 MAX_DIRECTIONS = 512
+FEED_FORWARD = ("mlp", "residual")  # the architectures of `Network`, whose layers jacobian_blocks walks
 
 
 @dataclass(frozen=True)
-class Spectrum:
-    """Singular values pooled over `points` inputs, sorted descending; summary statistics."""
+class JacobianSpectrum:
+    """Singular values of the hidden-to-hidden Jacobian J pooled over `points` inputs, sorted
+    descending, and their summary statistics."""
 
     singular_values: np.ndarray
     points: int
@@ -64,9 +67,11 @@ class Spectrum:
 
 
 def check_supported(cfg: SimConfig) -> None:
-    if cfg.architecture in RECURRENT_ARCHITECTURES:
-        raise ConfigError("architecture", f"the Jacobian spectrum is computed for 'mlp' and 'residual'; for "
-                                          f"'{cfg.architecture}' use the W_hh spectrum view ('rnn')")
+    """ConfigError naming the field unless the Jacobian spectrum can be computed for `cfg`."""
+    if cfg.architecture not in FEED_FORWARD:
+        other = (f"; for '{cfg.architecture}' use the W_hh spectrum view ('rnn')"
+                 if get_architecture(cfg.architecture).recurrent else f", not '{cfg.architecture}'")
+        raise ConfigError("architecture", "the Jacobian spectrum is computed for 'mlp' and 'residual'" + other)
     if cfg.depth < 2:
         raise ConfigError("depth", "the hidden-to-hidden Jacobian needs depth >= 2")
     if cfg.normalization != "none":
@@ -93,7 +98,7 @@ def jacobian_blocks(model: Network, cfg: SimConfig, x: Tensor, directions: Tenso
 
 
 def spectrum(model: Network, cfg: SimConfig, x: Tensor, max_directions: int = MAX_DIRECTIONS,
-             seed: int = 0, cancelled: Callable[[], bool] | None = None) -> Spectrum:
+             seed: int = 0, cancelled: Callable[[], bool] | None = None) -> JacobianSpectrum:
     """Singular values of J at the inputs `x` [P, input_dim] (see the module docstring)."""
     check_supported(cfg)
     width = cfg.width
@@ -107,11 +112,11 @@ def spectrum(model: Network, cfg: SimConfig, x: Tensor, max_directions: int = MA
     m = jacobian_blocks(model, cfg, x.to(p.device, p.dtype), q, cancelled)
     s = torch.linalg.svdvals(m.double()).reshape(-1).cpu().numpy()
     tol = float(s.max()) * width * torch.finfo(p.dtype).eps if len(s) else 0.0
-    return Spectrum(np.sort(s)[::-1].copy(), int(x.shape[0]), int(q.shape[1]), width <= max_directions, tol)
+    return JacobianSpectrum(np.sort(s)[::-1].copy(), int(x.shape[0]), int(q.shape[1]), width <= max_directions, tol)
 
 
 def simulator_spectrum(sim, points: int = 4, max_directions: int = MAX_DIRECTIONS,
-                       cancelled: Callable[[], bool] | None = None) -> Spectrum:
+                       cancelled: Callable[[], bool] | None = None) -> JacobianSpectrum:
     """The spectrum of a Simulator's current network at the first `points` examples of its probe batch."""
-    x = sim.x[sim._probe_idx[:points]]
+    x = sim.probe_inputs()[:points]
     return spectrum(sim.model, sim.config, x, max_directions, sim.config.seed, cancelled)

@@ -11,17 +11,17 @@ import torch
 from torch import Tensor, nn
 
 from .activations import ACTIVATIONS, max_abs_derivative
-from .config import RECURRENT_ARCHITECTURES, ConfigError, SimConfig
+from .architectures import get_architecture
+from .config import ConfigError, SimConfig
 from .data import DATASETS, BatchSampler, Dataset
 from .memory import check_fits
-from .model import Network, Trace, build_network
 from .noise import energy_from_rows, example_energy, noise_to_signal
 from .optim import effective_lr, make_optimizer, set_lr
-from .recurrent import RecurrentNetwork
 from .runtime import tune_allocator
 from .snapshot import LayerStats, Snapshot, frozen_array
 from .spectrum import Spectrum, recurrent_spectrum, unavailable_reason
 from .stats import histograms, moments, norms, saturation
+from .trace import InstrumentedNetwork, Trace
 
 
 def resolve_device(requested: str) -> tuple[torch.device, str]:
@@ -35,6 +35,12 @@ def resolve_device(requested: str) -> tuple[torch.device, str]:
     if requested == "cuda":
         raise ConfigError("device", f"'cuda' was requested but {why}; use 'auto' or 'cpu'")
     return torch.device("cpu"), f"CPU ({why})"
+
+
+def cpu_fallback_reason(exc: ConfigError) -> str:
+    """The device sentence of an engine built on the CPU because `exc` (resolve_device's refusal of
+    'cuda') said CUDA cannot be used: 'CPU (fallback: <why>)'."""
+    return f"CPU (fallback: {str(exc).split(': ', 1)[-1].split(';')[0]})"
 
 
 TRAIL_MAX = 4096  # records kept by one step(n) call (the window's chunks are at most this long)
@@ -64,19 +70,32 @@ class Simulator:
     `grad_noise` those of the accumulated gradient; the activation and ∂L/∂z
     statistics are of the last micro-batch, with ∂L/∂z taken of that micro-batch's
     own mean loss so they read the same as without accumulation.
+
+    The network comes from the architecture registry (core.architectures). For an architecture
+    that reconstructs its input, the targets `y` are the inputs `x` themselves, the loss is the
+    mean squared error and accuracy is NaN (not applicable).
+
+    `cpu_after`: the ConfigError with which resolve_device refused 'cuda'; the Simulator is then
+    built on the CPU (config.device = 'cpu') and `device_reason` says why (cpu_fallback_reason).
     """
 
-    def __init__(self, config: SimConfig):
+    def __init__(self, config: SimConfig, *, cpu_after: ConfigError | None = None):
         tune_allocator()
+        if cpu_after is not None:
+            config = config.replace(device="cpu")
         self.config = config
         self.device, self.device_reason = resolve_device(config.device)
-        self.memory = check_fits(config, self.device)  # refuse before allocating anything large
+        if cpu_after is not None:
+            self.device_reason = cpu_fallback_reason(cpu_after)
+        check_fits(config, self.device)  # refuse before allocating anything large
+        self.architecture = get_architecture(config.architecture)
         gen = torch.Generator().manual_seed(config.seed)
         data: Dataset = DATASETS[config.dataset](config, gen)
         self.n_classes = data.n_classes
         self.x = data.x.to(self.device)
-        self.y = data.y.to(self.device)
-        self.model: Network | RecurrentNetwork = build_network(config, data.input_dim, data.n_classes, gen)
+        self.y = self.x if self.architecture.reconstruct else data.y.to(self.device)
+        example_shape = tuple(data.x.shape[1:])
+        self.model: InstrumentedNetwork = self.architecture.build(config, example_shape, data.n_classes, gen)
         if self.device.type != "cpu":  # (built on the CPU; .to() walks every module even when there is nothing to move)
             self.model.to(self.device)
         self.optimizer = make_optimizer(config, self.model.parameters())
@@ -97,6 +116,10 @@ class Simulator:
         """Draw the same training batches as `other` from now on (an A/B comparison's B follows A;
         the data sets must have the same size, and the batch sizes must match)."""
         self._sampler = other._sampler.copy()
+
+    def probe_inputs(self) -> Tensor:
+        """The fixed probe batch's inputs (a copy, on the device): [batch_size × grad_accum, …]."""
+        return self.x[self._probe_idx]
 
     def probe(self) -> Snapshot:
         """Forward and backward on the fixed probe batch; no parameter or buffer changes."""
@@ -193,7 +216,10 @@ class Simulator:
     def _micro_loss(self, logits: Tensor, y: Tensor) -> Tensor:
         """Backpropagate one micro-batch's mean loss divided by grad_accum; return the
         divided loss (the micro-batches' sum is the effective batch's mean loss)."""
-        loss = nn.functional.cross_entropy(logits, y)
+        if self.architecture.reconstruct:  # y is the input batch itself
+            loss = nn.functional.mse_loss(logits, y)
+        else:
+            loss = nn.functional.cross_entropy(logits, y)
         if self.config.grad_accum > 1:
             loss = loss / self.config.grad_accum
         loss.backward()
@@ -209,14 +235,38 @@ class Simulator:
 
     def _pass(self, idx: Tensor, update: bool) -> Snapshot:
         """Instrumented forward/backward on batch `idx`, then (if `update`) the optimizer step."""
-        model, cfg = self.model, self.config
-        model.train()
-        model.zero_grad(set_to_none=True)
+        self.model.train()
+        self.model.zero_grad(set_to_none=True)
+        traced = self._forward_backward(idx)
+        params, param_grad_norms = self._grads()
+        grad_before = _global_norm(param_grad_norms)
+        grad_after = self._clip(params, grad_before)
+        with torch.no_grad():
+            stats = self._layer_statistics(traced, params, param_grad_norms, len(idx))
+            grad_bad = _bad_gradient_layers(stats)
+            lr = effective_lr(self.config, self.steps_done + 1)  # a probe reports the next update's rate
+            step_index, new_weight_norm = self.steps_done, None
+            if update:
+                step_index = self.steps_done + 1
+                new_weight_norm = self._gated_update(stats, lr, traced.loss, grad_before, grad_bad)
+        stage, layer = _first_nonfinite(stats["act_nonfinite"], traced.loss, grad_bad, grad_before, new_weight_norm)
+        return Snapshot(
+            step=step_index, kind="step" if update else "probe",
+            loss=traced.loss, accuracy=traced.accuracy, lr=lr,
+            grad_norm_total=grad_before, grad_norm_clipped=grad_after,
+            clipped=_was_clipped(self.config, grad_before, grad_after),
+            nonfinite=stage is not None, nonfinite_layer=layer, nonfinite_stage=stage, layers=_freeze(stats),
+        )
+
+    def _forward_backward(self, idx: Tensor) -> _Traced:
+        """Forward and backward over the micro-batches of `idx`, tracing the last one; the loss,
+        accuracy and per-example gradient energy (core.noise) of the effective batch."""
+        cfg = self.config
         loss_sum, correct, energy = 0.0, 0.0, 0.0
         micro = self._micro(idx)
         for k, mb in enumerate(micro):
             trace = Trace()
-            logits = model(self.x[mb], trace)
+            logits = self.model(self.x[mb], trace)
             y = self.y[mb]
             loss_sum += float(self._micro_loss(logits, y).detach())
             correct += float(_correct(logits, y))
@@ -224,49 +274,38 @@ class Simulator:
             if not shared:  # else from the row norms _measure computes anyway
                 part = example_energy([t.grad for t in trace.z], trace.h)
                 energy = None if part is None or energy is None else energy + part
-        loss_value, accuracy = loss_sum, correct / len(idx)
-        if cfg.grad_accum > 1 and cfg.architecture in RECURRENT_ARCHITECTURES:
-            # a time step's weight-gradient norm is its last micro-batch's (core/recurrent.py), not the
-            # effective batch's mean the noise statistic needs: leave grad_noise undefined
+        if cfg.grad_accum > 1 and self.architecture.recurrent:
+            # a time step's weight-gradient norm is its last micro-batch's (core/architectures/recurrent.py),
+            # not the effective batch's mean the noise statistic needs: leave grad_noise undefined
             energy = None
         if cfg.grad_accum > 1:  # the last micro-batch's ∂L/∂z of its own mean loss (see the class docstring)
             torch._foreach_mul_([t.grad for t in trace.z if t.grad is not None], float(cfg.grad_accum))
-        params, param_grad_norms = self._grads()
-        grad_before = _global_norm(param_grad_norms)
-        grad_after = self._clip(params, grad_before)
-        with torch.no_grad():
-            stats, g_rows, a_rows = self._measure(trace)
-            if shared and energy is not None:
-                energy = energy + _shared_energy(trace, g_rows / cfg.grad_accum**2, a_rows)
-            by_id = {id(p): n for p, n in zip(params, param_grad_norms)}
-            stats["weight_grad_norm"] = self.model.layer_weight_grad_norms(trace, by_id)
-            stats["grad_noise"] = noise_to_signal(energy, len(idx), stats["weight_grad_norm"], len(self.y))
-            step_index, new_weight_norm = self.steps_done, None
-            # a layer is bad where an entry is, and where its norm is not finite (beyond even float64)
-            grad_bad = ((stats["grad_nonfinite"] > 0) | ~np.isfinite(stats["grad_norm"])
-                        | ~np.isfinite(stats["weight_grad_norm"]))
-            lr = effective_lr(cfg, self.steps_done + 1)  # a probe reports the next update's rate
-            if update:
-                step_index = self.steps_done + 1
-                set_lr(self.optimizer, lr)
-                # never apply an update from a pass that saw a NaN/Inf (it may not reach the loss: relu(−inf) = 0)
-                if math.isfinite(loss_value) and math.isfinite(grad_before) and not stats["act_nonfinite"].any() \
-                        and not grad_bad.any():
-                    stats["update_to_weight"], new_weight_norm = self._apply_update(stats["weight_norm"])
-                    self.steps_done = step_index
-        with np.errstate(divide="ignore", invalid="ignore"):
-            stats["grad_to_weight"] = stats["weight_grad_norm"] / stats["weight_norm"]
-        stage, layer = _first_nonfinite(stats["act_nonfinite"], loss_value, grad_bad, grad_before, new_weight_norm)
-        dtypes = {"act_hist_counts": np.int64, "grad_hist_counts": np.int64, "act_nonfinite": np.int64,
-                  "grad_nonfinite": np.int64}
-        layers = LayerStats(**{k: frozen_array(v, dtypes.get(k, np.float64)) for k, v in stats.items()})
-        return Snapshot(
-            step=step_index, kind="step" if update else "probe",
-            loss=loss_value, accuracy=accuracy, lr=lr,
-            grad_norm_total=grad_before, grad_norm_clipped=grad_after,
-            clipped=_was_clipped(cfg, grad_before, grad_after),
-            nonfinite=stage is not None, nonfinite_layer=layer, nonfinite_stage=stage, layers=layers,
-        )
+        return _Traced(trace, loss_sum, correct / len(idx), energy, shared)
+
+    def _layer_statistics(self, traced: _Traced, params: list[Tensor], param_grad_norms: np.ndarray,
+                          n: int) -> dict[str, np.ndarray]:
+        """Every per-layer statistic of a traced pass of `n` examples but those of the update."""
+        stats, g_rows, a_rows = self._measure(traced.trace)
+        energy = traced.energy
+        if traced.shared and energy is not None:
+            energy = energy + _shared_energy(traced.trace, g_rows / self.config.grad_accum**2, a_rows)
+        by_id = {id(p): g for p, g in zip(params, param_grad_norms)}
+        stats["weight_grad_norm"] = self.model.layer_weight_grad_norms(traced.trace, by_id)
+        stats["grad_noise"] = noise_to_signal(energy, n, stats["weight_grad_norm"], len(self.y))
+        return stats
+
+    def _gated_update(self, stats: dict[str, np.ndarray], lr: float, loss: float, grad_total: float,
+                      grad_bad: np.ndarray) -> np.ndarray | None:
+        """The optimizer step at rate `lr`, unless the pass saw a NaN/Inf (which may not reach the
+        loss: relu(−inf) = 0): an update from it is never applied. Fills stats['update_to_weight'];
+        returns the new weight norms when they may be non-finite (see _apply_update)."""
+        set_lr(self.optimizer, lr)
+        if not (math.isfinite(loss) and math.isfinite(grad_total) and not stats["act_nonfinite"].any()
+                and not grad_bad.any()):
+            return None
+        stats["update_to_weight"], new_weight_norm = self._apply_update(stats["weight_norm"])
+        self.steps_done += 1
+        return new_weight_norm
 
     def _measure(self, trace: Trace) -> tuple[dict[str, np.ndarray], Tensor, Tensor]:
         """Per-layer statistics of one traced pass (everything but the update and weight
@@ -316,12 +355,41 @@ class Simulator:
     def _derivative(self, trace: Trace, zs: list[Tensor], a: Tensor) -> Tensor:
         """|φ′| at every activation input, [L, B, W]; from the outputs when that is cheaper."""
         act, slope = self._activation, self.config.leaky_slope
-        if self.config.architecture == "lstm":  # sigmoid gates and φ side by side
-            return self.model.abs_derivative(trace)
+        own = self.model.abs_derivative(trace)  # a network with other nonlinearities (the LSTM's gates)
+        if own is not None:
+            return own
         if act.from_output is not None:
             return act.from_output(a, slope)  # already |φ′| (see core.activations)
         u = self._stacked("u", [t.detach() for t in trace.u] if self.model.has_norm else zs)
         return act.derivative(u, slope).abs_()
+
+
+@dataclass
+class _Traced:
+    """One instrumented forward/backward over an effective batch."""
+
+    trace: Trace                # of the last micro-batch
+    loss: float                 # the effective batch's mean loss
+    accuracy: float             # NaN for a reconstruction
+    energy: np.ndarray | None   # Σ over examples of core.noise's per-example energies; None: undefined
+    shared: bool                # the last micro-batch's energy is still to come from _measure's row norms
+
+
+def _bad_gradient_layers(stats: dict[str, np.ndarray]) -> np.ndarray:
+    """A layer's gradient is bad where an entry is, and where its norm is not finite (beyond even float64)."""
+    return ((stats["grad_nonfinite"] > 0) | ~np.isfinite(stats["grad_norm"])
+            | ~np.isfinite(stats["weight_grad_norm"]))
+
+
+_INTEGER_STATS = ("act_hist_counts", "grad_hist_counts", "act_nonfinite", "grad_nonfinite")
+
+
+def _freeze(stats: dict[str, np.ndarray]) -> LayerStats:
+    """The snapshot's read-only LayerStats, with ‖∂L/∂W‖/‖W‖ from the weight norms."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        stats["grad_to_weight"] = stats["weight_grad_norm"] / stats["weight_norm"]
+    return LayerStats(**{k: frozen_array(v, np.int64 if k in _INTEGER_STATS else np.float64)
+                         for k, v in stats.items()})
 
 
 def _inputs_are_outputs(trace: Trace) -> bool:
@@ -337,7 +405,10 @@ def _shared_energy(trace: Trace, g_rows: Tensor, a_rows: Tensor) -> np.ndarray:
 
 
 def _correct(logits: Tensor, y: Tensor) -> Tensor:
-    """How many of the batch's predictions are right (a 0-d tensor, on the device)."""
+    """How many of the batch's predictions are right (a 0-d tensor, on the device); NaN for
+    floating-point targets (a reconstruction, whose targets are the inputs: no classes to get right)."""
+    if y.is_floating_point():
+        return torch.full((), math.nan, device=y.device)
     return (logits.detach().argmax(1) == y).sum()
 
 

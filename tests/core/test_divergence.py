@@ -15,7 +15,7 @@ from torch import nn
 
 from core import SimConfig, Simulator
 from core.cli import main
-from core.model import Trace
+from core.trace import Trace
 from core.stats import HIST_MAX_VALUES
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from core import SimConfig, Simulator
-from core.model import Trace
+from core.trace import Trace
 
 SMALL = SimConfig(depth=4, width=16, dataset="gaussian", input_dim=8, n_samples=512, batch_size=16, device="cpu")
 

@@ -15,8 +15,8 @@ from torch import nn
 from core import SimConfig, Simulator
 from core.cli import main
 from core.data import DATASETS, FIRST_TOKEN_SYMBOLS, input_dim_for
-from core.model import Trace
-from core.recurrent import width_slice
+from core.trace import Trace
+from core.architectures.recurrent import width_slice
 
 SEQ = dict(device="cpu", dataset="first_token", depth=12, width=10, n_samples=64, batch_size=16)
 # float32 unrolled over ≤ 12 steps: the two computations differ by rounding only (≈ 1e-7 per
@@ -123,7 +123,7 @@ def test_per_step_gradients_match_autograd(arch):
 
 
 def test_gram_and_direct_outer_norms_agree():
-    from core.recurrent import _outer_norm_sq
+    from core.architectures.recurrent import _outer_norm_sq
     g = torch.Generator().manual_seed(0)
     d, h = torch.randn(3, 5, 7, generator=g, dtype=torch.float64), torch.randn(3, 5, 9, generator=g, dtype=torch.float64)
     direct = torch.stack([(d[t].T @ h[t]).square().sum() for t in range(3)])

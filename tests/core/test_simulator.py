@@ -7,7 +7,7 @@ from torch import nn
 
 from core import ConfigError, SimConfig, Simulator
 from core.config import ACTIVATION_NAMES, DATASET_NAMES, OPTIMIZERS
-from core.model import Trace
+from core.trace import Trace
 from core.stats import norms
 
 # The fast.ai lesson (reference note 001): 10 000 inputs of 784 N(0,1) features into 50 units.

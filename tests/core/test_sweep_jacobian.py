@@ -105,7 +105,7 @@ def test_isometry_with_orthogonal_tanh_but_not_with_relu():
     # With orthogonal W (gain 1), ‖D W v‖ lies between min φ′ and max φ′ times ‖v‖ for every layer,
     # so every singular value of J at x lies in [∏ min φ′, ∏ max φ′]: the derived bound on the spread.
     lo_hi = []
-    for x in sim.x[sim._probe_idx[:2]]:
+    for x in sim.probe_inputs()[:2]:
         h, lo, hi = sim.model.act(sim.model.linears[0](x)), 0.0, 0.0
         for lin in sim.model.linears[1:]:
             z = lin(h)
@@ -124,7 +124,7 @@ def test_isometry_with_orthogonal_tanh_but_not_with_relu():
     relu = SimConfig(activation="relu", init="kaiming_normal", **base)
     rsim = Simulator(relu)
     rspec = jac.simulator_spectrum(rsim, points=1)
-    x = rsim.x[rsim._probe_idx[:1]]
+    x = rsim.probe_inputs()[:1]
     h, active = rsim.model.act(rsim.model.linears[0](x)), []
     for lin in rsim.model.linears[1:]:
         z = lin(h)

@@ -1,32 +1,17 @@
-"""The network: `depth` hidden layers of Linear → [normalization] → activation, then a readout."""
+"""Feed-forward networks: `depth` hidden layers of Linear → [normalization] → activation, then a
+readout; 'mlp' plain, 'residual' with a skip around every layer after the first."""
 from __future__ import annotations
-
-from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .activations import ACTIVATIONS
-from .config import RECURRENT_ARCHITECTURES, SimConfig
-from .inits import INITS, init_bias
-
-
-@dataclass
-class Trace:
-    """Per-hidden-layer tensors kept by an instrumented forward pass.
-
-    z: linear outputs (before normalization), u: activation inputs (after
-    normalization; the same tensors as z without one), a: activation outputs,
-    h: each layer's input (x for layer 1; [batch, input_dim]). Each is a list of
-    `depth` tensors of shape [batch, width]. The recurrent cells (RecurrentCell)
-    keep one entry per time step, with h the step's input [h_{t−1} | x_t].
-    """
-
-    z: list[Tensor] = field(default_factory=list)
-    u: list[Tensor] = field(default_factory=list)
-    a: list[Tensor] = field(default_factory=list)
-    h: list[Tensor] = field(default_factory=list)
+from ..activations import ACTIVATIONS
+from ..config import SimConfig
+from ..inits import INITS, init_bias
+from ..trace import Trace
+from .base import NETWORK_FIELDS, TRAINING_FIELDS, Architecture
+from .layers import UninitializedLinear
 
 
 def _norm(cfg: SimConfig) -> nn.Module:
@@ -35,14 +20,6 @@ def _norm(cfg: SimConfig) -> nn.Module:
     if cfg.normalization == "layernorm":
         return nn.LayerNorm(cfg.width)
     return nn.Identity()
-
-
-class UninitializedLinear(nn.Linear):
-    """nn.Linear without torch's default initialization: the builders initialize every weight
-    and bias with the configured scheme, and drawing the default first cost as much again."""
-
-    def reset_parameters(self) -> None:
-        pass
 
 
 class Network(nn.Module):
@@ -85,14 +62,9 @@ class Network(nn.Module):
         """‖∂loss/∂W_l‖ per hidden layer, from the parameters' gradient norms by id."""
         return np.array([by_id.get(id(w), 0.0) for w in self.hidden_weights()])
 
-
-def build_network(cfg: SimConfig, input_dim: int, n_classes: int, generator: torch.Generator) -> nn.Module:
-    """The network `cfg` describes, initialized, on the CPU: `build_mlp` for mlp and residual,
-    core.recurrent.build_recurrent for rnn and lstm."""
-    if cfg.architecture in RECURRENT_ARCHITECTURES:
-        from .recurrent import build_recurrent  # core.recurrent builds on this module's Trace
-        return build_recurrent(cfg, input_dim, n_classes, generator)
-    return build_mlp(cfg, input_dim, n_classes, generator)
+    def abs_derivative(self, trace: Trace) -> None:
+        """None: every layer's nonlinearity is the configured activation."""
+        return None
 
 
 def build_mlp(cfg: SimConfig, input_dim: int, n_classes: int, generator: torch.Generator) -> Network:
@@ -104,3 +76,13 @@ def build_mlp(cfg: SimConfig, input_dim: int, n_classes: int, generator: torch.G
             init(lin.weight, cfg, generator)
             init_bias(lin.bias, cfg, generator)
     return net
+
+
+def _build(cfg: SimConfig, input_shape: tuple[int, ...], n_classes: int, generator: torch.Generator) -> Network:
+    (input_dim,) = input_shape  # a flat feature vector per example
+    return build_mlp(cfg, input_dim, n_classes, generator)
+
+
+_NO_FORGET_GATE = {"forget_bias": "The forget bias is the LSTM's forget-gate bias; a feed-forward network has no gates."}
+MLP = Architecture("mlp", "layer", TRAINING_FIELDS | NETWORK_FIELDS, _build, unused_reasons=_NO_FORGET_GATE)
+RESIDUAL = Architecture("residual", "layer", TRAINING_FIELDS | NETWORK_FIELDS, _build, unused_reasons=_NO_FORGET_GATE)

@@ -24,10 +24,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .activations import ACTIVATIONS, max_abs_derivative
-from .config import SimConfig
-from .inits import INITS, init_bias
-from .model import Trace, UninitializedLinear
+from ..activations import ACTIVATIONS, max_abs_derivative
+from ..config import SimConfig
+from ..inits import INITS, init_bias
+from ..trace import Trace
+from .base import NETWORK_FIELDS, TRAINING_FIELDS, Architecture
+from .layers import UninitializedLinear
 
 GATES = {"rnn": 1, "lstm": 4}
 _SIGMOID_MAX_DERIV = 0.25
@@ -98,6 +100,7 @@ class RecurrentCell(nn.Module):
                 trace.a.append(h)
         return self.readout(h)
 
+
 class RecurrentNetwork(RecurrentCell):
     """A RecurrentCell with what the Simulator measures of it."""
 
@@ -127,16 +130,17 @@ class RecurrentNetwork(RecurrentCell):
         inputs = torch.stack(trace.h)                               # [T, B, W + D]
         return _outer_norm_sq(deltas, inputs).sqrt().double().cpu().numpy()
 
-    def abs_derivative(self, trace: Trace) -> Tensor:
-        """|φ′| at every unit's nonlinearity input, stacked [T, B, G·W], for saturation.
+    def abs_derivative(self, trace: Trace) -> Tensor | None:
+        """|φ′| at every unit's nonlinearity input, stacked [T, B, 4·W], for saturation; None for
+        the Elman cell, whose one nonlinearity is the configured activation.
 
         For the LSTM, the sigmoid gates' derivative is rescaled so that its maximum
         equals the configured activation's: saturation then means the same thing,
         "below 5 % of the largest slope", for gates and candidate alike.
         """
-        u = torch.stack([t.detach() for t in trace.u])
         if self.gates == 1:
-            return self._activation.derivative(u, self._slope).abs_()
+            return None
+        u = torch.stack([t.detach() for t in trace.u])
         i, f, g, o = u.chunk(4, dim=2)
         scale = self._max_deriv / _SIGMOID_MAX_DERIV
         gate = lambda v: torch.sigmoid(v).mul_(torch.sigmoid(-v)).mul_(scale)  # noqa: E731 - σ′ = σ(v)·σ(−v)
@@ -197,3 +201,14 @@ def init_recurrent(net: RecurrentCell, cfg: SimConfig, generator: torch.Generato
         init(net.readout.weight, cfg, generator)
         init_bias(net.readout.bias, cfg, generator)
     return net
+
+
+def _build(cfg: SimConfig, input_shape: tuple[int, ...], n_classes: int,
+           generator: torch.Generator) -> RecurrentNetwork:
+    # one example is [T, features] (a sequence) or [features] (presented at the first step)
+    return build_recurrent(cfg, input_shape[-1], n_classes, generator)
+
+
+RNN = Architecture("rnn", "time step", TRAINING_FIELDS | NETWORK_FIELDS, _build, recurrent=True, unused_reasons={
+    "forget_bias": "The forget bias is the LSTM's forget-gate bias; the Elman cell ('rnn') has no gates."})
+LSTM = Architecture("lstm", "time step", TRAINING_FIELDS | NETWORK_FIELDS | {"forget_bias"}, _build, recurrent=True)

@@ -1,0 +1,26 @@
+"""The architecture registry: a name → `Architecture` (how to build the network, the config
+fields it reads, its layer noun). Adding an architecture is one module and one line here."""
+from __future__ import annotations
+
+from ..config import ConfigError
+from .base import Architecture
+from .mlp import MLP, RESIDUAL
+from .recurrent import LSTM, RNN
+
+ARCHITECTURES: dict[str, Architecture] = {
+    "mlp": MLP,
+    "residual": RESIDUAL,
+    "rnn": RNN,
+    "lstm": LSTM,
+}
+
+
+def get_architecture(name: str) -> Architecture:
+    """The registered architecture `name`; ConfigError('architecture', …) listing the valid names."""
+    try:
+        return ARCHITECTURES[name]
+    except (KeyError, TypeError):
+        raise ConfigError("architecture", f"unknown value {name!r}; allowed: {', '.join(ARCHITECTURES)}") from None
+
+
+__all__ = ["ARCHITECTURES", "Architecture", "get_architecture"]
