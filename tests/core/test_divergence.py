@@ -15,8 +15,8 @@ from torch import nn
 
 from core import SimConfig, Simulator
 from core.cli import main
-from core.trace import Trace
 from core.stats import HIST_MAX_VALUES
+from core.trace import Trace
 
 ROOT = Path(__file__).resolve().parents[2]
 # relu with N(0, 0.4²) weights, width 16: Var z grows by 16·0.4²/2 = 1.28 per layer at init, and

@@ -13,10 +13,10 @@ import torch
 from torch import nn
 
 from core import SimConfig, Simulator
+from core.architectures.recurrent import width_slice
 from core.cli import main
 from core.data import DATASETS, FIRST_TOKEN_SYMBOLS, input_dim_for
 from core.trace import Trace
-from core.architectures.recurrent import width_slice
 
 SEQ = dict(device="cpu", dataset="first_token", depth=12, width=10, n_samples=64, batch_size=16)
 # float32 unrolled over ≤ 12 steps: the two computations differ by rounding only (≈ 1e-7 per

@@ -7,8 +7,8 @@ from torch import nn
 
 from core import ConfigError, SimConfig, Simulator
 from core.config import ACTIVATION_NAMES, DATASET_NAMES, OPTIMIZERS
-from core.trace import Trace
 from core.stats import norms
+from core.trace import Trace
 
 # The fast.ai lesson (reference note 001): 10 000 inputs of 784 N(0,1) features into 50 units.
 FASTAI = SimConfig(dataset="gaussian", input_dim=784, depth=1, width=50, batch_size=10000, n_samples=10000,
