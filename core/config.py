@@ -14,7 +14,7 @@ from dataclasses import dataclass, fields
 from typing import Any, Iterable, Mapping
 
 ARCHITECTURES = ("mlp", "residual", "rnn", "lstm")
-RECURRENT_ARCHITECTURES = ("rnn", "lstm")  # unrolled over `depth` time steps (core/recurrent.py)
+RECURRENT_ARCHITECTURES = ("rnn", "lstm")  # unrolled over `depth` time steps (core/architectures/recurrent.py)
 ACTIVATION_NAMES = (
     "sigmoid", "tanh", "relu", "leaky_relu", "elu", "selu", "gelu", "silu",
     "softplus", "linear", "shifted_relu",

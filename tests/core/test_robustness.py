@@ -222,7 +222,7 @@ def test_any_config_is_refused_by_field_or_runs_cleanly(drawn):
     try:
         cfg = SimConfig.from_dict(kwargs)
     except ConfigError as err:
-        # recurrent cells refuse batchnorm (no batch statistics across time steps: core/recurrent.py)
+        # recurrent cells refuse batchnorm (no batch statistics across time steps: core/architectures/recurrent.py)
         recurrent_bn = kwargs["architecture"] in RECURRENT and kwargs.get("normalization") == "batchnorm"
         assert err.field in fields or (recurrent_bn and err.field == "normalization"), (err, fields)
         assert str(err).startswith(f"{err.field}: ") and len(str(err)) > len(err.field) + 10
