@@ -38,9 +38,10 @@ def resolve_device(requested: str) -> tuple[torch.device, str]:
 
 
 def cpu_fallback_reason(exc: ConfigError) -> str:
-    """The device sentence of an engine built on the CPU because `exc` (resolve_device's refusal of
-    'cuda') said CUDA cannot be used: 'CPU (fallback: <why>)'."""
-    return f"CPU (fallback: {str(exc).split(': ', 1)[-1].split(';')[0]})"
+    """The device sentence of an engine built on the CPU because resolve_device refused 'cuda' with
+    `exc`: 'CPU (fallback: <the refusal, without its field name and its advice after the ";">)'."""
+    refusal = str(exc).removeprefix(f"{exc.field}: ")
+    return f"CPU (fallback: {refusal.split(';')[0]})"
 
 
 TRAIL_MAX = 4096  # records kept by one step(n) call (the window's chunks are at most this long)
