@@ -274,7 +274,7 @@ def test_explicit_qsettings_file_is_used(tmp_path, make_window, small_config):
 
 
 def test_true_false_and_none_are_pinned_on_python_3_11():
-    """PySide6 6.12 drops references to True on every redraw and export (see app/workarounds/none_refcount.py): pinned."""
+    """PySide6 6.12 drops references to True on every redraw and export (app/workarounds/none_refcount.py): pinned."""
     import sys
 
     from app.workarounds.none_refcount import PINNED_REFCOUNT, pin_none_refcount

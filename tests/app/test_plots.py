@@ -1,4 +1,5 @@
-"""Plot helpers against independent computations, and the marking of zero / non-finite gradients."""
+"""The plot panels and the plot toolkit: what is drawn, where legends sit, and what each frame costs
+in paints (the NumPy helpers are tested in test_plot_math.py)."""
 from __future__ import annotations
 
 import dataclasses
@@ -6,9 +7,6 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage, QPainter
 
@@ -16,46 +14,8 @@ from app.history import History
 from app.panels.noise import NoisePanel
 from app.panels.plot_panel import PlotPanel
 from app.plot_kit import set_dotted_line, set_points
-from app.plot_math import auto_layers, resample_histograms, safe_log10, step_envelope, value_grid
 from core import SimConfig, Simulator
 from core.snapshot import frozen_array
-
-
-@settings(max_examples=50, deadline=None)
-@given(seed=st.integers(0, 10_000), layers=st.integers(1, 6))
-def test_resample_conserves_mass_and_matches_numpy(seed, layers):
-    rng = np.random.default_rng(seed)
-    data = [rng.normal(rng.uniform(-3, 3), rng.uniform(0.01, 2), 500) for _ in range(layers)]
-    counts, edges = zip(*(np.histogram(d, bins=50) for d in data))
-    counts, edges = np.array(counts), np.array(edges)
-    grid = value_grid(edges, 40)
-    share = resample_histograms(counts, edges, grid)
-    np.testing.assert_allclose(share.sum(1), 1.0, rtol=1e-9)
-    # the common-grid histogram is the original one smoothed by at most one source bin
-    for k, d in enumerate(data):
-        direct = np.histogram(d, bins=grid)[0] / len(d)
-        src_width = edges[k, 1] - edges[k, 0]
-        tolerance = 2 * counts[k].max() / len(d) + 1e-12
-        assert np.abs(share[k] - direct).max() <= tolerance or src_width > (grid[1] - grid[0])
-
-
-def test_resample_narrow_layer_lands_in_one_bin():
-    counts = np.array([[0, 10, 0], [5, 5, 5]])
-    edges = np.array([[0.0, 0.001, 0.002, 0.003], [-1.0, 0.0, 1.0, 2.0]])
-    share = resample_histograms(counts, edges, np.linspace(-1, 2, 4))
-    np.testing.assert_allclose(share, [[0, 1, 0], [1 / 3, 1 / 3, 1 / 3]])
-
-
-def test_safe_log10_flags_zero_and_nonfinite():
-    logs, zero, bad = safe_log10(np.array([100.0, 0.0, np.nan, np.inf, 1e-30]))
-    np.testing.assert_allclose(logs[[0, 4]], [2.0, -30.0])
-    assert list(zero) == [False, True, False, False, False]
-    assert list(bad) == [False, False, True, True, False]
-
-
-def test_auto_layers():
-    assert auto_layers(1) == [1]
-    assert auto_layers(1000) == [1, 251, 500, 750, 1000]
 
 
 def _shown(qtbot, widget, width: int, height: int):
@@ -220,9 +180,9 @@ def test_legends_sit_beside_or_under_the_data_never_on_it(panel):
         history.add(snap)
     panel.show_snapshot(snap, history)
     panel.set_theory(None)  # adds the mean-field entry to the gradient legend
-    views = [p.vb for p in (panel.activations.plot, panel.histograms.plot, panel.gradients.plot, panel.gradient_history.plot, panel.loss.plot,
-                            panel.updates.plot)]
-    legends = [panel.histograms.legend, panel.updates.legend, panel.gradients.plot.legend, panel.gradient_history.plot.legend]
+    views = [view.plot.vb for view in (panel.activations, panel.histograms, panel.gradients, panel.gradient_history,
+                                       panel.loss, panel.updates)]
+    legends = [panel.histograms.legend, panel.updates.legend, panel.gradients.legend, panel.gradient_history.legend]
     assert sum(len(legend.items) for legend in legends[1:]) == 7 + 5 + 2  # (update: 2 + 5 layers)
     assert "Loss</span> and" in panel.loss.plot.titleLabel.text  # (the loss plot's title is its legend)
     for legend in legends:
@@ -233,7 +193,8 @@ def test_legends_sit_beside_or_under_the_data_never_on_it(panel):
         # and inside the widget: nothing is clipped at its edges
         assert panel.sceneRect().contains(rect) or panel.viewport().rect().contains(rect.toRect())
     # each beside or under its own plot
-    for legend, plot in zip(legends, (panel.histograms.plot, panel.updates.plot, panel.gradients.plot, panel.gradient_history.plot)):
+    plots = (panel.histograms.plot, panel.updates.plot, panel.gradients.plot, panel.gradient_history.plot)
+    for legend, plot in zip(legends, plots):
         rect, view = _scene_rect(legend), _scene_rect(plot.vb)
         beside = rect.left() >= view.right() and rect.top() < view.bottom()
         under = rect.top() >= view.bottom() and rect.left() < view.right() and rect.right() > view.left()
@@ -326,24 +287,6 @@ def test_dense_lines_are_drawn_thin_and_without_dots(panel):
     image = _painted(sample, 20, 20)
     rows = {y for y in range(20) for x in range(20) if image.pixel(x, y) & 0xFFFFFF == wide.color().rgb() & 0xFFFFFF}
     assert len(rows) >= 2   # 2.5 px, where the thin line it stands for is 1 px
-
-
-@settings(max_examples=60, deadline=None)
-@given(n=st.integers(1, 900), groups=st.integers(1, 120), seed=st.integers(0, 10_000))
-def test_step_envelope_holds_every_step_in_few_points(n, groups, seed):
-    rng = np.random.default_rng(seed)
-    steps = np.sort(rng.choice(np.arange(1, 5 * n + 1), n, replace=False)).astype(np.float64)
-    lo = rng.normal(-5, 2, n)
-    hi = lo + rng.exponential(1.0, n)
-    x, band_lo, band_hi = step_envelope(steps, lo, hi, groups)
-    assert len(x) <= max(n, 2 * groups) and np.all(np.diff(x) >= 0)
-    assert x[0] == steps[0] and x[-1] == steps[-1]
-    # at every step the band holds the step's lo..hi (and is exactly it when nothing is grouped)
-    assert np.all(np.interp(steps, x, band_lo) <= lo + 1e-12) and np.all(np.interp(steps, x, band_hi) >= hi - 1e-12)
-    if n <= groups:
-        np.testing.assert_array_equal(band_lo, lo)
-    # and it is no wider than the extremes of the steps grouped with it
-    assert band_lo.min() == lo.min() and band_hi.max() == hi.max()
 
 
 def test_update_band_spans_every_layer_at_every_step(panel):

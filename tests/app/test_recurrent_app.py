@@ -29,9 +29,11 @@ def test_panel_names_time_steps_for_recurrent_networks(qtbot):
     history.add(snap)
     panel.show_snapshot(snap, history)
     assert _axis(panel.gradients.plot, "bottom") == "time step (first → last)"
-    assert _axis(panel.activations.plot, "left") == "time step" and _axis(panel.gradient_history.plot, "left") == "time step"
-    assert "per time step" in panel.gradients.plot.titleLabel.text and "per time step" in panel.updates.plot.titleLabel.text
-    assert panel.vanish_text.textItem.toPlainText() == "vanishing: < 1/100 of the last time step"
+    assert _axis(panel.activations.plot, "left") == "time step"
+    assert _axis(panel.gradient_history.plot, "left") == "time step"
+    assert "per time step" in panel.gradients.plot.titleLabel.text
+    assert "per time step" in panel.updates.plot.titleLabel.text
+    assert panel.gradients.vanish_text.textItem.toPlainText() == "vanishing: < 1/100 of the last time step"
     labels = [cells[0] for _, cells in panel.histograms.legend.rows]
     assert labels and all(text.startswith("t") for text in labels)
     layers = panel.layers_for(snap.depth)
