@@ -44,7 +44,7 @@ from .run_commands import RunCommands
 from .workarounds.none_refcount import pin_none_refcount
 from .worker import Delivery, SpectrumDelivery, WorkerThread
 
-pin_none_refcount()  # idempotent; covers `app` imported as a namespace package (see app/workarounds/none_refcount.py)
+pin_none_refcount()  # idempotent; covers `app` imported as a namespace package (see app/workarounds)
 
 # While training, drawing may take at most this share of wall time: the worker
 # needs the GIL too, and a redraw of all plots costs ~10-30 ms offscreen.

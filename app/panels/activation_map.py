@@ -38,12 +38,13 @@ class ActivationMap:
         """The items to paint from a cache (plot_kit.cache_unchanging)."""
         return [self.plot, self.bar]
 
-    def set_layer_noun(self, noun: str, span: str) -> None:
+    def set_layer_noun(self, noun: str) -> None:
         """Title and axis in the noun of one entry of a snapshot's per-layer arrays."""
         self.plot.setTitle(f"Activations per {noun}", size=TITLE_SIZE)
         self.plot.getAxis("left").setLabel(noun, **LABEL_STYLE)  # (no span: too long for the top row on a laptop)
 
     def show(self, snap: Snapshot) -> None:
+        """Draw every layer's histogram of `snap`, resampled onto one value grid."""
         ls = snap.layers
         grid = value_grid(ls.act_hist_edges)
         share = resample_histograms(ls.act_hist_counts, ls.act_hist_edges, grid)   # [L, V]

@@ -39,12 +39,13 @@ class GradientHistory:
         """The items to paint from a cache (plot_kit.cache_unchanging)."""
         return [self.plot, self.bar, self.legend]
 
-    def set_layer_noun(self, noun: str, span: str) -> None:
+    def set_layer_noun(self, noun: str) -> None:
         """Title and axis in the noun of one entry of a snapshot's per-layer arrays."""
         self.plot.setTitle("log₁₀ ‖∂L/∂z‖ over steps", size=TITLE_SIZE)
         self.plot.getAxis("left").setLabel(noun, **LABEL_STYLE)
 
     def show(self, history: History) -> None:
+        """Draw the gradient norms of every recorded step; the colour bar spans at most GRAD_MAP_DECADES."""
         if len(history) == 0:
             self.image.set_index(np.zeros((1, 1), np.uint8))
             self.image.setVisible(False)

@@ -16,7 +16,7 @@ from core import Snapshot
 from ..legends import legend_below
 from ..plot_kit import (BAD_COLOR, LABEL_STYLE, TICK_FONT, TITLE_SIZE, ZERO_COLOR, Markers, dotted_line, line,
                         set_dotted_line, set_points, style)
-from ..plot_math import drawable, safe_log10
+from ..plot_math import drawable, layer_span, safe_log10
 
 BAND_DECADES = 2.0         # vanishing/exploding bands: 100× below/above the output layer
 
@@ -59,14 +59,15 @@ class GradientsPerLayer:
         """The items to paint from a cache (plot_kit.cache_unchanging)."""
         return [self.plot, self.legend]
 
-    def set_layer_noun(self, noun: str, span: str) -> None:
+    def set_layer_noun(self, noun: str) -> None:
         """Title, axis and band labels in the noun of one entry of a snapshot's per-layer arrays."""
         self.plot.setTitle(f"Gradient magnitude per {noun}", size=TITLE_SIZE)
-        self.plot.getAxis("bottom").setLabel(f"{noun} ({span})", **LABEL_STYLE)
+        self.plot.getAxis("bottom").setLabel(f"{noun} ({layer_span(noun)})", **LABEL_STYLE)
         self.vanish_text.setText(f"vanishing: < 1/100 of the last {noun}")
         self.explode_text.setText(f"exploding: > 100× the last {noun}")
 
     def show(self, snap: Snapshot) -> None:
+        """Draw `snap`'s gradient norms per layer, and place the bands around its last layer's."""
         ls = snap.layers
         x = np.arange(1, snap.depth + 1, dtype=np.float64)
         g, g_zero, g_bad = safe_log10(ls.grad_norm)

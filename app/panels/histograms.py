@@ -35,7 +35,7 @@ class Histograms:
         """The items to paint from a cache (not the table: its figures change with every frame)."""
         return [self.plot]
 
-    def set_layer_noun(self, noun: str, span: str) -> None:
+    def set_layer_noun(self, noun: str) -> None:
         """Title and table names in the noun of one entry of a snapshot's per-layer arrays."""
         self.plot.setTitle(f"Histograms of selected {noun}s", size=TITLE_SIZE)
         self.prefix = layer_prefix(noun)

@@ -42,6 +42,7 @@ class LossAccuracy:
         return [self.plot]
 
     def show(self, history: History) -> None:
+        """Draw the loss and accuracy of every recorded step."""
         steps = np.asarray(history.steps, dtype=np.float64)
         loss = np.asarray(history.loss, dtype=np.float64)
         self.loss_curve.setData(*drawable(steps, loss), connect="finite")

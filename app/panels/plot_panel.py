@@ -19,7 +19,7 @@ from core import Snapshot
 from ..canvas import ScrollingLayoutWidget
 from ..history import History
 from ..plot_kit import MAX_OVERLAY, cache_unchanging
-from ..plot_math import auto_layers, layer_span
+from ..plot_math import auto_layers
 from .activation_map import ActivationMap
 from .gradient_history import GradientHistory
 from .gradients import GradientsPerLayer
@@ -76,7 +76,7 @@ class PlotPanel(ScrollingLayoutWidget):
         if noun == self.layer_noun:
             return  # (every config change calls this: re-setting the texts re-lays out and repaints the plots)
         for view in (self.activations, self.histograms, self.gradients, self.gradient_history, self.updates):
-            view.set_layer_noun(noun, layer_span(noun))
+            view.set_layer_noun(noun)
         self.layer_noun = noun
 
     def set_selected_layers(self, layers: list[int] | None) -> None:

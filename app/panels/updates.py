@@ -51,7 +51,7 @@ class UpdateRatios:
         """The items to paint from a cache (plot_kit.cache_unchanging)."""
         return [self.plot, self.legend]
 
-    def set_layer_noun(self, noun: str, span: str) -> None:
+    def set_layer_noun(self, noun: str) -> None:
         """Title and legend names in the noun of one entry of a snapshot's per-layer arrays."""
         self.noun = noun
         self.plot.setTitle(f"Update : weight ratio per {noun}", size=TITLE_SIZE)

@@ -186,8 +186,8 @@ def test_exploding_config_pauses_with_a_message(make_window, qtbot):
         assert f"layer {snap.nonfinite_layer}" in msg
     assert w.banner.isVisibleTo(w) and w.banner.text() == msg
     # non-finite cells are marked, not dropped
-    plots = w.plots
-    assert (plots.gradient_history.image.index == 255).any() or len(plots.gradients.bad.data) or len(plots.activations.bad.data)
+    assert ((w.plots.gradient_history.image.index == 255).any() or len(w.plots.gradients.bad.data)
+            or len(w.plots.activations.bad.data))
     # Reset recovers
     w.reset()
     wait_step(qtbot, w, lambda s: s.kind == "probe" and s.step == 0 and not s.nonfinite)
