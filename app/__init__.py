@@ -1,5 +1,6 @@
 """Vanishing Point's Qt application (controls, worker thread, live plots)."""
-from .compat import paint_on_gui_thread_only, pin_none_refcount
+from .workarounds.gui_thread_pool import paint_on_gui_thread_only
+from .workarounds.none_refcount import pin_none_refcount
 
-pin_none_refcount()  # before any Qt call: see app/compat.py
+pin_none_refcount()  # before any Qt call: see app/workarounds/none_refcount.py
 paint_on_gui_thread_only()

@@ -62,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     from .compare_window import CompareWindow
-    from .compat import filter_platform_noise
+    from .workarounds.qt_messages import filter_platform_noise
     from .run_commands import CLOSE_WAIT_MS
     from .window import MainWindow
 

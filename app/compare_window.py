@@ -25,8 +25,8 @@ from core.compare import (
     save_pair,
 )
 
-from .compare_view import SIDE_COLORS, CompareView
-from .compat import pin_none_refcount
+from .panels.compare import SIDE_COLORS, CompareView
+from .workarounds.none_refcount import pin_none_refcount
 from .controls import ControlPanel
 from .history import History
 from .run_commands import RunCommands

@@ -2,7 +2,7 @@
 
 PNG: `ImageExporter` at the size shown on screen (scaling it up leaves the
 legend text at its screen size). SVG: `SVGExporter`, inside
-`compat.pyqtgraph_svg_fix` for a pyqtgraph 0.14 bug with closed paths.
+`workarounds.svg_export.pyqtgraph_svg_fix` for a pyqtgraph 0.14 bug with closed paths.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from PySide6.QtCore import QBuffer, QByteArray, QIODevice
 
 from core.files import atomic_write_bytes
 
-from .compat import pyqtgraph_svg_fix
+from .workarounds.svg_export import pyqtgraph_svg_fix
 
 PLOT_FORMATS = ("png", "svg")
 

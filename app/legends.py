@@ -23,7 +23,7 @@ def _fixed(legend: QGraphicsLayoutItem) -> None:
 class _Sample(pg.ItemSample):
     """A legend entry's sample, drawn with the item's `wide_pen` where it has one.
 
-    A line over many points is drawn thin (app/plots.py, Line); its sample keeps the line's own
+    A line over many points is drawn thin (app/plot_kit.py, Line); its sample keeps the line's own
     width, as the legend names the series, and would otherwise be thin or wide depending on when
     the (cached) legend was last painted.
     """

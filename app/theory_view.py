@@ -27,7 +27,7 @@ from core.sweep import OVER, geometric_depths, sweep
 
 from .jobs import JobSlot, time_left
 from .legends import legend_below
-from .plots import LABEL_STYLE, TICK_FONT
+from .plot_kit import LABEL_STYLE, TICK_FONT
 
 LOG_CHI_RANGE = 1.0   # colour scale of the phase diagram: χ from 1/10 to 10
 CHI_EXPLANATION = ("Mean-field χ (Poole et al. 2016, Schoenholz et al. 2017): the factor by which the squared "

@@ -29,19 +29,22 @@ from core.session import save_session as write_session
 
 from . import settings as remembered
 from .controls import ControlPanel
-from .compat import pin_none_refcount
 from .dialogs import Dialogs
 from .exports import export_plots as write_plots
-from .guidance import DiagnosesList, ScenarioPanel
 from .history import History
 from .jobs import time_left
-from .plots import NoisePanel, PlotPanel, layer_noun
+from .panels.diagnoses import DiagnosesList
+from .panels.layer_table import LayerTable
+from .panels.noise import NoisePanel
+from .panels.plot_panel import PlotPanel
+from .panels.scenario import ScenarioPanel
+from .panels.spectrum import SpectrumView
+from .plot_math import layer_noun
 from .run_commands import RunCommands
-from .spectrum import SpectrumView
-from .table import LayerTable
+from .workarounds.none_refcount import pin_none_refcount
 from .worker import Delivery, SpectrumDelivery, WorkerThread
 
-pin_none_refcount()  # idempotent; covers `app` imported as a namespace package (see app/compat.py)
+pin_none_refcount()  # idempotent; covers `app` imported as a namespace package (see app/workarounds)
 
 # While training, drawing may take at most this share of wall time: the worker
 # needs the GIL too, and a redraw of all plots costs ~10-30 ms offscreen.

@@ -34,7 +34,7 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 from core import ConfigError, SimConfig, Simulator, Snapshot
 from core.spectrum import Spectrum, unavailable_reason
 
-from .compat import collect_garbage_on_gui_thread, release_gui_thread_collection
+from .workarounds.gc_policy import collect_garbage_on_gui_thread, release_gui_thread_collection
 
 _PRELOADED = False
 

@@ -19,11 +19,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import app  # noqa: E402,F401  (applies app/compat.py before Qt is used)
+import app  # noqa: E402,F401  (applies app/workarounds before Qt is used)
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from app.history import History  # noqa: E402
-from app.plots import PlotPanel  # noqa: E402
+from app.panels.plot_panel import PlotPanel  # noqa: E402
 from app.window import MainWindow  # noqa: E402
 from core import SimConfig, Simulator  # noqa: E402
 
@@ -164,7 +164,7 @@ def _wait(qapp: QApplication, pred, timeout: float = 60.0) -> None:
 
 
 def main() -> int:
-    from app.compat import filter_platform_noise
+    from app.workarounds.qt_messages import filter_platform_noise
 
     qapp = QApplication.instance() or QApplication(sys.argv[:1])
     filter_platform_noise()  # (the offscreen platform's note on every window shown)

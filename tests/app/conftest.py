@@ -22,7 +22,7 @@ def small_config() -> SimConfig:
 
 
 def _live(kind, alive):
-    gc.unfreeze()  # gc.get_objects() leaves out frozen objects (app/compat.py freezes the start-up's)
+    gc.unfreeze()  # gc.get_objects() leaves out frozen objects (app/workarounds/gc_policy.py freezes the start-up's)
     found = []
     for obj in gc.get_objects():
         try:

@@ -11,9 +11,9 @@ from PySide6.QtCore import QSettings
 from PySide6.QtGui import QImage
 
 from app import settings as remembered
-from app.compat import close_path_commands
 from app.dialogs import with_suffix
 from app.history import History
+from app.workarounds.svg_export import close_path_commands
 from core import SimConfig, Simulator
 from core.session import SCHEMA, Curve, load_session
 from core.snapshot import CSV_COLUMNS
@@ -274,13 +274,13 @@ def test_explicit_qsettings_file_is_used(tmp_path, make_window, small_config):
 
 
 def test_true_false_and_none_are_pinned_on_python_3_11():
-    """PySide6 6.12 drops references to True on every redraw and export (see app/compat.py): pinned."""
+    """PySide6 6.12 drops references to True on every redraw and export (app/workarounds): pinned."""
     import sys
 
-    from app.compat import _PINNED, pin_none_refcount
+    from app.workarounds.none_refcount import PINNED_REFCOUNT, pin_none_refcount
 
     if pin_none_refcount():
         for singleton in (None, True, False):
-            assert sys.getrefcount(singleton) > _PINNED // 2
+            assert sys.getrefcount(singleton) > PINNED_REFCOUNT // 2
     else:
         assert sys.version_info >= (3, 12)

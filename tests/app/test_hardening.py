@@ -120,7 +120,7 @@ def test_divergence_pauses_and_the_history_keeps_the_bad_step(make_window, qtbot
     doc = json.loads(json.dumps(bad.to_dict(), allow_nan=False))
     assert doc["nonfinite"] and doc["nonfinite_layer"] == bad.nonfinite_layer
     # the histogram curves never receive NaN or Inf
-    for curve in w.plots.hist_curves:
+    for curve in w.plots.histograms.curves:
         x, y = curve.getData()
         if x is not None and len(x):
             assert np.isfinite(x).all() and np.isfinite(y).all()
@@ -192,7 +192,7 @@ def test_history_stays_bounded_over_100_000_steps(small_config):
 def test_plots_draw_a_pass_that_is_non_finite_everywhere_without_errors(qtbot, capfd):
     """relu with N(0, 1) weights at width 128 overflows float32 in the forward pass of step 1
     (Var z grows 64x per layer: √2·8⁴² ≈ 10³⁸ by layer 43), so gradients and loss are all NaN."""
-    from app.plots import PlotPanel
+    from app.panels.plot_panel import PlotPanel
 
     sim = Simulator(SimConfig(activation="relu", init="normal", init_std=1.0, depth=50, lr=1.0, device="cpu"))
     snap = sim.step(1)
@@ -208,7 +208,7 @@ def test_plots_draw_a_pass_that_is_non_finite_everywhere_without_errors(qtbot, c
     panel.repaint()
     qtbot.wait(50)
     assert capfd.readouterr().err == ""
-    assert panel.drawn_snapshot is snap and len(panel.grad_bad.data) == 2 * snap.depth  # every layer marked
+    assert panel.drawn_snapshot is snap and len(panel.gradients.bad.data) == 2 * snap.depth  # every layer marked
 
 
 def test_garbage_is_collected_on_the_gui_thread_while_a_worker_runs(make_window, small_config, qtbot):

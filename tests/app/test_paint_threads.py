@@ -1,4 +1,4 @@
-"""The plots paint on the GUI thread alone: Qt's GUI thread pool stays off (app/compat.py,
+"""The plots paint on the GUI thread alone: Qt's GUI thread pool stays off (app/workarounds/gui_thread_pool.py,
 `paint_on_gui_thread_only`). Each case is a fresh interpreter, since Qt reads the setting once."""
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ if sys.argv[2] == "qt-default":
 from PySide6.QtWidgets import QApplication
 qapp = QApplication([])
 from app.history import History
-from app.plots import PlotPanel
+from app.panels.plot_panel import PlotPanel
 from core import SimConfig, Simulator
 snap = Simulator(SimConfig(depth=20, width=16, n_samples=128, batch_size=16)).step()
 history = History()

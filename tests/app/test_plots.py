@@ -1,4 +1,5 @@
-"""Plot helpers against independent computations, and the marking of zero / non-finite gradients."""
+"""The plot panels and the plot toolkit: what is drawn, where legends sit, and what each frame costs
+in paints (the NumPy helpers are tested in test_plot_math.py)."""
 from __future__ import annotations
 
 import dataclasses
@@ -6,54 +7,15 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage, QPainter
 
 from app.history import History
-from app.plots import (NoisePanel, PlotPanel, _set_dotted_line, _set_points, auto_layers, resample_histograms,
-                       safe_log10, step_envelope, value_grid)
+from app.panels.noise import NoisePanel
+from app.panels.plot_panel import PlotPanel
+from app.plot_kit import set_dotted_line, set_points
 from core import SimConfig, Simulator
 from core.snapshot import frozen_array
-
-
-@settings(max_examples=50, deadline=None)
-@given(seed=st.integers(0, 10_000), layers=st.integers(1, 6))
-def test_resample_conserves_mass_and_matches_numpy(seed, layers):
-    rng = np.random.default_rng(seed)
-    data = [rng.normal(rng.uniform(-3, 3), rng.uniform(0.01, 2), 500) for _ in range(layers)]
-    counts, edges = zip(*(np.histogram(d, bins=50) for d in data))
-    counts, edges = np.array(counts), np.array(edges)
-    grid = value_grid(edges, 40)
-    share = resample_histograms(counts, edges, grid)
-    np.testing.assert_allclose(share.sum(1), 1.0, rtol=1e-9)
-    # the common-grid histogram is the original one smoothed by at most one source bin
-    for k, d in enumerate(data):
-        direct = np.histogram(d, bins=grid)[0] / len(d)
-        src_width = edges[k, 1] - edges[k, 0]
-        tolerance = 2 * counts[k].max() / len(d) + 1e-12
-        assert np.abs(share[k] - direct).max() <= tolerance or src_width > (grid[1] - grid[0])
-
-
-def test_resample_narrow_layer_lands_in_one_bin():
-    counts = np.array([[0, 10, 0], [5, 5, 5]])
-    edges = np.array([[0.0, 0.001, 0.002, 0.003], [-1.0, 0.0, 1.0, 2.0]])
-    share = resample_histograms(counts, edges, np.linspace(-1, 2, 4))
-    np.testing.assert_allclose(share, [[0, 1, 0], [1 / 3, 1 / 3, 1 / 3]])
-
-
-def test_safe_log10_flags_zero_and_nonfinite():
-    logs, zero, bad = safe_log10(np.array([100.0, 0.0, np.nan, np.inf, 1e-30]))
-    np.testing.assert_allclose(logs[[0, 4]], [2.0, -30.0])
-    assert list(zero) == [False, True, False, False, False]
-    assert list(bad) == [False, False, True, True, False]
-
-
-def test_auto_layers():
-    assert auto_layers(1) == [1]
-    assert auto_layers(1000) == [1, 251, 500, 750, 1000]
 
 
 def _shown(qtbot, widget, width: int, height: int):
@@ -91,35 +53,35 @@ def test_zero_gradients_drawn_at_floor_and_nonfinite_marked(panel):
     history = History()
     history.add(snap)
     panel.show_snapshot(snap, history)
-    x, y = panel.grad_curve.getData()
+    x, y = panel.gradients.curve.getData()
     assert len(x) == 8  # nothing dropped
     floor = y[0]
     assert y[1] == floor and floor < np.nanmin(np.log10(g[3:])) - 0.9
-    zx, zy = panel.grad_zero.getData()
+    zx, zy = panel.gradients.zero.getData()
     assert sorted(zx) == [1.0, 2.0] and set(zy) == {floor}
-    bx, _ = panel.grad_bad.getData()
+    bx, _ = panel.gradients.bad.getData()
     assert list(bx) == [3.0]
-    (y0, y1) = panel.grad_layers.viewRange()[1]
+    (y0, y1) = panel.gradients.plot.viewRange()[1]
     assert y0 < floor  # the floor markers are inside the view
     # layer x step map: zero -> index 0, NaN -> index 255
-    image = panel.grad_image.index
+    image = panel.gradient_history.image.index
     assert image.shape == (8, 1)
     assert image[0, 0] == 0 and image[1, 0] == 0 and image[2, 0] == 255
     assert 1 <= image[3, 0] <= 254
     # the colour bar shows the map's decades, and follows when they change (it is set only on a change)
     logs = np.log10(g[3:])
-    assert panel.grad_bar.levels()[1] == math.ceil(logs.max())
+    assert panel.gradient_history.bar.levels()[1] == math.ceil(logs.max())
     bigger = _with_layers(snap, grad_norm=g * 1e3)
     history.add(bigger)
     panel.show_snapshot(bigger, history)
-    assert panel.grad_bar.levels()[1] == math.ceil(logs.max() + 3)
+    assert panel.gradient_history.bar.levels()[1] == math.ceil(logs.max() + 3)
 
 
 def test_panel_draws_a_thousand_layers(panel):
     snap = Simulator(SimConfig(depth=1000, width=4, n_samples=64, batch_size=8, input_dim=4)).probe()
     panel.show_snapshot(snap, History())
-    assert panel.act_image.index.shape[0] == 1000
-    assert len(panel.grad_curve.getData()[0]) == 1000
+    assert panel.activations.image.index.shape[0] == 1000
+    assert len(panel.gradients.curve.getData()[0]) == 1000
     assert panel.grab().width() > 0
 
 
@@ -146,7 +108,7 @@ def test_noise_panel_draws_the_statistic_per_layer_and_over_steps(noise_panel, p
     assert noise_panel.note.toPlainText() == ""
     # the update plot's title carries the step's effective learning rate: 3/4 of lr in warm-up
     panel.show_snapshot(snap, history)
-    assert "lr 0.075" in panel.update_plot.titleLabel.text
+    assert "lr 0.075" in panel.updates.plot.titleLabel.text
     assert noise_panel.grab().width() > 0
 
 
@@ -167,7 +129,7 @@ def _grey_blocks(widget, k: int = 8) -> np.ndarray:
 
 
 def test_cached_axes_and_legends_redraw_what_changed(panel, qtbot):
-    """Axes, titles, colour bars and legends paint from a pixmap cache (plots.cache_unchanging):
+    """Axes, titles, colour bars and legends paint from a pixmap cache (plot_kit.cache_unchanging):
     after snapshots that move the ranges and relabel the legends, the cached rendering is the one
     the same panel makes with no cache at all. Text drawn into a cache is anti-aliased a little
     differently, so 8 × 8 blocks are compared: that difference stays below 32 grey levels, while one
@@ -195,12 +157,12 @@ def test_markers_are_cleared_when_nothing_is_left_to_mark(panel):
     g = np.array(snap.layers.grad_norm)
     zeroed = _with_layers(snap, grad_norm=np.where(np.arange(5) < 2, 0.0, g))
     panel.show_snapshot(zeroed, History())
-    assert len(panel.grad_zero.getData()[0]) == 2
+    assert len(panel.gradients.zero.getData()[0]) == 2
     panel.show_snapshot(snap, History())
-    assert len(panel.grad_zero.getData()[0]) == 0
+    assert len(panel.gradients.zero.getData()[0]) == 0
     # the dots sit on the curve's finite points
-    x, y = panel.grad_curve.getData()
-    dx, dy = panel.grad_dots.getData()
+    x, y = panel.gradients.curve.getData()
+    dx, dy = panel.gradients.dots.getData()
     np.testing.assert_array_equal(dx, x)
     np.testing.assert_allclose(dy, np.log10(g))
 
@@ -218,11 +180,11 @@ def test_legends_sit_beside_or_under_the_data_never_on_it(panel):
         history.add(snap)
     panel.show_snapshot(snap, history)
     panel.set_theory(None)  # adds the mean-field entry to the gradient legend
-    views = [p.vb for p in (panel.act_map, panel.act_hist, panel.grad_layers, panel.grad_map, panel.loss,
-                            panel.update_plot)]
-    legends = [panel.act_legend, panel.update_legend, panel.grad_layers.legend, panel.grad_map.legend]
+    views = [view.plot.vb for view in (panel.activations, panel.histograms, panel.gradients, panel.gradient_history,
+                                       panel.loss, panel.updates)]
+    legends = [panel.histograms.legend, panel.updates.legend, panel.gradients.legend, panel.gradient_history.legend]
     assert sum(len(legend.items) for legend in legends[1:]) == 7 + 5 + 2  # (update: 2 + 5 layers)
-    assert "Loss</span> and" in panel.loss.titleLabel.text  # (the loss plot's title is its legend)
+    assert "Loss</span> and" in panel.loss.plot.titleLabel.text  # (the loss plot's title is its legend)
     for legend in legends:
         rect = _scene_rect(legend)
         assert rect.width() > 20 and rect.height() > 10
@@ -231,7 +193,8 @@ def test_legends_sit_beside_or_under_the_data_never_on_it(panel):
         # and inside the widget: nothing is clipped at its edges
         assert panel.sceneRect().contains(rect) or panel.viewport().rect().contains(rect.toRect())
     # each beside or under its own plot
-    for legend, plot in zip(legends, (panel.act_hist, panel.update_plot, panel.grad_layers, panel.grad_map)):
+    plots = (panel.histograms.plot, panel.updates.plot, panel.gradients.plot, panel.gradient_history.plot)
+    for legend, plot in zip(legends, plots):
         rect, view = _scene_rect(legend), _scene_rect(plot.vb)
         beside = rect.left() >= view.right() and rect.top() < view.bottom()
         under = rect.top() >= view.bottom() and rect.left() < view.right() and rect.right() > view.left()
@@ -264,12 +227,12 @@ def test_heatmaps_draw_their_colour_indices_through_the_table(panel):
     history = History()
     history.add(snap)
     panel.show_snapshot(snap, history)
-    for item in (panel.act_image, panel.grad_image):
+    for item in (panel.activations.image, panel.gradient_history.image):
         assert item.index.dtype == np.uint8 and item.index.shape[0] == 7
         np.testing.assert_array_equal(item.image, item.lut[item.index])
         assert item.qimage is None or item.qimage.format() != QImage.Format.Format_Indexed8
     panel.grab()
-    assert panel.grad_image.qimage.format() != QImage.Format.Format_Indexed8
+    assert panel.gradient_history.image.qimage.format() != QImage.Format.Format_Indexed8
 
 
 def test_a_snapshot_that_moves_the_ranges_paints_once(qtbot):
@@ -291,57 +254,39 @@ def test_a_snapshot_that_moves_the_ranges_paints_once(qtbot):
         panel.show_snapshot(_with_layers(snap, grad_norm=g * scale), history)
         qtbot.wait(30)
     for scale in (1e-8, 1e8, 1e-8, 1e8):
-        before = panel.grad_layers.viewRange()[1]
+        before = panel.gradients.plot.viewRange()[1]
         panel.show_snapshot(_with_layers(snap, grad_norm=g * scale), history)
         Counting.paints = 0
         panel.update()
         qtbot.wait(30)
-        assert panel.grad_layers.viewRange()[1] != before
+        assert panel.gradients.plot.viewRange()[1] != before
         assert Counting.paints == 1
 
 
 def test_dense_lines_are_drawn_thin_and_without_dots(panel):
     """Beyond DENSE_POINTS a line is drawn 1 px wide in its own colour and style, without dots (Qt
     strokes wider lines segment by segment); with fewer points again it gets its pen back."""
-    from app.plots import DENSE_POINTS
+    from app.plot_kit import DENSE_POINTS
 
-    curve, dots, wide = panel.grad_curve, panel.grad_dots, panel.grad_curve.opts["pen"]
+    curve, dots, wide = panel.gradients.curve, panel.gradients.dots, panel.gradients.curve.opts["pen"]
     assert wide.widthF() == 2.5
     for n, width, n_dots in ((DENSE_POINTS, 2.5, DENSE_POINTS), (DENSE_POINTS + 1, 1.0, 0), (5, 2.5, 5)):
         x = np.arange(1.0, n + 1)
-        _set_dotted_line(curve, dots, x, np.sin(x))
+        set_dotted_line(curve, dots, x, np.sin(x))
         pen = curve.opts["pen"]
         assert pen.widthF() == width and pen.color() == wide.color() and pen.style() == wide.style()
         assert len(dots.getData()[0]) == n_dots and len(curve.getData()[0]) == n
     # a dashed line stays dashed
-    wgrad = panel.wgrad_curve
+    wgrad = panel.gradients.weight_curve
     wgrad.setData(np.arange(DENSE_POINTS + 5.0), np.zeros(DENSE_POINTS + 5))
     assert wgrad.opts["pen"].widthF() == 1.0 and wgrad.opts["pen"].style() == Qt.PenStyle.DashLine
     # the legend keeps the line's own width for its sample, whatever the line is drawn with
     x = np.arange(1.0, DENSE_POINTS + 2)
-    _set_dotted_line(curve, dots, x, np.sin(x))
-    (sample,) = [sample for sample, _ in panel.grad_layers.legend.items if sample.item is curve]
+    set_dotted_line(curve, dots, x, np.sin(x))
+    (sample,) = [sample for sample, _ in panel.gradients.plot.legend.items if sample.item is curve]
     image = _painted(sample, 20, 20)
     rows = {y for y in range(20) for x in range(20) if image.pixel(x, y) & 0xFFFFFF == wide.color().rgb() & 0xFFFFFF}
     assert len(rows) >= 2   # 2.5 px, where the thin line it stands for is 1 px
-
-
-@settings(max_examples=60, deadline=None)
-@given(n=st.integers(1, 900), groups=st.integers(1, 120), seed=st.integers(0, 10_000))
-def test_step_envelope_holds_every_step_in_few_points(n, groups, seed):
-    rng = np.random.default_rng(seed)
-    steps = np.sort(rng.choice(np.arange(1, 5 * n + 1), n, replace=False)).astype(np.float64)
-    lo = rng.normal(-5, 2, n)
-    hi = lo + rng.exponential(1.0, n)
-    x, band_lo, band_hi = step_envelope(steps, lo, hi, groups)
-    assert len(x) <= max(n, 2 * groups) and np.all(np.diff(x) >= 0)
-    assert x[0] == steps[0] and x[-1] == steps[-1]
-    # at every step the band holds the step's lo..hi (and is exactly it when nothing is grouped)
-    assert np.all(np.interp(steps, x, band_lo) <= lo + 1e-12) and np.all(np.interp(steps, x, band_hi) >= hi - 1e-12)
-    if n <= groups:
-        np.testing.assert_array_equal(band_lo, lo)
-    # and it is no wider than the extremes of the steps grouped with it
-    assert band_lo.min() == lo.min() and band_hi.max() == hi.max()
 
 
 def test_update_band_spans_every_layer_at_every_step(panel):
@@ -352,7 +297,7 @@ def test_update_band_spans_every_layer_at_every_step(panel):
         history.add(snap)
     panel.show_snapshot(snap, history)
     logs = np.log10(history.update_to_weight())            # [steps, layers], all finite here
-    polygon = panel.env_band.path().toFillPolygon()
+    polygon = panel.updates.band.path().toFillPolygon()
     points = np.array([(polygon[i].x(), polygon[i].y()) for i in range(polygon.size())])
     steps = history.layer_steps().astype(float)
     lower, upper = points[:4], points[4:8][::-1]
@@ -363,7 +308,7 @@ def test_update_band_spans_every_layer_at_every_step(panel):
 
 
 def test_other_views_legends_are_off_the_data(qtbot, noise_panel):
-    from app.spectrum import SpectrumView
+    from app.panels.spectrum import SpectrumView
 
     spectrum = _shown(qtbot, SpectrumView(), 1000, 450)
     for plot in (noise_panel.over_steps, spectrum.plane, spectrum.growth):
@@ -375,15 +320,15 @@ def test_other_views_legends_are_off_the_data(qtbot, noise_panel):
 def test_empty_markers_bound_nothing_and_dots_bound_their_size(panel):
     """An empty marker item must not be painted (pyqtgraph's would paint at (0, 0) every frame);
     a curve's dots bound their points plus their radius, so a repaint covers them whole."""
-    markers = panel.act_bad
+    markers = panel.activations.bad
     assert markers.boundingRect().isEmpty()
-    _set_points(markers, np.array([0.25]), np.array([3.0]))
+    set_points(markers, np.array([0.25]), np.array([3.0]))
     assert markers.boundingRect().contains(0.25, 3.0)
-    _set_points(markers, np.zeros(0), np.zeros(0))
+    set_points(markers, np.zeros(0), np.zeros(0))
     assert markers.boundingRect().isEmpty()
     snap = Simulator(SimConfig(depth=5, width=8, n_samples=64, batch_size=8)).step()
     panel.show_snapshot(snap, History())
-    dots = panel.grad_dots
+    dots = panel.gradients.dots
     x, y = dots.getData()
     rect = dots.boundingRect()
     px, py = dots.pixelVectors()
@@ -396,7 +341,7 @@ def test_a_squeezed_panel_scrolls_instead_of_clipping_its_layout(panel, qtbot):
     """Below its floor (the layout's minimum width, PANEL_FLOOR_HEIGHT high) the panel lays its
     plots out at the floor and scrolls; above it the layout fills the view exactly, no scroll bars.
     A legend that widens during a run raises the floor and the layout follows."""
-    from app.plots import PANEL_FLOOR_HEIGHT
+    from app.panels.plot_panel import PANEL_FLOOR_HEIGHT
 
     def laid_out():
         qtbot.wait(20)

@@ -4,8 +4,10 @@ from __future__ import annotations
 import numpy as np
 
 from app.history import History
-from app.plots import NoisePanel, PlotPanel, layer_noun
-from app.spectrum import SpectrumView
+from app.panels.noise import NoisePanel
+from app.panels.plot_panel import PlotPanel
+from app.panels.spectrum import SpectrumView
+from app.plot_math import layer_noun
 from core import SimConfig, Simulator
 
 RNN = dict(architecture="rnn", dataset="first_token", depth=6, width=16, n_samples=64, batch_size=16,
@@ -20,20 +22,22 @@ def test_panel_names_time_steps_for_recurrent_networks(qtbot):
     panel = PlotPanel()
     qtbot.addWidget(panel)
     assert layer_noun("rnn") == layer_noun("lstm") == "time step" and layer_noun("residual") == "layer"
-    assert _axis(panel.grad_layers, "bottom") == "layer (input → output)"
+    assert _axis(panel.gradients.plot, "bottom") == "layer (input → output)"
     panel.set_layer_noun("time step")
     snap = Simulator(SimConfig(**RNN)).step()
     history = History()
     history.add(snap)
     panel.show_snapshot(snap, history)
-    assert _axis(panel.grad_layers, "bottom") == "time step (first → last)"
-    assert _axis(panel.act_map, "left") == "time step" and _axis(panel.grad_map, "left") == "time step"
-    assert "per time step" in panel.grad_layers.titleLabel.text and "per time step" in panel.update_plot.titleLabel.text
-    assert panel.vanish_text.textItem.toPlainText() == "vanishing: < 1/100 of the last time step"
-    labels = [cells[0] for _, cells in panel.act_legend.rows]
+    assert _axis(panel.gradients.plot, "bottom") == "time step (first → last)"
+    assert _axis(panel.activations.plot, "left") == "time step"
+    assert _axis(panel.gradient_history.plot, "left") == "time step"
+    assert "per time step" in panel.gradients.plot.titleLabel.text
+    assert "per time step" in panel.updates.plot.titleLabel.text
+    assert panel.gradients.vanish_text.textItem.toPlainText() == "vanishing: < 1/100 of the last time step"
+    labels = [cells[0] for _, cells in panel.histograms.legend.rows]
     assert labels and all(text.startswith("t") for text in labels)
     layers = panel.layers_for(snap.depth)
-    assert _legend_names(panel.update_legend, panel.update_curves) == [f"t{k}" for k in layers]
+    assert _legend_names(panel.updates.legend, panel.updates.curves) == [f"t{k}" for k in layers]
     noise = NoisePanel()
     qtbot.addWidget(noise)
     noise.set_layer_noun("time step")
@@ -43,8 +47,8 @@ def test_panel_names_time_steps_for_recurrent_networks(qtbot):
     panel.show_snapshot(snap, history)
     noise.set_layer_noun("layer")
     noise.show_snapshot(snap, history, layers[:2])
-    assert all(cells[0].startswith("L") for _, cells in panel.act_legend.rows)
-    assert _legend_names(panel.update_legend, panel.update_curves) == [f"L{k}" for k in layers]
+    assert all(cells[0].startswith("L") for _, cells in panel.histograms.legend.rows)
+    assert _legend_names(panel.updates.legend, panel.updates.curves) == [f"L{k}" for k in layers]
     assert _legend_names(noise.legend, noise.step_curves) == [f"L{k}" for k in layers[:2]]
 
 
@@ -55,12 +59,12 @@ def _legend_names(legend, curves):
 
 def test_window_relabels_on_architecture_change(make_window, qtbot):
     w = make_window(SimConfig(**RNN))
-    assert _axis(w.plots.grad_layers, "bottom").startswith("time step")
+    assert _axis(w.plots.gradients.plot, "bottom").startswith("time step")
     assert w.table.model_.headerData(0, __import__("PySide6.QtCore").QtCore.Qt.Orientation.Horizontal) == "Time step"
     assert w.overlay_label.text() == "Overlay time steps:" and "time-step" in w.table_dock.windowTitle()
     assert w.plots.drawn_snapshot.depth == RNN["depth"]
     w.controls.connectors["architecture"].widget.setCurrentText("mlp")
-    qtbot.waitUntil(lambda: _axis(w.plots.grad_layers, "bottom").startswith("layer"), timeout=15000)
+    qtbot.waitUntil(lambda: _axis(w.plots.gradients.plot, "bottom").startswith("layer"), timeout=15000)
     assert w.overlay_label.text() == "Overlay layers:"
 
 
@@ -112,7 +116,7 @@ def test_spectrum_view_renders(qtbot):
 def test_none_true_false_are_pinned_against_the_pyside_reference_leak():
     import sys
 
-    from app.compat import pin_none_refcount
+    from app.workarounds.none_refcount import pin_none_refcount
     if not pin_none_refcount():  # Python ≥ 3.12: immortal already
         return
     # the pin adds 2⁴⁰ references; the leak (≈ 1–3 per setData/setRange) cannot undo that

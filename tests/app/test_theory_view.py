@@ -21,11 +21,11 @@ def test_overlay_curves_are_the_core_prediction(make_window, small_config, qtbot
     wait_profile(qtbot, w)
     prof = theory.predict(small_config)
     snap = w.plots.drawn_snapshot
-    x, y = w.plots.theory_grad.getData()
+    x, y = w.plots.gradients.theory.getData()
     np.testing.assert_allclose(x, np.arange(1, small_config.depth + 1))
     np.testing.assert_allclose(y, np.log10(snap.layers.grad_norm[-1] * prof.grad_ratio), rtol=1e-12)
-    lo_x, _ = w.plots.theory_act[0].getData()
-    hi_x, _ = w.plots.theory_act[1].getData()
+    lo_x, _ = w.plots.activations.theory[0].getData()
+    hi_x, _ = w.plots.activations.theory[1].getData()
     np.testing.assert_allclose(lo_x, prof.act_mean - prof.act_std, rtol=1e-12)
     np.testing.assert_allclose(hi_x, prof.act_mean + prof.act_std, rtol=1e-12)
     assert w.theory.chi_label.text() == prof.sentence
@@ -36,7 +36,7 @@ def test_no_prediction_for_constant_init(make_window, small_config, qtbot):
     w = make_window(small_config.replace(init="constant"))
     qtbot.waitUntil(lambda: "mean-field" in w.theory.chi_label.text(), timeout=5000)
     assert w.theory.profile is None
-    assert len(w.plots.theory_grad.getData()[0] if w.plots.theory_grad.getData()[0] is not None else []) == 0
+    assert len(w.plots.gradients.theory.getData()[0] if w.plots.gradients.theory.getData()[0] is not None else []) == 0
     assert "constant" in w.theory.chi_label.toolTip()
     # back to a network with a prediction: its tooltip explains χ again, not the old reason
     w.controls.connectors["init"].widget.setCurrentText(small_config.init)  # (as the user picks it)

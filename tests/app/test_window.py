@@ -6,7 +6,8 @@ import pytest
 import torch
 from PySide6.QtCore import Qt
 
-from app.plots import GRID_BINS, LAYER_COLORS, auto_layers
+from app.plot_kit import LAYER_COLORS
+from app.plot_math import GRID_BINS, auto_layers
 from core import SimConfig, Simulator
 
 EXPLODING = dict(activation="relu", init="normal", init_std=1.0, depth=50, lr=1.0,
@@ -101,14 +102,14 @@ def test_plots_receive_the_snapshot_values(make_window, small_config, qtbot):
         snap = wait_step(qtbot, w, lambda s, i=i: s.step == i)
     ls = snap.layers
     # gradient per layer: log10 of grad_norm and weight_grad_norm
-    x, y = w.plots.grad_curve.getData()
+    x, y = w.plots.gradients.curve.getData()
     np.testing.assert_array_equal(x, np.arange(1, snap.depth + 1))
     np.testing.assert_allclose(y, np.log10(ls.grad_norm), rtol=1e-12)
-    _, yw = w.plots.wgrad_curve.getData()
+    _, yw = w.plots.gradients.weight_curve.getData()
     np.testing.assert_allclose(yw, np.log10(ls.weight_grad_norm), rtol=1e-12)
     # histogram overlay: each selected layer's density on its own edges
     layers = auto_layers(snap.depth)
-    for curve, layer in zip(w.plots.hist_curves, layers):
+    for curve, layer in zip(w.plots.histograms.curves, layers):
         hx, hy = curve.getData()
         counts = ls.act_hist_counts[layer - 1]
         edges = ls.act_hist_edges[layer - 1]
@@ -116,23 +117,23 @@ def test_plots_receive_the_snapshot_values(make_window, small_config, qtbot):
         np.testing.assert_allclose(hy, counts / (counts.sum() * np.diff(edges)))
         assert np.sum(hy * np.diff(hx)) == pytest.approx(1.0)
     # the legend table: one row per drawn layer, in its colour, with the layer's mean, std and saturation
-    assert [cells[0] for _, cells in w.plots.act_legend.rows] == [f"L{k}" for k in layers]
-    colour, (_, mean, std, sat, note) = w.plots.act_legend.rows[-1]
+    assert [cells[0] for _, cells in w.plots.histograms.legend.rows] == [f"L{k}" for k in layers]
+    colour, (_, mean, std, sat, note) = w.plots.histograms.legend.rows[-1]
     k = layers[-1] - 1
     assert colour == LAYER_COLORS[len(layers) - 1] and note == ""
     assert float(mean) == pytest.approx(ls.act_mean[k], rel=5e-3, abs=5e-4)
     assert float(std) == pytest.approx(ls.act_std[k], rel=5e-3)
     assert sat == f"{100 * ls.saturated_frac[k]:.0f}%"
     # heatmap: one row per layer
-    assert w.plots.act_image.index.shape == (snap.depth, GRID_BINS)
+    assert w.plots.activations.image.index.shape == (snap.depth, GRID_BINS)
     # loss/accuracy over steps and the layer x step map
-    lx, ly = w.plots.loss_curve.getData()
+    lx, ly = w.plots.loss.loss_curve.getData()
     assert list(lx) == [1, 2, 3] and ly[-1] == pytest.approx(snap.loss)
-    _, ay = w.plots.acc_curve.getData()
+    _, ay = w.plots.loss.acc_curve.getData()
     assert ay[-1] == pytest.approx(snap.accuracy)
-    assert w.plots.grad_image.index.shape == (snap.depth, 3)
+    assert w.plots.gradient_history.image.index.shape == (snap.depth, 3)
     # update ratio of the first selected layer over steps
-    ux, uy = w.plots.update_curves[0].getData()
+    ux, uy = w.plots.updates.curves[0].getData()
     assert list(ux) == [1, 2, 3]
     assert uy[-1] == pytest.approx(np.log10(ls.update_to_weight[layers[0] - 1]))
     # status bar
@@ -144,8 +145,8 @@ def test_layer_selection_and_table(make_window, small_config, qtbot):
     w = make_window(small_config)
     w.layers_edit.setText("2, 5")
     w.layers_edit.editingFinished.emit()
-    qtbot.waitUntil(lambda: [cells[0] for _, cells in w.plots.act_legend.rows] == ["L2", "L5"], timeout=3000)
-    assert not w.plots.hist_curves[2].isVisible()
+    qtbot.waitUntil(lambda: [cells[0] for _, cells in w.plots.histograms.legend.rows] == ["L2", "L5"], timeout=3000)
+    assert not w.plots.histograms.curves[2].isVisible()
     w.table_action.setChecked(True)
     model = w.table.model_
     qtbot.waitUntil(lambda: model.rowCount() == small_config.depth, timeout=3000)
@@ -159,7 +160,7 @@ def test_control_change_rebuilds_and_probes(make_window, small_config, qtbot):
     w.controls.connectors["depth"].slider.setValue(9)
     snap = wait_step(qtbot, w, lambda s: s.depth == 9)
     assert snap.kind == "probe"
-    assert w.plots.act_image.index.shape[0] == 9
+    assert w.plots.activations.image.index.shape[0] == 9
 
 
 def test_run_continues_with_new_config(make_window, small_config, qtbot):
@@ -185,7 +186,8 @@ def test_exploding_config_pauses_with_a_message(make_window, qtbot):
         assert f"layer {snap.nonfinite_layer}" in msg
     assert w.banner.isVisibleTo(w) and w.banner.text() == msg
     # non-finite cells are marked, not dropped
-    assert (w.plots.grad_image.index == 255).any() or len(w.plots.grad_bad.data) or len(w.plots.act_bad.data)
+    assert ((w.plots.gradient_history.image.index == 255).any() or len(w.plots.gradients.bad.data)
+            or len(w.plots.activations.bad.data))
     # Reset recovers
     w.reset()
     wait_step(qtbot, w, lambda s: s.kind == "probe" and s.step == 0 and not s.nonfinite)
@@ -258,7 +260,7 @@ def test_docks_on_a_laptop_screen_leave_the_plots_whole(make_window, qtbot, dock
     """On a 1366 × 768 screen with docks open: the window still fits the screen, the plots keep
     their minimum height, and where the panel is narrower or lower than its layout's floor it
     scrolls instead of clipping or crushing the plots."""
-    from app.plots import PANEL_MIN_HEIGHT
+    from app.panels.plot_panel import PANEL_MIN_HEIGHT
 
     w = make_window(SimConfig(architecture="rnn", depth=8, width=16, n_samples=128, batch_size=16, input_dim=8))
     w.resize(1366, 768)

@@ -16,7 +16,7 @@ from core.scenarios import Scenario, load_scenario
 
 # the scenarios these tests check (test_scenarios.py verifies every scenario is covered somewhere)
 COVERED = ("rnn_vanishing", "rnn_exploding", "rnn_clipping", "lstm_long_memory")
-BAND = 100.0  # app/plots.py BAND_DECADES = 2: the vanishing/exploding bands
+BAND = 100.0  # app/panels/gradients.py BAND_DECADES = 2: the vanishing/exploding bands
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/core/conftest.py

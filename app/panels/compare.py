@@ -17,10 +17,11 @@ from PySide6.QtCore import Qt
 
 from core.compare import A_ZERO, B_ZERO, NAMES, OK, Comparison
 
-from .history import History
-from .legends import legend_below
-from .plots import (BAD_COLOR, ZERO_COLOR, Dots, Markers, _dotted_line, _set_dotted_line, _set_points, _style,
-                    cache_unchanging, retitle, safe_log10)
+from ..history import History
+from ..legends import legend_below
+from ..plot_kit import (BAD_COLOR, ZERO_COLOR, Dots, Markers, cache_unchanging, dotted_line, retitle, set_dotted_line,
+                        set_points, style)
+from ..plot_math import safe_log10
 
 SIDE_COLORS = {"A": "#1f77b4", "B": "#e6550d"}
 ROWS = (("grad", "‖∂L/∂z‖ per layer", "layer (input → output)", "norm (log scale)"),
@@ -59,11 +60,11 @@ class CompareView(pg.GraphicsLayoutWidget):
         for r, (key, title, bottom, left) in enumerate(ROWS, start=1):
             for col, side in enumerate(NAMES):
                 plot = self.addPlot(row=r, col=col)
-                _style(plot, f"{side}: {title}", bottom, left)
+                style(plot, f"{side}: {title}", bottom, left)
                 plot.disableAutoRange()
                 if key in LOG_ROWS:
                     plot.getAxis("left").setLogMode(False, True)
-                self.curves[key, side], self.dots[key, side] = _dotted_line(plot, SIDE_COLORS[side])
+                self.curves[key, side], self.dots[key, side] = dotted_line(plot, SIDE_COLORS[side])
                 zero = Markers(symbol="t", size=11, brush=ZERO_COLOR, pen=pg.mkPen("k"))
                 bad = Markers(symbol="x", size=13, brush=BAD_COLOR, pen=pg.mkPen(BAD_COLOR, width=2))
                 plot.addItem(zero)
@@ -75,13 +76,13 @@ class CompareView(pg.GraphicsLayoutWidget):
             b.setYLink(a)
         # the difference view, across both columns
         self.diff_plot = self.addPlot(row=len(ROWS) + 1, col=0, colspan=2)
-        _style(self.diff_plot, "Difference: log₁₀(‖∂L/∂z‖ of B / of A) per layer", "layer (input → output)",
+        style(self.diff_plot, "Difference: log₁₀(‖∂L/∂z‖ of B / of A) per layer", "layer (input → output)",
                "log₁₀ ratio B/A")
         self.diff_plot.disableAutoRange()
         self.diff_plot.addItem(pg.InfiniteLine(pos=0, angle=0, pen=pg.mkPen("#333", width=1.5,
                                                                               style=Qt.PenStyle.DashLine)))
         legend = legend_below(self.diff_plot, columns=2)
-        self.diff_curve, self.diff_dots = _dotted_line(self.diff_plot, "#6a3d9a",
+        self.diff_curve, self.diff_dots = dotted_line(self.diff_plot, "#6a3d9a",
                                                        "log₁₀ ratio (above 0: B's gradient is larger)")
         self.diff_plus = Markers(symbol="t1", size=13, brush=ZERO_COLOR, pen=pg.mkPen("k"))
         self.diff_minus = Markers(symbol="t", size=13, brush=ZERO_COLOR, pen=pg.mkPen("k"))
@@ -113,14 +114,14 @@ class CompareView(pg.GraphicsLayoutWidget):
             for side in NAMES:
                 logs, zero, bad = safe_log10(values[side])
                 x = np.arange(1, len(logs) + 1, dtype=np.float64)
-                _set_dotted_line(self.curves[key, side], self.dots[key, side], x, np.where(zero, floor, logs))
-                _set_points(self.zero_marks[key, side], x[zero], np.full(int(zero.sum()), floor))
-                _set_points(self.bad_marks[key, side], x[bad], np.full(int(bad.sum()), top - 0.2))
+                set_dotted_line(self.curves[key, side], self.dots[key, side], x, np.where(zero, floor, logs))
+                set_points(self.zero_marks[key, side], x[zero], np.full(int(zero.sum()), floor))
+                set_points(self.bad_marks[key, side], x[bad], np.full(int(bad.sum()), top - 0.2))
             self._set_range(key, (0.5, depth + 0.5), (floor - 0.3, top))
         steps = {s: np.asarray(histories[s].steps, dtype=np.float64) for s in NAMES}
         losses = {s: np.asarray(histories[s].loss, dtype=np.float64) for s in NAMES}
         for side in NAMES:
-            _set_dotted_line(self.curves["loss", side], self.dots["loss", side], steps[side], losses[side])
+            set_dotted_line(self.curves["loss", side], self.dots["loss", side], steps[side], losses[side])
         all_steps = np.concatenate(list(steps.values()))
         all_loss = np.concatenate(list(losses.values()))
         all_loss = all_loss[np.isfinite(all_loss)]
@@ -145,11 +146,11 @@ class CompareView(pg.GraphicsLayoutWidget):
         r = d.log10_ratio
         finite = r[np.isfinite(r)]
         m = max(0.5, float(np.abs(finite).max()) * 1.15) if finite.size else 1.0
-        _set_dotted_line(self.diff_curve, self.diff_dots, x, np.where(np.isfinite(r), r, np.nan))
-        _set_points(self.diff_plus, x[flags == A_ZERO], np.full(int((flags == A_ZERO).sum()), 0.92 * m))
-        _set_points(self.diff_minus, x[flags == B_ZERO], np.full(int((flags == B_ZERO).sum()), -0.92 * m))
+        set_dotted_line(self.diff_curve, self.diff_dots, x, np.where(np.isfinite(r), r, np.nan))
+        set_points(self.diff_plus, x[flags == A_ZERO], np.full(int((flags == A_ZERO).sum()), 0.92 * m))
+        set_points(self.diff_minus, x[flags == B_ZERO], np.full(int((flags == B_ZERO).sum()), -0.92 * m))
         undefined = (flags != OK) & (flags != A_ZERO) & (flags != B_ZERO)
-        _set_points(self.diff_undefined, x[undefined], np.zeros(int(undefined.sum())))
+        set_points(self.diff_undefined, x[undefined], np.zeros(int(undefined.sum())))
         lo = float(x[0]) if len(x) else 1.0
         hi = float(x[-1]) if len(x) else 1.0
         self.diff_plot.setRange(xRange=(lo - 0.5, hi + 0.5), yRange=(-m, m), padding=0)

@@ -1,19 +1,14 @@
-"""Teaching panels: the current scenario's text, and the diagnoses of the latest snapshot."""
+"""The scenario panel: the current scenario's text, and a button that replays it."""
 from __future__ import annotations
 
 import html
 
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QBrush, QColor
-from PySide6.QtWidgets import (
-    QLabel, QListWidget, QListWidgetItem, QPushButton, QScrollArea, QVBoxLayout, QWidget,
-)
+from PySide6.QtWidgets import QLabel, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
-from core import SimConfig, Snapshot
-from core.diagnoses import Diagnosis, diagnose
 from core.scenarios import Scenario
 
-SEVERITY_COLOURS = {"error": "#c62828", "warning": "#b26a00"}
+# The views a scenario's "look for" items name, as their titles read on screen.
 PLOT_NAMES = {
     "activations": "Activations per layer", "gradients": "Gradient magnitude per layer",
     "grad_history": "log₁₀ ‖∂L/∂z‖ over steps", "loss": "Loss and accuracy", "updates": "Update : weight ratio",
@@ -65,33 +60,3 @@ class ScenarioPanel(QWidget):
 
     def text(self) -> str:
         return self.label.text()
-
-
-class DiagnosesList(QListWidget):
-    """One line per diagnosis of the latest snapshot, coloured by severity."""
-
-    def __init__(self, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.setWordWrap(True)
-        self.diagnoses: list[Diagnosis] = []
-
-    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override: a few lines high
-        return QSize(600, 80)
-
-    def show_snapshot(self, snapshot: Snapshot, config: SimConfig) -> None:
-        found = diagnose(snapshot, config)
-        if found == self.diagnoses and self.count():
-            return  # unchanged: no widget churn on every frame
-        self.diagnoses = found
-        self.clear()
-        if not found:
-            item = QListWidgetItem("no problems found")
-            item.setForeground(QBrush(QColor("#2e7d32")))
-            self.addItem(item)
-        for d in found:
-            item = QListWidgetItem(f"{d.severity}: {d.message}")
-            item.setForeground(QBrush(QColor(SEVERITY_COLOURS[d.severity])))
-            self.addItem(item)
-
-    def lines(self) -> list[str]:
-        return [self.item(i).text() for i in range(self.count())]

@@ -1,4 +1,4 @@
-"""The per-layer table (shown on demand): a Qt model over a snapshot's per-layer arrays."""
+"""The per-layer table (shown on demand): a Qt model over a snapshot's per-layer arrays, and its view."""
 from __future__ import annotations
 
 import math
@@ -21,6 +21,8 @@ COLUMNS = (
 
 
 class LayerTableModel(QAbstractTableModel):
+    """One row per layer of the shown snapshot, one column per entry of COLUMNS."""
+
     def __init__(self) -> None:
         super().__init__()
         self.snapshot: Snapshot | None = None
@@ -32,6 +34,7 @@ class LayerTableModel(QAbstractTableModel):
         self.headerDataChanged.emit(Qt.Orientation.Horizontal, 0, 0)
 
     def set_snapshot(self, snap: Snapshot) -> None:
+        """Show `snap`'s figures (the rows are kept while the depth is)."""
         if self.snapshot is not None and self.snapshot.depth == snap.depth:
             self.snapshot = snap
             self.dataChanged.emit(self.index(0, 0), self.index(snap.depth - 1, len(COLUMNS) - 1))
@@ -62,6 +65,8 @@ class LayerTableModel(QAbstractTableModel):
 
 
 def cell_text(value: float, fmt: str) -> str:
+    """`value` as a cell shows it: `fmt`, or 'pct' for a percentage; NaN as '—' (as 'NaN' for a
+    gradient norm), ±Inf as 'Inf' / '-Inf'."""
     if math.isnan(value):
         return "—" if fmt != "{:.3e}" else "NaN"
     if math.isinf(value):
@@ -72,6 +77,8 @@ def cell_text(value: float, fmt: str) -> str:
 
 
 class LayerTable(QTableView):
+    """The table's view: stretched columns, alternating row colours, no row numbers."""
+
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.model_ = LayerTableModel()

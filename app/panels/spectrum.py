@@ -15,9 +15,10 @@ from PySide6.QtCore import QSize, Qt
 from core import Snapshot
 from core.spectrum import Spectrum
 
-from .canvas import ScrollingLayoutWidget
-from .legends import legend_below
-from .plots import TICK_FONT, _style, safe_log10
+from ..canvas import ScrollingLayoutWidget
+from ..legends import legend_below
+from ..plot_kit import TICK_FONT, TITLE_SIZE, style
+from ..plot_math import safe_log10
 
 FLOOR_HEIGHT = 260   # px: lower, the plots' titles and legends crowd out the plots (then it scrolls)
 _CIRCLE = np.exp(1j * np.linspace(0.0, 2 * math.pi, 361))
@@ -31,7 +32,7 @@ class SpectrumView(ScrollingLayoutWidget):
         super().__init__(parent, floor_height=FLOOR_HEIGHT)
         self.drawn: tuple[Spectrum | None, Snapshot | None] = (None, None)
         self.plane = self.addPlot(row=0, col=0)
-        _style(self.plane, "Eigenvalues of W_hh", "Re λ", "Im λ")
+        style(self.plane, "Eigenvalues of W_hh", "Re λ", "Im λ")
         self.plane.setAspectLocked(True)
         legend = legend_below(self.plane, columns=3)
         dashed = pg.mkPen("#444", width=1.5, style=Qt.PenStyle.DashLine)
@@ -41,7 +42,7 @@ class SpectrumView(ScrollingLayoutWidget):
         self.plane.addItem(self.points)
         legend.addItem(self.points, "eigenvalues")
         self.growth = self.addPlot(row=0, col=1)
-        _style(self.growth, "Gradient over time steps: W<sup>t</sup> = V diag(λ)<sup>t</sup> V<sup>−1</sup>",
+        style(self.growth, "Gradient over time steps: W<sup>t</sup> = V diag(λ)<sup>t</sup> V<sup>−1</sup>",
                "time step (first → last)", "‖∂L/∂z_t‖ (log scale)")
         self.growth.getAxis("left").setLogMode(False, True)
         legend_below(self.growth, columns=2)
@@ -67,7 +68,7 @@ class SpectrumView(ScrollingLayoutWidget):
             for item in (self.points, self.radius, self.measured, self.predicted):
                 item.setData([], [])
             self.message.setText(reason or "Waiting for the eigenvalues…")
-            self.plane.setTitle("Eigenvalues of W_hh", size="13pt")
+            self.plane.setTitle("Eigenvalues of W_hh", size=TITLE_SIZE)
             self.message.setPos(0, 0)
             self.plane.setRange(xRange=(-1.2, 1.2), yRange=(-1.2, 1.2))
             return
@@ -75,7 +76,7 @@ class SpectrumView(ScrollingLayoutWidget):
         lam, rho = spectrum.eigenvalues, spectrum.radius
         self.points.setData(x=lam.real, y=lam.imag)
         self.radius.setData(rho * _CIRCLE.real, rho * _CIRCLE.imag)
-        self.plane.setTitle(f"Eigenvalues of W_hh at step {spectrum.step}: ρ = max|λ| = {rho:.3g}", size="13pt")
+        self.plane.setTitle(f"Eigenvalues of W_hh at step {spectrum.step}: ρ = max|λ| = {rho:.3g}", size=TITLE_SIZE)
         extent = 1.1 * max(1.0, rho)
         self.plane.setRange(xRange=(-extent, extent), yRange=(-extent, extent))
         if snap is None:

@@ -1,0 +1,112 @@
+"""Gradient magnitude per layer: ‖∂L/∂z‖ and ‖∂L/∂W‖ on a log axis, with vanishing/exploding bands.
+
+The bands lie BAND_DECADES below and above the last layer's ‖∂L/∂z‖ (the dashed reference).
+A gradient of exactly 0 is drawn at the axis floor and marked; NaN/Inf are marked at the top.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+
+from core import Snapshot
+
+from ..legends import legend_below
+from ..plot_kit import (BAD_COLOR, LABEL_STYLE, TICK_FONT, TITLE_SIZE, ZERO_COLOR, Markers, dotted_line, line,
+                        set_dotted_line, set_points, style)
+from ..plot_math import drawable, layer_span, safe_log10
+
+BAND_DECADES = 2.0         # vanishing/exploding bands: 100× below/above the output layer
+
+
+class GradientsPerLayer:
+    """The plot in cell (0, col) of `row`, its legend under it."""
+
+    def __init__(self, row: pg.GraphicsLayout, col: int):
+        self.plot = row.addPlot(row=0, col=col)
+        style(self.plot, "", "", "norm (log scale)")
+        self.plot.getAxis("left").setLogMode(False, True)
+        self.plot.disableAutoRange()
+        self.band_vanish = pg.LinearRegionItem(orientation="horizontal", movable=False,
+                                               brush=pg.mkBrush(30, 100, 255, 45), pen=pg.mkPen(None))
+        self.band_explode = pg.LinearRegionItem(orientation="horizontal", movable=False,
+                                                brush=pg.mkBrush(255, 40, 40, 45), pen=pg.mkPen(None))
+        for band in (self.band_vanish, self.band_explode):
+            band.setZValue(-10)
+            self.plot.addItem(band, ignoreBounds=True)
+        self.ref_line = pg.InfiniteLine(angle=0, pen=pg.mkPen("#555", style=Qt.PenStyle.DashLine))
+        self.plot.addItem(self.ref_line, ignoreBounds=True)
+        self.vanish_text = pg.TextItem("", color="#1a4fd0", anchor=(0, 0))
+        self.explode_text = pg.TextItem("", color="#c01010", anchor=(0, 0))
+        for t in (self.vanish_text, self.explode_text):
+            t.setFont(TICK_FONT)
+            self.plot.addItem(t, ignoreBounds=True)
+        self.legend = legend_below(self.plot, columns=3)
+        self.curve, self.dots = dotted_line(self.plot, "#1f77b4", "‖∂L/∂z‖ activations")
+        self.weight_curve = line(self.plot, pg.mkPen("#ff7f0e", width=2, style=Qt.PenStyle.DashLine),
+                                 "‖∂L/∂W‖ weights")
+        self.zero = Markers(symbol="t", size=12, brush=ZERO_COLOR, pen=pg.mkPen("k"))
+        self.bad = Markers(symbol="x", size=14, brush=BAD_COLOR, pen=pg.mkPen(BAD_COLOR, width=2))
+        self.plot.addItem(self.zero)
+        self.plot.addItem(self.bad)
+        self.legend.addItem(self.zero, "0 (underflow)")
+        self.legend.addItem(self.bad, "NaN / Inf")
+        self.theory: pg.PlotCurveItem | None = None   # the mean-field prediction, once added
+
+    def unchanging(self) -> list:
+        """The items to paint from a cache (plot_kit.cache_unchanging)."""
+        return [self.plot, self.legend]
+
+    def set_layer_noun(self, noun: str) -> None:
+        """Title, axis and band labels in the noun of one entry of a snapshot's per-layer arrays."""
+        self.plot.setTitle(f"Gradient magnitude per {noun}", size=TITLE_SIZE)
+        self.plot.getAxis("bottom").setLabel(f"{noun} ({layer_span(noun)})", **LABEL_STYLE)
+        self.vanish_text.setText(f"vanishing: < 1/100 of the last {noun}")
+        self.explode_text.setText(f"exploding: > 100× the last {noun}")
+
+    def show(self, snap: Snapshot) -> None:
+        """Draw `snap`'s gradient norms per layer, and place the bands around its last layer's."""
+        ls = snap.layers
+        x = np.arange(1, snap.depth + 1, dtype=np.float64)
+        g, g_zero, g_bad = safe_log10(ls.grad_norm)
+        w, w_zero, w_bad = safe_log10(ls.weight_grad_norm)
+        finite = np.concatenate([g[np.isfinite(g)], w[np.isfinite(w)]])
+        ref_val = g[-1] if np.isfinite(g[-1]) else (float(finite.max()) if finite.size else 0.0)
+        lo = float(finite.min()) if finite.size else ref_val - 4
+        hi = float(finite.max()) if finite.size else ref_val + 1
+        floor = math.floor(min(lo, ref_val - BAND_DECADES - 0.5)) - 1.0
+        top = math.ceil(max(hi, ref_val + BAND_DECADES + 0.5)) + 2.0
+        set_dotted_line(self.curve, self.dots, x, np.where(g_zero, floor, g))
+        self.weight_curve.setData(*drawable(x, np.where(w_zero, floor, w)), connect="finite")
+        zx = np.concatenate([x[g_zero], x[w_zero]])
+        set_points(self.zero, zx, np.full(len(zx), floor))
+        bx = np.concatenate([x[g_bad], x[w_bad]])
+        set_points(self.bad, bx, np.full(len(bx), top - 0.3))
+        self.band_vanish.setRegion((floor - 5, ref_val - BAND_DECADES))
+        self.band_explode.setRegion((ref_val + BAND_DECADES, top + 5))
+        self.ref_line.setValue(ref_val)
+        self.vanish_text.setPos(0.6, ref_val - BAND_DECADES)
+        self.explode_text.setPos(0.6, top)  # inside the band, under the top edge
+        self.plot.setXRange(0.5, snap.depth + 0.5, padding=0)
+        self.plot.setYRange(floor - 0.5, top, padding=0)
+
+    # ---------- mean-field overlay (core.theory) ----------
+    def add_theory(self) -> None:
+        """Create the overlay's dashed line and its legend entry (drawn by `show_theory`)."""
+        self.theory = line(self.plot, pg.mkPen("#2e7d32", width=2.5, style=Qt.PenStyle.DashLine), "mean field")
+
+    def show_theory(self, profile, snap: Snapshot) -> None:
+        """Draw the predicted ‖∂L/∂z‖ per layer, anchored at the measured last layer; nothing without
+        a profile of this depth."""
+        if self.theory is None:
+            return
+        if profile is None or len(profile.q) != snap.depth:
+            self.theory.setData([], [])
+            return
+        y = np.arange(1, snap.depth + 1, dtype=np.float64)
+        last = snap.layers.grad_norm[-1]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            logs = np.log10(last * profile.grad_ratio) if last > 0 and np.isfinite(last) else np.full(len(y), np.nan)
+        self.theory.setData(*drawable(y, logs), connect="finite")

@@ -1,0 +1,121 @@
+"""The live plots of a run, in one GraphicsLayoutWidget painted once per frame.
+
+Rows and views (each view's module says what it draws):
+  top     ActivationMap (activation_map.py)    Histograms (histograms.py)
+  middle  GradientsPerLayer (gradients.py)     GradientHistory (gradient_history.py)
+  bottom  LossAccuracy (loss.py)               UpdateRatios (updates.py)
+
+Every item is created once; `show_snapshot()` only calls setData/setImage. Legends sit beside or
+under their plot, never over the data (app/legends.py). Log axes are drawn by plotting log10
+values on an axis in log-label mode, so a value that underflowed to exactly 0 can be placed at
+the axis floor and marked instead of silently vanishing, and NaN/Inf get their own markers.
+"""
+from __future__ import annotations
+
+import time
+
+from core import Snapshot
+
+from ..canvas import ScrollingLayoutWidget
+from ..history import History
+from ..plot_kit import MAX_OVERLAY, cache_unchanging
+from ..plot_math import auto_layers
+from .activation_map import ActivationMap
+from .gradient_history import GradientHistory
+from .gradients import GradientsPerLayer
+from .histograms import Histograms
+from .loss import LossAccuracy
+from .updates import UpdateRatios
+
+PANEL_FLOOR_HEIGHT = 500   # px: three rows of plots laid out lower crush the middle one (see canvas.py)
+PANEL_MIN_HEIGHT = 400     # px: docks give way before the panel gets lower (and scrolls)
+
+
+class PlotPanel(ScrollingLayoutWidget):
+    """All live plots of a run; `show_snapshot(snap, history)` redraws them from one snapshot."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent, floor_height=PANEL_FLOOR_HEIGHT, min_height=PANEL_MIN_HEIGHT)
+        self.selected_layers: list[int] | None = None  # None: auto spread
+        self.drawn_step: int | None = None
+        self.drawn_snapshot: Snapshot | None = None
+        self.last_paint_seconds = 0.0  # duration of the latest paint (the window's draw budget uses it)
+        self.layer_noun = ""
+        self.theory_profile = None
+        # One sub-layout per row: a column's width then follows its own row's legends and colour bars.
+        self.ci.layout.setSpacing(8)
+        top, middle, bottom = (self.ci.addLayout(row=r, col=0) for r in range(3))
+        for row in (top, middle, bottom):
+            row.layout.setSpacing(8)
+            row.layout.setContentsMargins(0, 0, 0, 0)
+        self.activations = ActivationMap(top, col=0)
+        self.histograms = Histograms(top, col=2)
+        self.gradients = GradientsPerLayer(middle, col=0)
+        self.gradient_history = GradientHistory(middle, col=1)
+        self.loss = LossAccuracy(bottom, col=0)
+        self.updates = UpdateRatios(bottom, col=1)
+        self.views = (self.activations, self.histograms, self.gradients, self.gradient_history, self.loss,
+                      self.updates)
+        for row, stretch in ((top, {0: 5, 2: 5}), (middle, {0: 6, 1: 5}), (bottom, {0: 6, 1: 5})):
+            for col, factor in stretch.items():
+                row.layout.setColumnStretchFactor(col, factor)
+        for r, factor in enumerate((4, 5, 4)):  # (the gradient row also holds its legend's two lines)
+            self.ci.layout.setRowStretchFactor(r, factor)
+        cache_unchanging([item for view in self.views for item in view.unchanging()])
+        self.set_layer_noun("layer")
+        for view in self.views:
+            view.plot.disableAutoRange()  # ranges are set from the data (see fit_range): no per-frame bounds search
+
+    def paintEvent(self, event) -> None:  # noqa: N802 - Qt override
+        t0 = time.perf_counter()
+        super().paintEvent(event)
+        self.last_paint_seconds = time.perf_counter() - t0
+
+    def set_layer_noun(self, noun: str) -> None:
+        """Name the per-layer axes, titles and legends: 'layer', or 'time step' for a recurrent network."""
+        if noun == self.layer_noun:
+            return  # (every config change calls this: re-setting the texts re-lays out and repaints the plots)
+        for view in (self.activations, self.histograms, self.gradients, self.gradient_history, self.updates):
+            view.set_layer_noun(noun)
+        self.layer_noun = noun
+
+    def set_selected_layers(self, layers: list[int] | None) -> None:
+        """Draw these layers (1-based; at most MAX_OVERLAY) in the histograms and update ratios; None: a spread."""
+        self.selected_layers = sorted(set(layers))[:MAX_OVERLAY] if layers else None
+
+    def layers_for(self, depth: int) -> list[int]:
+        """The selected layers that a network of `depth` has, or else a spread of its layers."""
+        chosen = [k for k in (self.selected_layers or []) if 1 <= k <= depth]
+        return chosen or auto_layers(depth)
+
+    def show_snapshot(self, snap: Snapshot, history: History) -> None:
+        """Redraw every plot from `snap` (and the over-steps `history`)."""
+        layers = self.layers_for(snap.depth)
+        self.activations.show(snap)
+        self.histograms.show(snap, layers)
+        self.gradients.show(snap)
+        self.gradient_history.show(history)
+        self.loss.show(history)
+        self.updates.show(history, layers)
+        self.updates.show_lr(snap)
+        self._show_theory(snap)
+        self.refit()   # (a legend that widened may need a wider layout)
+        # Apply the views' new ranges now. pyqtgraph defers them to the start of the paint, where
+        # moving the items invalidates what is about to be drawn, and Qt then paints the panel twice.
+        self.scene().prepareForPaint()
+        self.drawn_step = snap.step
+        self.drawn_snapshot = snap
+
+    def set_theory(self, profile) -> None:
+        """Dashed mean-field curves: activation mean ± std over the heatmap, and the predicted
+        gradient norms (anchored at the measured last layer). None hides them."""
+        if self.gradients.theory is None:
+            self.activations.add_theory()
+            self.gradients.add_theory()
+        self.theory_profile = profile
+        if self.drawn_snapshot is not None:
+            self._show_theory(self.drawn_snapshot)
+
+    def _show_theory(self, snap: Snapshot) -> None:
+        self.activations.show_theory(self.theory_profile, snap)
+        self.gradients.show_theory(self.theory_profile, snap)
