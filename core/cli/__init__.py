@@ -5,49 +5,48 @@ Prints one JSON document (or CSV, one row per step and layer). Bad input exits
 with status 2 and a single ``error: ...`` line on stderr; a run that produces
 a NaN/Inf stops there, still writes everything recorded, and exits with 3.
 
-Each verb module has ``add_parser(subparsers)``, which adds its subcommand(s), and a
-handler ``(args) -> exit status``; `VERBS` lists the pairs. A handler reports bad input by
-raising UsageError or ConfigError, which `main` prints as the one error line.
+A verb module has ``add_parser(subparsers)``, which adds its subcommand(s), and
+``handle(args) -> exit status``; it raises UsageError or ConfigError for bad input, and
+`main` prints that as the one error line. Verb modules take their shared arguments and
+output from core.cli_kit, never from this package, so one may live anywhere; adding a verb
+is one line in VERB_MODULES.
 """
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
-from typing import Callable, Sequence
+from types import ModuleType
+from typing import Sequence
 
+from ..cli_kit import (  # re-exported: `python -m app` and the window's export use them
+    EXIT_BAD_INPUT, EXIT_DIVERGED, Parser, UsageError, add_config_arguments, config_from_args, load_config, render,
+)
 from ..config import ConfigError
-from . import compare, export, run, scenarios, theory
-from .args import (
-    EXIT_BAD_INPUT, EXIT_DIVERGED, Parser, UsageError, add_config_arguments, config_from_args, load_config,
+
+__all__ = ["EXIT_BAD_INPUT", "EXIT_DIVERGED", "Parser", "UsageError", "VERB_MODULES", "add_config_arguments",
+           "config_from_args", "load_config", "main", "parser", "render"]
+
+# The verb modules, in the order `python -m core --help` lists their verbs.
+VERB_MODULES = (
+    "core.cli.run",  # probe, run, diagnose
+    "core.cli.scenarios",
+    "core.cli.compare",
+    "core.cli.theory",  # theory, sweep, jacobian
+    "core.cli.export",  # export-script
 )
-from .compare import side_with_overrides
-from .output import csv_text, render, write_output
-
-__all__ = ["EXIT_BAD_INPUT", "EXIT_DIVERGED", "Parser", "UsageError", "VERBS", "add_config_arguments",
-           "config_from_args", "csv_text", "load_config", "main", "render", "side_with_overrides", "write_output"]
-
-AddParser = Callable[[argparse._SubParsersAction], None]
-Handler = Callable[[argparse.Namespace], int]
-
-# (add_parser, handler) of every verb module, in the order `python -m core --help` lists them.
-VERBS: tuple[tuple[AddParser, Handler], ...] = (
-    (run.add_parser, run.handle),  # probe, run, diagnose
-    (scenarios.add_parser, scenarios.handle),
-    (compare.add_parser, compare.handle),
-    (theory.add_parser, theory.handle),  # theory, sweep, jacobian
-    (export.add_parser, export.handle),  # export-script
-)
+_VERBS: tuple[ModuleType, ...] = tuple(importlib.import_module(name) for name in VERB_MODULES)
 
 
 def parser() -> argparse.ArgumentParser:
-    """The parser of every verb in VERBS; each subcommand's namespace carries its `handler`."""
+    """The parser of every verb; each subcommand's namespace carries its module's `handle` as `handler`."""
     top = Parser(prog="python -m core", description="Vanishing Point, headless.")
     sub = top.add_subparsers(dest="command", required=True, parser_class=Parser)
-    for add_parser, handler in VERBS:
+    for verb in _VERBS:
         before = set(sub.choices)
-        add_parser(sub)
+        verb.add_parser(sub)
         for name in set(sub.choices) - before:
-            sub.choices[name].set_defaults(handler=handler)
+            sub.choices[name].set_defaults(handler=verb.handle)
     return top
 
 

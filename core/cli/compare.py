@@ -16,15 +16,14 @@ import argparse
 import json
 import sys
 
+from ..cli_kit import (
+    EXIT_DIVERGED, UsageError, add_config_arguments, add_output_arguments, config_from_args, csv_text, load_config,
+    record_steps, side_with_overrides, write_output,
+)
 from ..compare import (
     CSV_COLUMNS, Comparer, Comparison, ConfigPair, describe_divergence, differing_fields, load_pair, save_pair,
 )
-from ..config import ConfigError, SimConfig
 from ..scenarios import Scenario
-from .args import (
-    EXIT_DIVERGED, UsageError, add_config_arguments, add_output_arguments, config_from_args, load_config,
-)
-from .output import csv_text, record_steps, write_output
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -57,14 +56,6 @@ def pair_from_args(args: argparse.Namespace) -> tuple[ConfigPair, Scenario | Non
         a, scenario = config_from_args(args)
         b = load_config(args.b_config, args.set) if args.b_config is not None else a
     return ConfigPair(side_with_overrides("A", a, args.a), side_with_overrides("B", b, args.b)), scenario
-
-
-def side_with_overrides(name: str, cfg: SimConfig, assignments: list[str]) -> SimConfig:
-    """`cfg` with key=value `assignments`; a bad one is a UsageError naming the side ("--b (config B): ...")."""
-    try:
-        return cfg.with_overrides(assignments)
-    except ConfigError as exc:  # say which side the bad override was for
-        raise UsageError(f"--{name.lower()} (config {name}): {exc}") from None
 
 
 def render_comparisons(pair: ConfigPair, device: str, comparisons: list[Comparison], fmt: str) -> str:

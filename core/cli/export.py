@@ -5,9 +5,8 @@ import argparse
 from pathlib import Path
 
 from .. import memory
+from ..cli_kit import add_config_arguments, add_output_arguments, config_from_args, write_output
 from ..export_script import export_script
-from .args import add_config_arguments, add_output_arguments, config_from_args
-from .output import write_output
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -9,13 +9,15 @@ import argparse
 import sys
 
 from .. import memory
+from ..cli_kit import (
+    EXIT_DIVERGED, UsageError, add_config_arguments, add_output_arguments, config_from_args, record_steps, render,
+    write_output,
+)
 from ..diagnoses import diagnose, format_diagnoses
 from ..report import describe_nonfinite
 from ..scenarios import Scenario
 from ..simulator import Simulator, resolve_device
 from ..snapshot import Snapshot
-from .args import EXIT_DIVERGED, UsageError, add_config_arguments, add_output_arguments, config_from_args
-from .output import record_steps, render, write_output
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

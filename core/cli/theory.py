@@ -10,13 +10,12 @@ import json
 import sys
 
 from .. import memory, theory
+from ..cli_kit import add_config_arguments, add_output_arguments, config_from_args, csv_text, write_output
 from ..config import ConfigError, SimConfig
 from ..jacobian import simulator_spectrum
 from ..simulator import Simulator
 from ..snapshot import json_float
 from ..sweep import CSV_COLUMNS, OVER, geometric_depths, sweep
-from .args import add_config_arguments, add_output_arguments, config_from_args
-from .output import csv_text, write_output
 
 COMMANDS = ("theory", "sweep", "jacobian")
 

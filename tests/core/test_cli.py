@@ -1,5 +1,6 @@
 """``python -m core``: documents, bad input and exit statuses in-process (the `run_cli` fixture),
 and each verb once as a real process."""
+import ast
 import csv
 import importlib
 import io
@@ -7,11 +8,13 @@ import json
 import subprocess
 import sys
 import tomllib
+import types
 from pathlib import Path
 
 import pytest
 
-from core.cli import main
+import core.cli
+from core.cli import UsageError, main
 from core.snapshot import CSV_COLUMNS, LAYER_SCALARS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -96,6 +99,42 @@ def test_divergence_exits_3_and_keeps_the_record(tmp_path, run_cli):
     last = doc["snapshots"][-1]
     assert last["nonfinite"] and f"step {last['step']}, layer {last['nonfinite_layer']}" in line
     assert line.startswith("error: non-finite value at")
+
+
+def test_a_verb_module_registers_its_verbs_and_handler(monkeypatch, run_cli):
+    """What VERB_MODULES asks of a verb module: add_parser adds the subcommand, handle runs it, and
+    a UsageError from the handler is the one error line with exit status 2."""
+    def add_parser(sub):
+        sub.add_parser("echo").add_argument("--times", type=int, default=1)
+
+    def handle(args):
+        if args.times < 1:
+            raise UsageError(f"--times must be at least 1, got {args.times}")
+        print("echo " * args.times)
+        return 0
+
+    verb = types.ModuleType("echo_verb")
+    verb.add_parser, verb.handle = add_parser, handle
+    monkeypatch.setattr(core.cli, "_VERBS", (*core.cli._VERBS, verb))
+    assert run_cli("echo", "--times", "2") == (0, "echo echo \n", "")
+    assert run_cli("echo", "--times", "0") == (2, "", "error: --times must be at least 1, got 0\n")
+    assert run_cli("probe", *SMALL)[0] == 0  # the others are still there
+
+
+def test_no_verb_module_imports_the_verb_table():
+    """Verb modules and core.cli_kit import nothing from the core.cli package itself, so a verb module
+    elsewhere can use the shared helpers without an import cycle."""
+    for path in [*(ROOT / "core" / "cli").glob("*.py"), ROOT / "core" / "cli_kit.py"]:
+        if path.name == "__init__.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                package = "core.cli" if path.parent.name == "cli" else "core"
+                base = package.rsplit(".", node.level - 1)[0] if node.level else ""
+                target = ".".join(p for p in (base, node.module) if p)
+                assert target != "core.cli" and not target.startswith("core.cli."), f"{path.name}: {target}"
+            if isinstance(node, ast.Import):
+                assert all(a.name != "core.cli" for a in node.names), path.name
 
 
 def test_console_script_is_main():

@@ -11,7 +11,6 @@ import torch
 from torch import nn
 
 from core import SimConfig, Simulator
-from core.model import Trace
 from core.stats import HIST_MAX_VALUES
 
 # relu with N(0, 0.4²) weights, width 16: Var z grows by 16·0.4²/2 = 1.28 per layer at init, and
