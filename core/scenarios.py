@@ -24,7 +24,7 @@ from .data import RESOURCES
 
 SCHEMA = 1
 SCENARIO_DIR = RESOURCES / "scenarios"
-# The plots a "look_for" entry may point at (shared with issue 5's scenario files).
+# The plots a "look_for" entry may point at; every scenario file names its plots from this list.
 PLOTS = ("activations", "gradients", "grad_history", "loss", "updates", "table", "spectrum", "noise",
          "diagnoses", "theory", "jacobian")
 _KEYS = ("schema", "title", "config", "steps", "explanation", "predict", "look_for")
@@ -76,7 +76,7 @@ def parse_scenario(name: str, data: Any, source: str = "") -> Scenario:
     if data["schema"] != SCHEMA:
         raise _bad(source, "schema", f"version {data['schema']!r} is not supported (this program reads {SCHEMA})")
     try:
-        config = SimConfig.from_dict({**SimConfig().to_dict(), **_mapping(data["config"], source)})
+        config = SimConfig.from_partial(_mapping(data["config"], source))
     except ConfigError as exc:
         raise _bad(source, f"config.{exc.field}", str(exc).split(": ", 1)[-1]) from None
     steps = data["steps"]
