@@ -55,7 +55,7 @@ def test_clicking_the_phase_diagram_sets_gain_and_bias(make_window, small_config
     target = (1.5, 0.1)
     scene_pt = vb.mapViewToScene(pg_point(*target))
     widget_pt = view.plot.mapFromScene(scene_pt)
-    with qtbot.waitSignal(w.controls.configChanged, timeout=5000):
+    with qtbot.waitSignal(w.state.configRequested, timeout=5000):
         qtbot.mouseClick(view.plot.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(widget_pt.x(), widget_pt.y()))
     cfg = w.controls.config()
     # one pixel of the view is (range / pixels) in each coordinate; allow two
