@@ -183,7 +183,7 @@ def test_export_statistics_csv_and_json(window, qtbot, tmp_path):
 
 
 def test_export_statistics_before_anything_is_recorded(window, tmp_path):
-    window.latest = None
+    window.state.frame = None  # nothing arrived yet
     assert not window.export_statistics(str(tmp_path / "s.csv"))
     assert "nothing recorded yet" in window.dialogs.errors[-1][1] and not (tmp_path / "s.csv").exists()
 
