@@ -127,7 +127,7 @@ class CompareWindow(RunCommands, QMainWindow):
         self.save_button.clicked.connect(lambda: self.save_session())
         self.open_button.clicked.connect(lambda: self.open_session())
 
-        # the plots first: the drawing budget is measured from them
+        # the plots first: they cost the most and are seen first
         self.state.frameDue.connect(self._draw_comparison)
         self._connect_state()
         self.state.configRequested.connect(self._show_pair)

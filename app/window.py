@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
 
 from core import ConfigError, SimConfig, Snapshot
 from core.cli import render
-from core.compare import is_pair, session_pair
+from core.compare import ConfigPair, is_pair, session_pair
 from core.export_script import export_script as script_source
 from core.files import atomic_write_text
 from core.scenarios import SCENARIOS, Scenario, load_scenario
@@ -26,6 +26,7 @@ from core.session import Entry, Session, SessionError, load_session
 from core.session import save_session as write_session
 
 from . import settings as remembered
+from .compare_window import CompareWindow
 from .controls import ControlPanel
 from .compat import pin_none_refcount
 from .exports import export_plots as write_plots
@@ -192,12 +193,12 @@ class MainWindow(RunCommands, QMainWindow):
         self.layers_edit.editingFinished.connect(self._layers_edited)
         self.tabs.currentChanged.connect(self._tab_changed)
 
-        # views subscribe to the state; the plots first: the drawing budget is measured from them
-        self._connect_state()
+        # views subscribe to the state (the plots first: they cost the most and are seen first)
         state = self.state
+        state.frameDue.connect(self._draw_plots)
+        self._connect_state()
         state.configRequested.connect(self.controls.set_config)
         state.configApplied.connect(self._set_layer_noun)
-        state.frameDue.connect(self._draw_plots)
         state.frameDue.connect(self._draw_table)
         state.frameDue.connect(self._draw_diagnoses)
         state.frameDue.connect(self._draw_spectrum)
@@ -224,10 +225,6 @@ class MainWindow(RunCommands, QMainWindow):
     def open_compare(self, pair=None) -> QMainWindow:
         """Open an A/B comparison window of `pair` (a core.compare.ConfigPair); by default A = the
         current config and B = a copy to change."""
-        from core.compare import ConfigPair
-
-        from .compare_window import CompareWindow  # it imports this module
-
         config = self.controls.config()
         window = CompareWindow(pair or ConfigPair(config, config))
         self.compare_windows.append(window)
