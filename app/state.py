@@ -46,7 +46,8 @@ class Frame:
 
 
 class RunState(QObject):
-    """The state a window's views subscribe to; see the module docstring.
+    """The state a window's views subscribe to; see the module docstring. `SingleState` and
+    `PairState` say how frames are recorded.
 
     `worker` is the `SimWorker` (commands go to it; its signals come here). Call
     `shutdown()` before the worker thread is joined: it stops the timers.
@@ -167,31 +168,16 @@ class RunState(QObject):
 
     # --- recorded snapshots --------------------------------------------------------------
     def record(self, frame: Frame) -> None:
-        """Add a frame's training steps to the history."""
-        self.history.add(frame.snapshot, frame.trail)
+        """Add a frame's training steps to the history (subclasses: one history or one per side)."""
+        raise NotImplementedError
 
     def clear_history(self) -> None:
-        self.history.clear()
-
-    def show_recorded(self, config, snapshots: list, curve: Curve | None) -> None:
-        """Replay: show `snapshots` (made by `config`) until the user runs, steps or changes a setting."""
-        self.replay = True
-        self.history.restore(snapshots, curve)
-        self.frame = Frame(snapshots[-1], config, self.generation)
-        self._next_draw = 0.0
-        self.invalidate()
+        raise NotImplementedError
 
     def end_replay(self) -> None:
         if self.replay:
             self.replay = False
             self.clear_history()
-
-    def recorded_snapshots(self) -> list[Snapshot]:
-        """The recorded training snapshots (oldest first), then the latest probe if one is on screen."""
-        snaps = self.history.snapshots()
-        if self.frame is not None and self.frame.snapshot.kind == "probe":
-            snaps.append(self.frame.snapshot)
-        return snaps
 
     # --- problems ------------------------------------------------------------------------
     def clear_problem(self, notices: bool = False) -> None:
@@ -293,11 +279,33 @@ class RunState(QObject):
 
 
 class SingleState(RunState):
-    """The state of one network (the main window): one `History`."""
+    """The state of one network (the main window): one `History`, and replays of saved sessions."""
 
     def __init__(self, worker, config: SimConfig, parent: QObject | None = None):
         self.history = History()
         super().__init__(worker, config, parent)
+
+    def record(self, frame: Frame) -> None:
+        self.history.add(frame.snapshot, frame.trail)
+
+    def clear_history(self) -> None:
+        self.history.clear()
+
+    def show_recorded(self, config: SimConfig, snapshots: list[Snapshot], curve: Curve | None) -> None:
+        """Replay: show `snapshots` (made by `config`) until the user runs, steps or changes a setting."""
+        self.replay = True
+        self.history.restore(snapshots, curve)
+        self.frame = Frame(snapshots[-1], config, self.generation)
+        self._next_draw = 0.0
+        self.invalidate()
+
+    def recorded_snapshots(self) -> list[Snapshot]:
+        """The recorded training snapshots (oldest first), then the latest probe if one is on screen;
+        all made by `frame_config()`."""
+        snaps = self.history.snapshots()
+        if self.frame is not None and self.frame.snapshot.kind == "probe":
+            snaps.append(self.frame.snapshot)
+        return snaps
 
 
 class PairState(RunState):
