@@ -13,7 +13,9 @@ import math
 from dataclasses import dataclass, fields
 from typing import Any, Iterable, Mapping
 
-ARCHITECTURES = ("mlp", "residual", "rnn", "lstm")
+ARCHITECTURES = ("mlp", "residual", "rnn", "lstm", "user", "user_autoencoder")
+# a network the user's own Python file builds (core/architectures/user_model.py), named by the `model` field
+USER_ARCHITECTURES = ("user", "user_autoencoder")
 RECURRENT_ARCHITECTURES = ("rnn", "lstm")  # unrolled over `depth` time steps (core/architectures/recurrent.py)
 ACTIVATION_NAMES = (
     "sigmoid", "tanh", "relu", "leaky_relu", "elu", "selu", "gelu", "silu",
@@ -25,7 +27,8 @@ INIT_NAMES = (
 )
 INIT_MODES = ("fan_in", "fan_out")
 NORMALIZATIONS = ("none", "batchnorm", "layernorm")
-DATASET_NAMES = ("gaussian", "spirals", "circles", "xor", "moons", "digits", "first_token", "adding")
+DATASET_NAMES = ("gaussian", "spirals", "circles", "xor", "moons", "digits", "first_token", "adding", "file")
+DATA_FILE_SUFFIXES = (".csv", ".npz")  # dataset 'file' reads the user's own data (core/data_files.py)
 SEQUENCE_DATASETS = ("first_token", "adding")  # sequences of `depth` steps (core/data.py)
 OPTIMIZERS = ("sgd", "momentum", "adam", "radam", "rmsprop")
 CLIP_MODES = ("none", "norm", "value")
@@ -94,6 +97,9 @@ class SimConfig:
     clip_threshold: float = 1.0
     seed: int = 0
     device: str = "auto"
+    model: str = ""          # "path/to/file.py:factory" for architecture 'user' (kept, unused, by the others)
+    data_file: str = ""      # a .csv or .npz file for dataset 'file' (kept, unused, by the others)
+    label_column: str = ""   # the CSV's label column, by header name or 1-based number; '' = the last
 
     def __post_init__(self) -> None:
         validate(self)
@@ -239,6 +245,7 @@ def validate(cfg: SimConfig) -> None:
     _number(cfg, "clip_threshold", 0, lo_open=True)
     _number(cfg, "seed", 0, 2**63 - 1, integer=True)
     _choice(cfg, "device", DEVICES)
+    _validate_files(cfg)
     if cfg.normalization == "batchnorm" and cfg.batch_size < 2:
         raise ConfigError("batch_size", "batchnorm needs batch statistics: allowed 2..n_samples "
                                         "with normalization 'batchnorm'")
@@ -262,3 +269,32 @@ def _validate_recurrent(cfg: SimConfig) -> None:
         raise ConfigError("n_samples", f"{cfg.n_samples} sequences of {cfg.depth} steps (= depth) exceed the "
                                        f"{MAX_SEQUENCE_STEPS:,} steps held in memory; allowed "
                                        f"{MIN_SAMPLES}..{most} at this depth")
+
+
+def parse_model_ref(ref: str) -> tuple[str, str]:
+    """('path/to/file.py', 'factory') from a `model` reference 'path/to/file.py:factory';
+    ConfigError('model', ...) when it is not of that form. The path may itself hold colons
+    (C:\\models\\net.py:make): the factory is after the last one."""
+    path, sep, factory = ref.rpartition(":")
+    if not sep or not path.lower().endswith(".py") or not factory.isidentifier():
+        raise ConfigError("model", f"expected FILE.py:FACTORY (a Python file and the name of a function in it), "
+                                   f"got {ref!r}")
+    return path, factory
+
+
+def _validate_files(cfg: SimConfig) -> None:
+    """The user's own model and data: well-formed references, present when chosen. Whether the
+    files exist and hold what they should is checked when they are read (they may change)."""
+    for name in ("model", "data_file", "label_column"):
+        if not isinstance(getattr(cfg, name), str):
+            raise ConfigError(name, f"expected a string, got {getattr(cfg, name)!r}")
+    if cfg.model:
+        parse_model_ref(cfg.model)
+    elif cfg.architecture in USER_ARCHITECTURES:
+        raise ConfigError("model", f"architecture {cfg.architecture!r} needs a model file: "
+                                   "model=FILE.py:FACTORY (--model on the command line)")
+    if cfg.data_file and not cfg.data_file.lower().endswith(DATA_FILE_SUFFIXES):
+        raise ConfigError("data_file", f"expected a .csv or .npz file, got {cfg.data_file!r}")
+    if cfg.dataset == "file" and not cfg.data_file:
+        raise ConfigError("data_file", "dataset 'file' needs a data file: data_file=FILE.csv or FILE.npz "
+                                       "(--data on the command line)")

@@ -23,6 +23,7 @@ import torch
 from torch import Tensor, nn
 
 from .config import RECURRENT_ARCHITECTURES, SEQUENCE_DATASETS, SimConfig
+from .data_files import check_architecture, example_shape_for, load_table, peek_shape
 
 # Alphabet of the first_token task: one-hot symbols, the label is the first one.
 FIRST_TOKEN_SYMBOLS = 8
@@ -164,8 +165,20 @@ def adding(cfg: SimConfig, g: torch.Generator) -> Dataset:
     return _sequences(cfg, torch.stack([values, marks], dim=2), total > 1, 2)
 
 
+def file(cfg: SimConfig, g: torch.Generator) -> Dataset:
+    """The user's own CSV or NPZ file (core/data_files.py): a random subset of n_samples examples,
+    or all of them when n_samples is larger, standardized per feature (per pixel for images) as
+    digits is; images stay [n, C, H, W] for the user's model and the image architectures."""
+    table = load_table(cfg.data_file, cfg.label_column)
+    shape = example_shape_for(table.x.shape[1:], cfg.architecture)
+    check_architecture(cfg.data_file, table.x.shape[1:], cfg.architecture)
+    order = torch.randperm(len(table.y), generator=g)[: cfg.n_samples]
+    x = torch.from_numpy(table.x)[order].reshape(len(order), *shape)
+    return _make(x, torch.from_numpy(table.y)[order], table.n_classes)
+
+
 DATASETS: dict[str, Callable[[SimConfig, torch.Generator], Dataset]] = {
-    fn.__name__: fn for fn in (gaussian, spirals, circles, xor, moons, digits, first_token, adding)
+    fn.__name__: fn for fn in (gaussian, spirals, circles, xor, moons, digits, first_token, adding, file)
 }
 
 
@@ -174,6 +187,8 @@ def input_dim_for(cfg: SimConfig) -> int:
     if cfg.dataset in SEQUENCE_DATASETS:
         features = FIRST_TOKEN_SYMBOLS if cfg.dataset == "first_token" else 2
         return features if cfg.architecture in RECURRENT_ARCHITECTURES else features * cfg.depth
+    if cfg.dataset == "file":
+        return math.prod(peek_shape(cfg.data_file, cfg.label_column).example)
     return {"gaussian": cfg.input_dim, "digits": 64}.get(cfg.dataset, 2)
 
 

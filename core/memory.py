@@ -19,8 +19,9 @@ from pathlib import Path
 
 import torch
 
-from .config import RECURRENT_ARCHITECTURES, SEQUENCE_DATASETS, ConfigError, SimConfig
+from .config import RECURRENT_ARCHITECTURES, SEQUENCE_DATASETS, USER_ARCHITECTURES, ConfigError, SimConfig
 from .data import FIRST_TOKEN_SYMBOLS, input_dim_for
+from .data_files import MAX_CLASSES, peek_shape
 from .stats import HIST_BINS, HIST_MAX_VALUES
 
 BUDGET_ENV = "VP_MEMORY_BUDGET_MB"
@@ -87,8 +88,10 @@ class MemoryEstimate:
 def data_shape(cfg: SimConfig) -> tuple[int, int, int]:
     """(samples, input features as the network sees them, classes) of the data set `cfg` makes
     (see core.data; per time step for a recurrent network on a sequence set)."""
-    classes = {"digits": 10, "first_token": FIRST_TOKEN_SYMBOLS}.get(cfg.dataset, 2)
+    classes = {"digits": 10, "first_token": FIRST_TOKEN_SYMBOLS, "file": MAX_CLASSES}.get(cfg.dataset, 2)
     samples = min(cfg.n_samples, DIGITS_SAMPLES) if cfg.dataset == "digits" else cfg.n_samples
+    if cfg.dataset == "file":  # at most the classes' cap: the count needs the labels read
+        samples = min(cfg.n_samples, peek_shape(cfg.data_file, cfg.label_column).n)
     return samples, input_dim_for(cfg), classes
 
 
@@ -97,6 +100,9 @@ def estimate(cfg: SimConfig, recorded_snapshots: int = 0, gui: bool = False) -> 
     (or, with `gui`, the window's bounded history)."""
     L, W, B = cfg.depth, cfg.width, cfg.batch_size
     n, d, k = data_shape(cfg)
+    if cfg.architecture in USER_ARCHITECTURES:
+        # the user's network is whatever their factory builds, unknown until it runs: only the data is counted
+        return MemoryEstimate(0, 0, 0, n * d * F32 + n * I64 + _file_bytes(cfg), 0, 0, 0)
     norm = cfg.normalization != "none"
     recurrent = cfg.architecture in RECURRENT_ARCHITECTURES
     steps_in_data = L if recurrent and cfg.dataset in SEQUENCE_DATASETS else 1
@@ -123,12 +129,20 @@ def estimate(cfg: SimConfig, recorded_snapshots: int = 0, gui: bool = False) -> 
         parameters=(params + buffers) * F32,
         gradients=params * F32,
         optimizer=(moments * params + weights) * F32,
-        data=n * steps_in_data * d * F32 + n * I64,
+        data=n * steps_in_data * d * F32 + n * I64 + _file_bytes(cfg),
         activations=layer * (LAYER_TENSORS + (1 if norm else 0) + (1 if cfg.architecture == "residual" else 0)
                              + (RECURRENT_EXTRA_TENSORS if recurrent else 0)),
         statistics=layer * stacked + L * B * W + hist,
         history=history,
     )
+
+
+def _file_bytes(cfg: SimConfig) -> int:
+    """A data file is held whole as float32 (core.data_files caches it) besides the subset in use."""
+    if cfg.dataset != "file":
+        return 0
+    shape = peek_shape(cfg.data_file, cfg.label_column)
+    return shape.values * F32 + shape.n * I64
 
 
 def set_budget_mb(mb: float | None) -> None:

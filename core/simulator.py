@@ -310,10 +310,41 @@ class Simulator:
 
     def _measure(self, trace: Trace) -> tuple[dict[str, np.ndarray], Tensor, Tensor]:
         """Per-layer statistics of one traced pass (everything but the update and weight
-        gradients), and the squared row norms [L, B] of ∂L/∂z and of a (see _shared_energy)."""
-        zs = [t.detach() for t in trace.z]                          # L × [B, W]
-        a = self._stacked("a", [t.detach() for t in trace.a])       # [L, B, W]
-        g = self._stacked("g", [t.grad if t.grad is not None else torch.zeros_like(t) for t in trace.z])
+        gradients), and the squared row norms [L, B] of ∂L/∂z and of a (see _shared_energy).
+
+        Each probe point's tensors are read as [B, values] (t.reshape(B, −1)); runs of points whose
+        z and a have one shape each are stacked and measured together (one run for the built-in
+        feed-forward and recurrent networks; a user's model may change shape from layer to layer)."""
+        def flat(ts: list[Tensor]) -> list[Tensor]:
+            return [t if t.dim() == 2 else t.reshape(t.shape[0], -1) for t in ts]
+
+        zs = flat([t.detach() for t in trace.z])                    # L × [B, W]
+        a = flat([t.detach() for t in trace.a])
+        g = flat([t.grad if t.grad is not None else torch.zeros_like(t) for t in trace.z])
+        u = flat([t.detach() for t in trace.u]) if self.model.has_norm else zs
+        own = self.model.abs_derivative(trace)  # a network with other nonlinearities (the LSTM's gates)
+        if isinstance(own, list):
+            own = flat(own)
+        shapes = [(z.shape, y.shape) for z, y in zip(zs, a)]
+        cuts = [0] + [i for i in range(1, len(shapes)) if shapes[i] != shapes[i - 1]] + [len(shapes)]
+        parts = [self._measure_run(str(k) if k else "", zs[s:e], a[s:e], g[s:e], u[s:e],
+                                   None if own is None else own[s:e])
+                 for k, (s, e) in enumerate(zip(cuts[:-1], cuts[1:]))]
+        if len(parts) == 1:
+            stats, g_rows, a_rows = parts[0]
+        else:
+            stats = {key: np.concatenate([p[0][key] for p in parts]) for key in parts[0][0]}
+            g_rows, a_rows = torch.cat([p[1] for p in parts]), torch.cat([p[2] for p in parts])
+        stats["weight_norm"] = self.model.per_layer(norms(self._weights))
+        stats["update_to_weight"] = np.full(len(stats["grad_norm"]), np.nan)
+        return stats, g_rows, a_rows
+
+    def _measure_run(self, key: str, zs: list[Tensor], a_list: list[Tensor], g_list: list[Tensor],
+                     u_list: list[Tensor], own: list[Tensor] | Tensor | None
+                     ) -> tuple[dict[str, np.ndarray], Tensor, Tensor]:
+        """_measure over a run of probe points whose z and a have one shape each."""
+        a = self._stacked("a" + key, a_list)       # [L, B, W]
+        g = self._stacked("g" + key, g_list)
         # per-row squared norms, in float64: ‖g_l‖² and ‖a_l‖² are their sums, and the noise
         # statistic's per-example energies their products (one pass each instead of several)
         g_rows = torch.linalg.vector_norm(g, dim=2).double().square_()
@@ -327,12 +358,11 @@ class Simulator:
             grad_nonfinite = torch.count_nonzero(~torch.isfinite(g), dim=(1, 2)).cpu().numpy()
             for i in np.flatnonzero(~np.isfinite(grad_norm) & (grad_nonfinite == 0)):  # float32 overflow of
                 grad_norm[i] = float(torch.linalg.vector_norm(g[i].double()))       # finite entries, as in norms()
-        sat, dead = saturation(self._derivative(trace, zs, a), self._max_deriv)
+        sat, dead = saturation(self._derivative(key, u_list, a, own), self._max_deriv)
         stats = dict(
             preact_mean=pre.mean, preact_std=pre.std, act_mean=act.mean, act_std=act.std,
             act_hist_counts=act_counts, act_hist_edges=act_edges, saturated_frac=sat, dead_frac=dead,
             grad_norm=grad_norm, grad_hist_counts=grad_counts, grad_hist_edges=grad_edges,
-            weight_norm=self.model.per_layer(norms(self._weights)), update_to_weight=np.full(len(grad_norm), np.nan),
             act_nonfinite=pre.nonfinite + act.nonfinite, grad_nonfinite=grad_nonfinite,
         )
         return stats, g_rows, a_rows
@@ -353,16 +383,15 @@ class Simulator:
         with np.errstate(divide="ignore", invalid="ignore"):
             return delta / weight_norm, new_norm
 
-    def _derivative(self, trace: Trace, zs: list[Tensor], a: Tensor) -> Tensor:
-        """|φ′| at every activation input, [L, B, W]; from the outputs when that is cheaper."""
+    def _derivative(self, key: str, u_list: list[Tensor], a: Tensor, own: list[Tensor] | Tensor | None) -> Tensor:
+        """|φ′| at every activation input of a run, [L, B, W]: the network's own (`own`), else the
+        configured activation's, from the outputs when that is cheaper."""
         act, slope = self._activation, self.config.leaky_slope
-        own = self.model.abs_derivative(trace)  # a network with other nonlinearities (the LSTM's gates)
         if own is not None:
-            return own
+            return own if isinstance(own, Tensor) else self._stacked("d" + key, own)
         if act.from_output is not None:
             return act.from_output(a, slope)  # already |φ′| (see core.activations)
-        u = self._stacked("u", [t.detach() for t in trace.u] if self.model.has_norm else zs)
-        return act.derivative(u, slope).abs_()
+        return act.derivative(self._stacked("u" + key, u_list), slope).abs_()
 
 
 @dataclass

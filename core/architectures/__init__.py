@@ -6,12 +6,15 @@ from ..config import ConfigError
 from .base import Architecture
 from .mlp import MLP, RESIDUAL
 from .recurrent import LSTM, RNN
+from .user_model import USER, USER_AUTOENCODER
 
 ARCHITECTURES: dict[str, Architecture] = {
     "mlp": MLP,
     "residual": RESIDUAL,
     "rnn": RNN,
     "lstm": LSTM,
+    "user": USER,
+    "user_autoencoder": USER_AUTOENCODER,
 }
 
 
