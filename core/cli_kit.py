@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from . import memory
-from .config import ConfigError, SimConfig
+from .config import USER_ARCHITECTURES, ConfigError, SimConfig, parse_model_ref
 from .files import atomic_write_text
 from .scenarios import Scenario, load_scenario
 from .snapshot import CSV_COLUMNS, Snapshot
@@ -43,6 +43,11 @@ def add_config_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", nargs="?", help="a SimConfig JSON file (defaults for missing fields)")
     p.add_argument("--scenario", metavar="NAME", help="start from a scenario's config (python -m core scenarios lists them)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one field")
+    p.add_argument("--model", metavar="FILE.py:FACTORY",
+                   help="your own model: FACTORY(cfg) in FILE.py returns a torch.nn.Module (architecture 'user'; "
+                        "the file runs in this process, with your permissions)")
+    p.add_argument("--data", metavar="FILE", help="your own data: a .csv (label column last) or .npz (arrays x, y)")
+    p.add_argument("--label", metavar="COLUMN", help="the CSV's label column, by header name or 1-based number")
     p.add_argument("--memory-budget", type=float, metavar="MB",
                    help=f"refuse configurations estimated to need more than MB MiB (default: ${memory.BUDGET_ENV}, "
                         "else 90%% of the free memory)")
@@ -60,7 +65,25 @@ def config_from_args(args: argparse.Namespace) -> tuple[SimConfig, Scenario | No
     by the CONFIG file's fields and then by --set; and the scenario (None without --scenario)."""
     scenario = load_scenario(args.scenario) if args.scenario is not None else None
     base = scenario.config if scenario is not None else SimConfig()
-    return load_config(args.config, args.set, base), scenario
+    cfg = load_config(args.config, [], base)
+    return with_files(cfg, getattr(args, "model", None), getattr(args, "data", None),
+                      getattr(args, "label", None)).with_overrides(args.set), scenario
+
+
+def with_files(cfg: SimConfig, model: str | None, data: str | None, label: str | None) -> SimConfig:
+    """`cfg` with --model (architecture 'user', unless already a user architecture), --data (dataset
+    'file') and --label applied; paths made absolute, so a saved session opens from any folder."""
+    changes: dict[str, Any] = {}
+    if model is not None:
+        path, factory = parse_model_ref(model)
+        changes["model"] = f"{Path(path).expanduser().resolve()}:{factory}"
+        if cfg.architecture not in USER_ARCHITECTURES:
+            changes["architecture"] = "user"
+    if data is not None:
+        changes.update(dataset="file", data_file=str(Path(data).expanduser().resolve()))
+    if label is not None:
+        changes["label_column"] = label
+    return cfg.replace(**changes) if changes else cfg
 
 
 def side_with_overrides(name: str, cfg: SimConfig, assignments: list[str]) -> SimConfig:

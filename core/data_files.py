@@ -252,7 +252,8 @@ def _read_csv(path: Path, label_column: str) -> Table:
             raise DataFileError(f"{path}: row {reader.line_num + 1}: not UTF-8 text, so not a CSV file") from None
     if n == 0:
         raise DataFileError(f"{path} has a header row but no data rows" if header else f"{path} is empty")
-    y, classes = _classes(path, labels, f"label column {names[label]!r}", lambda i: f"row {lines[i]}")
+    y, classes = _classes(path, labels, f"label column {names[label]!r}", lambda i: f"row {lines[i]}",
+                          " (is it the label column? name another with --label COLUMN)")
     return Table(x[:n], y, classes)
 
 
@@ -267,7 +268,7 @@ def _cell_error(path: Path, line: int, cells: list[str], features: list[int], na
     return DataFileError(f"{path}: row {line}: a value does not fit in float32")
 
 
-def _classes(path: Path, labels, what: str, where) -> tuple[np.ndarray, tuple[str, ...]]:
+def _classes(path: Path, labels, what: str, where, hint: str = "") -> tuple[np.ndarray, tuple[str, ...]]:
     """Label strings (or a NumPy array of labels) → class indices in sorted label order, checked."""
     values = np.asarray(labels)
     if values.dtype.kind in "iub":
@@ -293,7 +294,7 @@ def _classes(path: Path, labels, what: str, where) -> tuple[np.ndarray, tuple[st
         raise DataFileError(f"{path}: {what} holds a single class ({uniques[0]!s}); classification needs at least 2")
     if len(uniques) > MAX_CLASSES:
         raise DataFileError(f"{path}: {what} holds {len(uniques)} distinct labels, more than the {MAX_CLASSES} "
-                            "classes allowed (is it the label column? name another with --label COLUMN)")
+                            f"classes allowed{hint}")
     return y.astype(np.int64).reshape(-1), tuple(str(u) for u in uniques)
 
 
@@ -317,7 +318,8 @@ def _member_header(path: Path, member: str) -> tuple[tuple[int, ...], np.dtype]:
     with zipfile.ZipFile(path) as zf, zf.open(member) as fh:
         try:
             version = np.lib.format.read_magic(fh)
-            shape, _, dtype = np.lib.format._read_array_header(fh, version)
+            read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, _, dtype = read(fh)
         except ValueError as exc:
             raise DataFileError(f"{path}: array {member[:-4]!r} is damaged ({exc})") from None
     return tuple(shape), dtype

@@ -13,12 +13,13 @@ from __future__ import annotations
 import inspect
 import textwrap
 import types
+from pathlib import Path
 from typing import Any
 
 from torch import nn
 
 from .activations import ACTIVATIONS
-from .config import RECURRENT_ARCHITECTURES, SimConfig
+from .config import RECURRENT_ARCHITECTURES, SimConfig, parse_model_ref
 from .data import DATASETS, DIGITS_FILE, BatchSampler
 from .inits import INITS
 from .architectures.mlp import build_mlp
@@ -116,6 +117,25 @@ RECURRENT_BUILDER = '''def build_network(cfg, input_dim: int, n_classes: int, ge
     return init_recurrent(RecurrentCell(cfg, input_dim, n_classes), cfg, generator)
 '''
 
+USER_BUILDER = '''def build_network(cfg, input_dim: int, n_classes: int, generator: torch.Generator) -> nn.Module:
+    """Your model: {factory}(cfg) from {path}, imported from your file (it runs with your permissions),
+    built with torch's generator seeded from `generator` as Vanishing Point builds it."""
+    spec = importlib.util.spec_from_file_location("user_model", {path!r})
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    seed = int(torch.randint(0, 2**62, (1,), generator=generator))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return module.{factory}(cfg).float()
+'''
+
+FILE_DATA = '''
+# Your data file ({path}), read by Vanishing Point's own reader: the same checks, the same seeded
+# subset and standardization. It is imported from Vanishing Point's folder:
+sys.path.insert(0, {root!r})
+from core.data import file  # noqa: E402
+'''
+
 TRAIN_LOOP = '''
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -172,6 +192,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import importlib.util
 import math
 import sys
 from dataclasses import dataclass, field
@@ -189,11 +210,18 @@ from torch import Tensor, nn
 def export_script(cfg: SimConfig, filename: str = "experiment.py") -> str:
     """The source of a standalone script that builds and trains `cfg`'s network."""
     activation, extra = _activation_expression(cfg)
+    if cfg.architecture == "user_autoencoder":
+        raise ValueError("the PyTorch script is exported for classifiers; 'user_autoencoder' trains with the "
+                         "mean squared error, which the script's loop does not have")
     if cfg.architecture in RECURRENT_ARCHITECTURES:
         model_roots, builder = [RecurrentCell, init_recurrent], RECURRENT_BUILDER
+    elif cfg.architecture == "user":
+        path, factory = parse_model_ref(cfg.model)
+        model_roots, builder = [], USER_BUILDER.format(path=path, factory=factory)
     else:
         model_roots, builder = [build_mlp], "build_network = build_mlp\n"
-    roots: list[Any] = [*extra, DATASETS[cfg.dataset], INITS[cfg.init], Trace, *model_roots, BatchSampler,
+    data_roots = [] if cfg.dataset == "file" else [DATASETS[cfg.dataset]]
+    roots: list[Any] = [*extra, *data_roots, INITS[cfg.init], Trace, *model_roots, BatchSampler,
                         OPTIMIZERS[cfg.optimizer], make_optimizer, effective_lr, set_lr]
     objects, constants = _collect(roots)
     title = (f"A {cfg.depth}-layer {cfg.architecture} ({cfg.activation}, {cfg.init} init, {cfg.normalization} "
@@ -203,6 +231,8 @@ def export_script(cfg: SimConfig, filename: str = "experiment.py") -> str:
     if cfg.dataset == "digits":
         parts.append(f"\n# The UCI handwritten digits as shipped with Vanishing Point (resources/data/).\n"
                      f"DIGITS_FILE = Path({str(DIGITS_FILE)!r})\n")
+    if cfg.dataset == "file":
+        parts.append(FILE_DATA.format(path=cfg.data_file, root=str(Path(__file__).resolve().parent.parent)))
     if constants:
         parts.append("\n" + "".join(f"{name} = {value!r}\n" for name, value in sorted(constants.items())))
     for obj in objects:

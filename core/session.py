@@ -9,7 +9,8 @@ File format (JSON, UTF-8, written atomically)::
         "main": {
           "config": {<SimConfig fields>},    # required; omitted fields take their defaults
           "snapshots": [<Snapshot.to_dict()>, ...],           # optional, oldest first
-          "curve": {"step": [...], "loss": [...], "accuracy": [...]}  # optional
+          "curve": {"step": [...], "loss": [...], "accuracy": [...]},  # optional
+          "sha256": {"model": "<hex>", "data_file": "<hex>"}          # optional, see below
         }
       }
     }
@@ -20,6 +21,11 @@ same JSON form as ``python -m core run`` (non-finite numbers as null, with the
 non-finite flags and counts kept). `curve` is the loss/accuracy curve over
 steps, which may reach further back than the stored snapshots.
 
+A config that uses the user's own files (architecture 'user' with its `model` file, dataset
+'file' with its `data_file`) is saved with the SHA-256 of each file as it was when saved.
+`load_session` refuses a session whose file is gone (SessionError naming it) and lists, in
+`Session.warnings`, each file whose contents changed since: it opens, with the file as it is now.
+
 Reading is all-or-nothing: a damaged (not JSON, truncated), foreign (JSON but
 not a session) or newer-version file, or any bad part inside, raises
 `SessionError` naming the problem, and nothing is returned.
@@ -27,11 +33,12 @@ not a session) or newer-version file, or any bad part inside, raises
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
 
-from .config import ConfigError, SimConfig
+from .config import USER_ARCHITECTURES, ConfigError, SimConfig, parse_model_ref
+from .data_files import file_digest
 from .files import atomic_write_text
 from .snapshot import Snapshot, from_json_float, json_float
 
@@ -67,6 +74,7 @@ class Entry:
     config: SimConfig
     snapshots: tuple[Snapshot, ...] = ()
     curve: Curve | None = None
+    sha256: Mapping[str, str] = field(default_factory=dict)  # field name ('model', 'data_file') -> the file's digest
 
     def to_dict(self, with_snapshots: bool = True) -> dict[str, Any]:
         out: dict[str, Any] = {"config": self.config.to_dict()}
@@ -74,6 +82,8 @@ class Entry:
             out["snapshots"] = [s.to_dict() for s in self.snapshots]
         if with_snapshots and self.curve is not None:
             out["curve"] = self.curve.to_dict()
+        if self.sha256:
+            out["sha256"] = dict(self.sha256)
         return out
 
 
@@ -82,6 +92,7 @@ class Session:
     """Named configurations, in order; `main` is the window's own."""
 
     entries: Mapping[str, Entry] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()  # set by load_session: the user's files that changed since the save
 
     @classmethod
     def single(cls, config: SimConfig, snapshots=(), curve: Curve | None = None) -> "Session":
@@ -102,6 +113,7 @@ def save_session(path: Path | str, session: Session, with_snapshots: bool = True
     """Write `session` to `path` atomically (readers see the old file or the new one)."""
     if not session.entries:
         raise SessionError("a session needs at least one configuration")
+    session = Session({name: _with_digests(e) for name, e in session.entries.items()})
     text = session.to_json(with_snapshots)
     try:
         atomic_write_text(Path(path), text)
@@ -122,7 +134,50 @@ def load_session(path: Path | str) -> Session:
         raise SessionError(f"{path} is not a text file (not UTF-8), so not a session") from None
     except OSError as exc:
         raise SessionError(f"cannot read {path}: {exc.strerror or exc}") from None
-    return parse_session(text, path.name)
+    session = parse_session(text, path.name)
+    warnings = tuple(w for name, entry in session.entries.items()
+                     for w in _check_files(entry, f"{path.name}: configs.{name}"))
+    return Session(session.entries, warnings)
+
+
+def used_files(config: SimConfig) -> dict[str, str]:
+    """The user's files `config` reads: field name ('model', 'data_file') -> the file's path."""
+    out = {}
+    if config.architecture in USER_ARCHITECTURES:
+        out["model"] = parse_model_ref(config.model)[0]
+    if config.dataset == "file":
+        out["data_file"] = config.data_file
+    return out
+
+
+def _with_digests(entry: Entry) -> Entry:
+    """`entry` with the SHA-256 of each of the user's files its config reads (SessionError if one is gone)."""
+    digests = {}
+    for name, path in used_files(entry.config).items():
+        try:
+            digests[name] = file_digest(path)
+        except OSError as exc:
+            raise SessionError(f"cannot read {path} ({name}) to record its SHA-256: {exc.strerror or exc}") from None
+    return replace(entry, sha256=digests)
+
+
+def _check_files(entry: Entry, where: str) -> list[str]:
+    """Warnings for the entry's files that changed since the save; SessionError for one that is gone."""
+    warnings = []
+    for name, path in used_files(entry.config).items():
+        try:
+            digest = file_digest(path)
+        except FileNotFoundError:
+            raise SessionError(f"{where}: the {name.replace('_', ' ')} {path} is gone (moved or deleted); put it "
+                               f"back, or open the session's config and choose another file") from None
+        except OSError as exc:
+            raise SessionError(f"{where}: cannot read the {name.replace('_', ' ')} {path}: "
+                               f"{exc.strerror or exc}") from None
+        saved = entry.sha256.get(name)
+        if saved is not None and saved != digest:
+            warnings.append(f"{Path(path).name} changed since the session was saved (SHA-256 differs): "
+                            "it opens as it is now, so the numbers may differ from the saved ones.")
+    return warnings
 
 
 def parse_session(text: str, source: str = "session") -> Session:
@@ -150,7 +205,7 @@ def parse_session(text: str, source: str = "session") -> Session:
 def _entry(raw: Any, where: str) -> Entry:
     if not isinstance(raw, dict) or "config" not in raw:
         raise SessionError(f"{where}: expected an object with a \"config\"")
-    unknown = set(raw) - {"config", "snapshots", "curve"}
+    unknown = set(raw) - {"config", "snapshots", "curve", "sha256"}
     if unknown:
         raise SessionError(f"{where}: unknown key(s) {', '.join(sorted(map(repr, unknown)))}")
     config_data = raw["config"]
@@ -172,7 +227,11 @@ def _entry(raw: Any, where: str) -> Entry:
     if depths - {config.depth}:
         raise SessionError(f"{where}.snapshots: layer counts {sorted(depths)} do not match the config's "
                            f"depth {config.depth}")
-    return Entry(config, snapshots, curve)
+    digests = raw.get("sha256", {})
+    if not isinstance(digests, dict) or not all(
+            k in ("model", "data_file") and isinstance(v, str) and len(v) == 64 for k, v in digests.items()):
+        raise SessionError(f"{where}.sha256: expected an object of 64-digit hex digests for 'model' and 'data_file'")
+    return Entry(config, snapshots, curve, digests)
 
 
 def _curve(raw: Any) -> Curve:

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from .activations import ACTIVATIONS
-from .config import RECURRENT_ARCHITECTURES, SimConfig
+from .config import RECURRENT_ARCHITECTURES, USER_ARCHITECTURES, SimConfig
 from .data import DATASETS, input_dim_for
 from .inits import expected_weight_std
 
@@ -170,6 +170,9 @@ def hidden_sigma_w2(cfg: SimConfig) -> float:
 
 def not_applicable(cfg: SimConfig) -> str | None:
     """Why the mean-field recursion does not describe `cfg`, or None when it does."""
+    if cfg.architecture in USER_ARCHITECTURES:
+        return ("no mean-field prediction for your own model: the recursion is derived for the built-in "
+                "networks of `depth` layers of `width` units, and your file may build any network")
     if cfg.architecture in RECURRENT_ARCHITECTURES:
         return (f"no mean-field prediction for '{cfg.architecture}': the recursion assumes fresh independent "
                 "weights at every layer, while a recurrent network reuses W_hh at every time step "

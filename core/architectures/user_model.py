@@ -173,10 +173,20 @@ class UserNetwork(nn.Module):
         were called; returns the output."""
         candidates = explicit if explicit is not None else weighted_leaves(self.module)
         order: list[nn.Module] = []
+        entered: list[str] = []  # the leaf modules entered, to say which one a failing forward was in
         handles = [m.register_forward_hook(lambda m, _i, _o: order.append(m) if m not in order else None)
                    for m in candidates]
+        handles += [m.register_forward_pre_hook(lambda _m, _i, name=name: entered.append(name))
+                    for name, m in self.module.named_modules() if name and not any(True for _ in m.children())]
         try:
             out = self.module(x)
+        except Exception as exc:
+            if entered:
+                try:
+                    exc.vp_module = f"{entered[-1]} ({type(self.module.get_submodule(entered[-1])).__name__})"
+                except AttributeError:  # an exception type without a __dict__
+                    pass
+            raise
         finally:
             for h in handles:
                 h.remove()
@@ -268,8 +278,9 @@ def build_user_model(cfg: SimConfig, input_shape: tuple[int, ...], n_classes: in
         raise
     except Exception as exc:  # noqa: BLE001
         shape = "×".join(map(str, (CHECK_BATCH, *input_shape)))
-        raise UserModelError(f"{_where(path, exc)}: forward on a batch of shape {shape} (the data's) failed: "
-                             f"{_one_line(exc)}") from None
+        inside = f" in module {exc.vp_module}" if hasattr(exc, "vp_module") else ""
+        raise UserModelError(f"{_where(path, exc)}: forward on a batch of shape {shape} (the data's) failed"
+                             f"{inside}: {_one_line(exc)}") from None
     finally:
         module.train(was_training)
     want = (CHECK_BATCH, *input_shape) if reconstruct else (CHECK_BATCH, n_classes)
