@@ -244,6 +244,7 @@ def _choice(values: tuple[str, ...]) -> Callable[[], Connector]:
 # The binding table: every SimConfig field, exactly once.
 FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("architecture", "Network", "Architecture", _choice(cc.ARCHITECTURES)),
+    FieldSpec("model", "Network", "Model file", TextConnector),
     FieldSpec("depth", "Network", "Depth", DepthConnector),
     FieldSpec("width", "Network", "Width", lambda: IntSliderConnector(1, cc.MAX_WIDTH)),
     FieldSpec("activation", "Network", "Activation", _choice(cc.ACTIVATION_NAMES)),
@@ -257,6 +258,8 @@ FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("forget_bias", "Initialization", "LSTM forget bias",
               lambda: DoubleSliderConnector(-cc.MAX_FORGET_BIAS, cc.MAX_FORGET_BIAS, decimals=2)),
     FieldSpec("dataset", "Data", "Dataset", _choice(cc.DATASET_NAMES)),
+    FieldSpec("data_file", "Data", "Data file", TextConnector),
+    FieldSpec("label_column", "Data", "Label column", TextConnector),
     FieldSpec("input_dim", "Data", "Input dim", lambda: SpinConnector(1, cc.MAX_INPUT_DIM)),
     FieldSpec("n_samples", "Data", "Samples", lambda: SpinConnector(cc.MIN_SAMPLES, cc.MAX_SAMPLES)),
     FieldSpec("batch_size", "Data", "Batch size", lambda: SpinConnector(1, cc.MAX_SAMPLES)),

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox, QWidget
 
 
 def with_suffix(path: str, selected_filter: str) -> str:
@@ -26,6 +26,10 @@ class Dialogs:
     def save_path(self, caption: str, filters: str, suggested: str) -> str:
         path, chosen = QFileDialog.getSaveFileName(self.parent, caption, suggested, filters)
         return with_suffix(path, chosen)
+
+    def choose(self, title: str, label: str, items: list[str]) -> str:
+        item, ok = QInputDialog.getItem(self.parent, title, label, items, 0, False)
+        return item if ok else ""
 
     def error(self, title: str, message: str) -> None:
         QMessageBox.warning(self.parent, title, message)

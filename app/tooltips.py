@@ -122,6 +122,11 @@ TOOLTIPS: dict[str, str] = {
         "how far one step off a cliff can jump."
     ),
     "clip_threshold": "Threshold for gradient clipping (logarithmic slider): the maximum norm, or the maximum |entry|.",
+    "model": "Your own model for architecture 'user': FILE.py:FACTORY, where FACTORY(cfg) returns a torch.nn.Module "
+             "(File → Open model… picks it). The file runs in this program with your permissions: open only files you trust.",
+    "data_file": "Your own data for dataset 'file': a .csv (numeric features, label in the last column) or an .npz "
+                 "(arrays x and y) (File → Open data… picks it).",
+    "label_column": "The CSV's label column, by header name or 1-based number; empty: the last column.",
     "seed": "Random seed for data, initialization and batches: the same seed and config give the same run on the CPU.",
     "device": "Where to compute: auto (CUDA if available, else CPU), cpu, or cuda (falls back to the CPU with a notice if CUDA is absent).",
 }

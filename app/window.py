@@ -30,6 +30,7 @@ from .compare_window import CompareWindow
 from .controls import ControlPanel
 from .exports import export_plots as write_plots
 from .jobs import time_left
+from .open_files import OpenFiles
 from .panels.diagnoses import DiagnosesList
 from .panels.layer_table import LayerTable
 from .panels.noise import NoisePanel
@@ -151,6 +152,8 @@ class MainWindow(RunCommands, QMainWindow):
         self.table_action.toggled.connect(self._toggle_table)
         self.table_dock.visibilityChanged.connect(lambda v: self.table_action.setChecked(v))
         self._build_file_menu()
+        self.open_files = OpenFiles(self)
+        self.open_files.install(self.file_menu, before=self.file_actions["save"])
         self._build_guidance_docks()
         self._build_scenarios_menu()
         # W_hh spectrum (rnn): eigenvalues are computed by the worker only while this dock is open
@@ -369,7 +372,7 @@ class MainWindow(RunCommands, QMainWindow):
 
     # --- File menu: sessions, exports, remembered state ---------------------------------
     def _build_file_menu(self) -> None:
-        menu = self.menuBar().addMenu("&File")
+        menu = self.file_menu = self.menuBar().addMenu("&File")
         self.file_actions: dict[str, QAction] = {}
         for item in (
             ("open", "&Open session…", "Ctrl+O", self.open_session),
@@ -420,6 +423,8 @@ class MainWindow(RunCommands, QMainWindow):
         except ConfigError as exc:  # e.g. more than the memory budget allows
             self._report("Cannot open the session", exc)
             return False
+        if session.warnings:  # the user's model or data file changed since the save
+            self.message_label.setText(" ".join([self.message_label.text(), *session.warnings]))
         return True
 
     def apply_session(self, entry: Entry, source: str = "the session") -> None:
@@ -497,4 +502,5 @@ class MainWindow(RunCommands, QMainWindow):
         ended = [window.shutdown(left()) for window in self.compare_windows]
         ended.append(super().shutdown(left()))
         ended.append(self.theory.shutdown(left()))
+        ended.append(self.open_files.shutdown(left()))
         return all(ended)

@@ -35,6 +35,9 @@ class FakeDialogs:
     def save_path(self, caption, filters, suggested):
         return self.answers.pop(0)
 
+    def choose(self, title, label, items):
+        return self.answers.pop(0)
+
     def error(self, title, message):
         self.errors.append((title, message))
 
