@@ -289,6 +289,10 @@ def _classes(path: Path, labels, what: str, where, hint: str = "") -> tuple[np.n
             keys = np.array([int(s) for s in text], dtype=np.int64)  # all integers: sort numerically
         except ValueError:
             keys = text
+            if all(_is_number(s) for s in text):  # numbers, some not integers: a regression target
+                i = next(i for i, s in enumerate(text) if not float(s).is_integer())
+                raise DataFileError(f"{path}: {what}, {where(i)}: {text[i]} is not a class label "
+                                    "(integers or strings; regression targets are not supported)") from None
     uniques, y = np.unique(keys, return_inverse=True)
     if len(uniques) < 2:
         raise DataFileError(f"{path}: {what} holds a single class ({uniques[0]!s}); classification needs at least 2")
