@@ -12,6 +12,7 @@ CONTRACT_DEFAULTS = dict(
     dataset="spirals",
     input_dim=32, n_samples=2048, batch_size=128, grad_accum=1, optimizer="sgd", lr=0.05, momentum=0.9,
     weight_decay=0.0, warmup_steps=0, clip_mode="none", clip_threshold=1.0, seed=0, device="auto",
+    model="", data_file="", label_column="",
 )
 
 
@@ -24,9 +25,10 @@ def test_contract_value_lists():
                                   "softplus", "linear", "shifted_relu")
     assert C.INIT_NAMES == ("zeros", "constant", "normal", "uniform", "xavier_uniform", "xavier_normal",
                             "kaiming_uniform", "kaiming_normal", "lecun_normal", "orthogonal")
-    assert C.DATASET_NAMES == ("gaussian", "spirals", "circles", "xor", "moons", "digits", "first_token", "adding")
+    assert C.DATASET_NAMES == ("gaussian", "spirals", "circles", "xor", "moons", "digits", "first_token", "adding",
+                               "file")
     assert C.OPTIMIZERS == ("sgd", "momentum", "adam", "radam", "rmsprop")
-    assert C.ARCHITECTURES == ("mlp", "residual", "rnn", "lstm")
+    assert C.ARCHITECTURES == ("mlp", "residual", "rnn", "lstm", "user", "user_autoencoder")
 
 
 @pytest.mark.parametrize("field,value,fragment", [
