@@ -58,6 +58,8 @@ def unshared_fields(a: SimConfig, b: SimConfig) -> tuple[str, ...]:
     names = ["dataset", "n_samples", "seed", "batch_size", "grad_accum"]  # a step draws batch_size × grad_accum
     if "gaussian" in (a.dataset, b.dataset):
         names.insert(2, "input_dim")  # only the Gaussian data has a configurable input dimension
+    if "file" in (a.dataset, b.dataset):
+        names[1:1] = ["data_file", "label_column"]  # the user's own data: which file, which labels
     return tuple(n for n in names if getattr(a, n) != getattr(b, n))
 
 

@@ -199,3 +199,19 @@ def test_session_records_the_hash_warns_when_changed_and_fails_when_gone(tmp_pat
     path.unlink()
     with pytest.raises(SessionError, match=f"s.json: configs.main: the model {path} is gone"):
         load_session(saved)
+
+
+def test_ab_comparison_and_diagnoses_work_with_a_user_model():
+    from core.compare import Comparer, ConfigPair
+    from core.diagnoses import diagnose
+
+    a = _cfg(f"{EXAMPLE}:make", activation="relu")
+    comparer = Comparer(ConfigPair(a, a.replace(activation="tanh")))
+    # the activation holds no weights: one seed, the same initial weights on both sides
+    for p, q in zip(comparer.sim_a.model.parameters(), comparer.sim_b.model.parameters()):
+        assert torch.equal(p, q)
+    comparison = comparer.step(2)
+    assert comparison.a.depth == comparison.b.depth == 3 and comparison.step == 2
+    assert np.isfinite(comparison.diff.log10_ratio).all()
+    assert torch.equal(comparer.sim_a._sampler.next_indices(), comparer.sim_b._sampler.next_indices())
+    assert isinstance(diagnose(comparison.a, a), list)
