@@ -127,6 +127,17 @@ def peek_shape(path_text: str, label_column: str = "") -> Shape:
     return _remember(_SHAPES, key, shape)
 
 
+def known_classes(path_text: str, label_column: str = "") -> int | None:
+    """The number of classes of a file already read (load_table's cache), else None: counting them
+    needs every label read."""
+    try:
+        key = (*_key(Path(path_text).expanduser()), label_column)
+    except OSError:
+        return None
+    table = _TABLES.get(key)
+    return None if table is None else table.n_classes
+
+
 def example_shape_for(table_example: tuple[int, ...], architecture: str) -> tuple[int, ...]:
     """The shape one example is given to `architecture` in: as stored for the user's model and the
     image architectures, else flattened."""

@@ -120,6 +120,8 @@ RECURRENT_BUILDER = '''def build_network(cfg, input_dim: int, n_classes: int, ge
 USER_BUILDER = '''def build_network(cfg, input_dim: int, n_classes: int, generator: torch.Generator) -> nn.Module:
     """Your model: {factory}(cfg) from {path}, imported from your file (it runs with your permissions),
     built with torch's generator seeded from `generator` as Vanishing Point builds it."""
+    import importlib.util
+
     spec = importlib.util.spec_from_file_location("user_model", {path!r})
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -192,7 +194,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import importlib.util
 import math
 import sys
 from dataclasses import dataclass, field

@@ -21,7 +21,7 @@ import torch
 
 from .config import RECURRENT_ARCHITECTURES, SEQUENCE_DATASETS, USER_ARCHITECTURES, ConfigError, SimConfig
 from .data import FIRST_TOKEN_SYMBOLS, input_dim_for
-from .data_files import MAX_CLASSES, peek_shape
+from .data_files import MAX_CLASSES, known_classes, peek_shape
 from .stats import HIST_BINS, HIST_MAX_VALUES
 
 BUDGET_ENV = "VP_MEMORY_BUDGET_MB"
@@ -88,9 +88,10 @@ class MemoryEstimate:
 def data_shape(cfg: SimConfig) -> tuple[int, int, int]:
     """(samples, input features as the network sees them, classes) of the data set `cfg` makes
     (see core.data; per time step for a recurrent network on a sequence set)."""
-    classes = {"digits": 10, "first_token": FIRST_TOKEN_SYMBOLS, "file": MAX_CLASSES}.get(cfg.dataset, 2)
+    classes = {"digits": 10, "first_token": FIRST_TOKEN_SYMBOLS}.get(cfg.dataset, 2)
     samples = min(cfg.n_samples, DIGITS_SAMPLES) if cfg.dataset == "digits" else cfg.n_samples
-    if cfg.dataset == "file":  # at most the classes' cap: the count needs the labels read
+    if cfg.dataset == "file":  # the classes of a file not read yet: at most the cap
+        classes = known_classes(cfg.data_file, cfg.label_column) or MAX_CLASSES
         samples = min(cfg.n_samples, peek_shape(cfg.data_file, cfg.label_column).n)
     return samples, input_dim_for(cfg), classes
 

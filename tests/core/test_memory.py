@@ -55,9 +55,12 @@ def test_exact_parts_match_the_tensors_of_a_real_simulator(changes):
     assert nbytes(sim._buffers.values()) < est.statistics
 
 
+EXAMPLE_DATA = Path(__file__).resolve().parents[2] / "resources" / "examples" / "blobs.csv"
+
+
 @pytest.mark.parametrize("name", DATASET_NAMES)
 def test_data_shape_matches_every_data_set(name):
-    cfg = SimConfig(dataset=name, n_samples=2000, input_dim=7)
+    cfg = SimConfig(dataset=name, n_samples=2000, input_dim=7, data_file=str(EXAMPLE_DATA))
     data = DATASETS[name](cfg, torch.Generator().manual_seed(0))
     assert data_shape(cfg) == (len(data.y), data.input_dim, data.n_classes)
 

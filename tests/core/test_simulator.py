@@ -1,4 +1,5 @@
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -208,7 +209,8 @@ def test_exploding_network_is_flagged_not_crashing():
 @pytest.mark.parametrize("name", DATASET_NAMES)
 def test_every_dataset(name):
     from core.data import DATASETS, input_dim_for
-    cfg = SimConfig(dataset=name, n_samples=600, input_dim=5)
+    blobs = Path(__file__).resolve().parents[2] / "resources" / "examples" / "blobs.csv"  # for 'file'
+    cfg = SimConfig(dataset=name, n_samples=600, input_dim=5, data_file=str(blobs))
     ds = DATASETS[name](cfg, torch.Generator().manual_seed(0))
     assert ds.x.shape == (600, input_dim_for(cfg)) and ds.x.dtype == torch.float32
     assert set(ds.y.unique().tolist()) == set(range(ds.n_classes))
