@@ -20,8 +20,8 @@ from .stats import SATURATION_FRACTION
 
 # --- thresholds (each with its source) -------------------------------------------------
 # Vanishing: a layer's ‖∂L/∂z‖ below this fraction of the last hidden layer's (the snapshot's
-# output-side reference; the readout is not a hidden layer): six decades is the project's definition
-# of a vanished gradient.
+# output-side reference; the readout is not a hidden layer): an error at six decades, where
+# IMBALANCE_RATIO already warns at two.
 VANISHING_RATIO = 1e-6
 # Exploding: above this multiple of the last hidden layer's; the mirror image of VANISHING_RATIO.
 EXPLODING_RATIO = 1e6
