@@ -17,6 +17,8 @@ from core import ConfigError, memory
 from core.cli import EXIT_BAD_INPUT, Parser, UsageError, add_config_arguments, config_from_args
 from core.cli_kit import side_with_overrides
 from core.compare import ConfigPair
+from core.config import USER_ARCHITECTURES
+from core.simulator import Simulator
 
 SCREENSHOT_TIMEOUT_S = 300
 
@@ -54,6 +56,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise UsageError(f"--size must look like 1600x1000, got {args.size!r}")
         memory.set_budget_mb(args.memory_budget)  # also applies to every network the window builds
         memory.check_fits(config, gui=True)
+        for side in (pair.a, pair.b) if pair is not None else (config,):
+            if side.architecture in USER_ARCHITECTURES or side.dataset == "file":
+                Simulator(side)  # the user's model and data files: one clear line now, not a dialog later
     except (UsageError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -75,7 +80,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:  # remembers its configuration and geometry; CONFIG, --scenario or --set on the command line win
         from .settings import default_settings
 
-        explicit = args.config is not None or scenario is not None or bool(args.set)
+        explicit = (args.config is not None or scenario is not None or bool(args.set)
+                    or any(v is not None for v in (args.model, args.data, args.label)))
         window = MainWindow(config if explicit else None, settings=default_settings())
     if scenario is not None and pair is None:
         window.show_scenario(scenario)
