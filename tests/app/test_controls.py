@@ -20,7 +20,8 @@ NEW_VALUES = {
     "init_gain": 2.0, "bias_std": 0.1, "forget_bias": 2.5, "dataset": "circles", "input_dim": 12, "n_samples": 256,
     "batch_size": 32, "grad_accum": 2, "optimizer": "radam", "lr": 0.001, "momentum": 0.5, "weight_decay": 0.01,
     "warmup_steps": 10, "clip_mode": "norm",
-    "clip_threshold": 5.0, "seed": 42, "device": "cpu",
+    "clip_threshold": 5.0, "seed": 42, "device": "cpu", "model": "/models/net.py:make", "data_file": "/data/d.csv",
+    "label_column": "species",
 }
 
 

@@ -39,7 +39,7 @@ def step_to(qtbot, w, n):
 
 def test_file_menu_lists_every_action(window):
     texts = [a.text().replace("&", "") for a in window.menuBar().actions()[0].menu().actions() if a.text()]
-    assert texts == ["Open session…", "Save session…", "Save session with recorded steps…",
+    assert texts == ["Open session…", "Open model…", "Open data…", "Save session…", "Save session with recorded steps…",
                      "Export plots (PNG/SVG)…", "Export statistics (CSV/JSON)…", "Export PyTorch script…",
                      "Restore defaults"]
 
