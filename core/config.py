@@ -292,9 +292,10 @@ def _validate_files(cfg: SimConfig) -> None:
         parse_model_ref(cfg.model)
     elif cfg.architecture in USER_ARCHITECTURES:
         raise ConfigError("model", f"architecture {cfg.architecture!r} needs a model file: "
-                                   "model=FILE.py:FACTORY (--model on the command line)")
+                                   "model=FILE.py:FACTORY (File → Open model… in the window, "
+                                   "--model on the command line)")
     if cfg.data_file and not cfg.data_file.lower().endswith(DATA_FILE_SUFFIXES):
         raise ConfigError("data_file", f"expected a .csv or .npz file, got {cfg.data_file!r}")
     if cfg.dataset == "file" and not cfg.data_file:
         raise ConfigError("data_file", "dataset 'file' needs a data file: data_file=FILE.csv or FILE.npz "
-                                       "(--data on the command line)")
+                                       "(File → Open data… in the window, --data on the command line)")

@@ -23,6 +23,7 @@ import csv
 import hashlib
 import math
 import os
+import struct
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -366,12 +367,42 @@ def _npz_shape(path: Path) -> Shape:
     return Shape(xs[0], tuple(xs[1:]))
 
 
+def _stored_array(path: Path, member: str) -> np.ndarray | None:
+    """A memory map of an uncompressed member (numpy.savez stores them so), or None when it is
+    compressed (numpy.savez_compressed): then it is read through zipfile."""
+    with zipfile.ZipFile(path) as zf:
+        info = zf.getinfo(member)
+    if info.compress_type != zipfile.ZIP_STORED:
+        return None
+    with path.open("rb") as fh:
+        fh.seek(info.header_offset)
+        local = fh.read(30)  # the local file header: its name and extra field lengths end it
+        if len(local) < 30 or local[:4] != b"PK\x03\x04":
+            return None
+        name_len, extra_len = struct.unpack("<HH", local[26:30])
+        fh.seek(info.header_offset + 30 + name_len + extra_len)
+        try:
+            version = np.lib.format.read_magic(fh)
+            read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, fortran, dtype = read(fh)
+        except ValueError:
+            return None
+        offset = fh.tell()
+    if dtype.hasobject or math.prod(shape) == 0:
+        return None
+    return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape, order="F" if fortran else "C")
+
+
 def _read_npz(path: Path) -> Table:
     members, xs, _ = _npz_arrays(path)
+    mapped = _stored_array(path, members["x"])
+    x = None if mapped is None else np.array(mapped, dtype=np.float32, order="C")  # read once, into float32
+    del mapped
     with np.load(path, allow_pickle=False) as npz:
-        x = npz["x"]
-        if x.dtype != np.float32:
-            x = x.astype(np.float32)  # numbers held once, as float32
+        if x is None:
+            x = npz["x"]
+            if x.dtype != np.float32:
+                x = x.astype(np.float32)  # numbers held once, as float32
         y_raw = npz["y"]
     finite = np.isfinite(x)
     if not finite.all():

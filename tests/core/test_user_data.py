@@ -193,3 +193,15 @@ def test_exported_script_trains_like_the_simulator(tmp_path):
     sim = Simulator(cfg)
     expected = [sim.step(1).loss for _ in range(2)]
     np.testing.assert_allclose(losses, expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize("save", [np.savez, np.savez_compressed])
+def test_npz_stored_or_compressed_reads_the_same(tmp_path, save):
+    # np.savez stores members uncompressed (read through a memory map), savez_compressed deflates them
+    x = np.asfortranarray(RNG.normal(size=(40, 7)))
+    path = tmp_path / "d.npz"
+    save(path, x=x, y=np.array(["b", "a"] * 20))
+    table = load_table(str(path))
+    np.testing.assert_array_equal(table.x, x.astype(np.float32))
+    assert table.classes == ("a", "b") and table.y.tolist() == [1, 0] * 20
+    assert (data_files._stored_array(path, "x.npy") is not None) == (save is np.savez)
