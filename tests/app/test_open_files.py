@@ -70,3 +70,20 @@ def test_open_bad_data_shows_the_row_and_keeps_the_data(qtbot, window, tmp_path)
     ok, _ = _open(qtbot, window, window.open_files.open_data, str(good))
     assert ok and window.state.requested.dataset == "file"
     assert window.state.requested.data_file == str(good.resolve())
+
+
+def test_session_with_a_model_warns_when_the_file_changed(qtbot, window, tmp_path):
+    mine = tmp_path / "mine.py"
+    mine.write_text(EXAMPLE.read_text())
+    ok, _ = _open(qtbot, window, window.open_files.open_model, str(mine))
+    assert ok
+    qtbot.waitUntil(lambda: window.state.config.architecture == "user", timeout=60_000)
+    saved = tmp_path / "s.json"
+    assert window.save_session(path=str(saved))
+    mine.write_text(mine.read_text() + "\n# edited\n")
+    assert window.open_session(str(saved))
+    assert "mine.py changed since the session was saved (SHA-256 differs)" in window.message_label.text()
+    mine.unlink()
+    assert not window.open_session(str(saved))
+    assert window.dialogs.errors[-1][0] == "Cannot open the session"
+    assert f"the model {mine.resolve()} is gone" in window.dialogs.errors[-1][1]
