@@ -185,38 +185,36 @@ def _first_row(path: Path) -> list[str] | None:
     return None
 
 
-def _label_index(path: Path, first: list[str], header: bool, label_column: str) -> int:
-    """The label's 0-based column from `label_column` (header name or 1-based number; '' = the last)."""
+def _csv_layout(path: Path, label_column: str) -> tuple[list[str], bool, int]:
+    """The first row, whether it is a header, and the label's 0-based column: `label_column` is a
+    header name or a 1-based number ('' = the last column); a header name wins over a number."""
+    first = _first_row(path)
+    if first is None:
+        raise DataFileError(f"{path} is empty: expected rows of numeric features and a label")
     n = len(first)
+    if n < 2:
+        raise DataFileError(f"{path}: row 1 has {n} column; expected at least one feature and a label")
+    names = [c.strip() for c in first]
     if not label_column:
-        return n - 1
-    names = [c.strip() for c in first] if header else []
-    if label_column in names:
-        return names.index(label_column)
-    if label_column.strip().isdigit() and 1 <= int(label_column) <= n:
-        return int(label_column) - 1
-    allowed = f"a header name ({', '.join(names)}) or " if header else "(the file has no header row) "
-    raise DataFileError(f"{path}: no label column {label_column!r}; allowed: {allowed}a column number 1..{n}")
+        label = n - 1
+    elif label_column.strip().isdigit() and 1 <= int(label_column) <= n:
+        label = int(label_column) - 1
+    elif label_column in names:
+        label = names.index(label_column)
+    else:
+        label = None
+    header = label is None or _has_header(first, label)
+    if header and label_column in names:
+        label = names.index(label_column)
+    if label is None or (label_column and not header and not label_column.strip().isdigit()):
+        allowed = f"a header name ({', '.join(names)}) or " if header else "(the file has no header row) "
+        raise DataFileError(f"{path}: no label column {label_column!r}; allowed: {allowed}a column number 1..{n}")
+    return first, header, label
 
 
 def _has_header(first: list[str], label: int) -> bool:
     """A first row whose feature cells are not all numbers is a header."""
     return not all(_is_number(c) for i, c in enumerate(first) if i != label)
-
-
-def _csv_layout(path: Path, label_column: str) -> tuple[list[str], bool, int]:
-    first = _first_row(path)
-    if first is None:
-        raise DataFileError(f"{path} is empty: expected rows of numeric features and a label")
-    if len(first) < 2:
-        raise DataFileError(f"{path}: row 1 has {len(first)} column; expected at least one feature and a label")
-    # the header test needs the label's column, which a named label column gives only with a header:
-    # try the last column first, then the named one
-    header = _has_header(first, len(first) - 1) or (
-        bool(label_column) and label_column in [c.strip() for c in first])
-    label = _label_index(path, first, header, label_column)
-    header = header or _has_header(first, label)
-    return first, header, label
 
 
 def _csv_shape(path: Path, label_column: str) -> Shape:

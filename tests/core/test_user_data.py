@@ -205,3 +205,11 @@ def test_npz_stored_or_compressed_reads_the_same(tmp_path, save):
     np.testing.assert_array_equal(table.x, x.astype(np.float32))
     assert table.classes == ("a", "b") and table.y.tolist() == [1, 0] * 20
     assert (data_files._stored_array(path, "x.npy") is not None) == (save is np.savez)
+
+
+def test_label_column_by_number_in_a_headerless_file(tmp_path):
+    # the string labels in column 1 must not make row 1 look like a header
+    path = _write(tmp_path, "d.csv", "cat,1,2\ndog,3,5\ncat,2,2\n")
+    table = load_table(str(path), "1")
+    np.testing.assert_array_equal(table.x, [[1, 2], [3, 5], [2, 2]])
+    assert table.classes == ("cat", "dog") and table.y.tolist() == [0, 1, 0]
