@@ -26,6 +26,10 @@ STAGES = {"forward", "loss", "backward", "update"}
 NAN, INF = float("nan"), float("inf")
 
 RECURRENT = ("rnn", "lstm")
+# the built-in networks and data sets; the user's own model and data need files, and are tested
+# in tests/core/test_user_model.py and test_user_data.py
+BUILT_IN_ARCHITECTURES = tuple(a for a in C.ARCHITECTURES if a not in C.USER_ARCHITECTURES)
+BUILT_IN_DATASETS = tuple(d for d in C.DATASET_NAMES if d != "file")
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -44,12 +48,12 @@ def log_uniform(lo: float, hi: float) -> st.SearchStrategy[float]:
 
 # field -> (valid values, invalid values: out of range, non-finite, wrong type, unknown name)
 NAMES = {
-    "architecture": (C.ARCHITECTURES * 4, ["transformer", "", 3, None]),
+    "architecture": (BUILT_IN_ARCHITECTURES * 4, ["transformer", "", 3, None]),
     "activation": (C.ACTIVATION_NAMES, ["rleu", "Tanh", 1.0]),
     "init": (C.INIT_NAMES, ["kaiming", "he", None]),
     "init_mode": (C.INIT_MODES, ["fan_avg", 0]),
     "normalization": (C.NORMALIZATIONS, ["groupnorm", True]),
-    "dataset": (C.DATASET_NAMES, ["mnist", ["spirals"]]),
+    "dataset": (BUILT_IN_DATASETS, ["mnist", ["spirals"]]),
     "optimizer": (C.OPTIMIZERS, ["lbfgs", "SGD"]),
     "clip_mode": (C.CLIP_MODES, ["global", 2]),
     "device": (("cpu", "auto", "cuda"), ["gpu", "tpu", 0]),
@@ -235,7 +239,7 @@ def test_every_activation_init_normalization_architecture_runs_cleanly():
     """The full product (11 × 10 × 3 × 4 = 1320 combinations)
     on a tiny network, with a large init std so that many combinations go non-finite."""
     ran = 0
-    for arch, act, init, norm in itertools.product(C.ARCHITECTURES, C.ACTIVATION_NAMES,
+    for arch, act, init, norm in itertools.product(BUILT_IN_ARCHITECTURES, C.ACTIVATION_NAMES,
                                                    C.INIT_NAMES, C.NORMALIZATIONS):
         try:
             cfg = SimConfig(architecture=arch, activation=act, init=init, normalization=norm, depth=3, width=4,
@@ -246,7 +250,7 @@ def test_every_activation_init_normalization_architecture_runs_cleanly():
         run_and_check(cfg, steps=(1,))
         ran += 1
     refused = len(RECURRENT) * len(C.ACTIVATION_NAMES) * len(C.INIT_NAMES)  # recurrent × batchnorm
-    assert ran == len(C.ARCHITECTURES) * len(C.ACTIVATION_NAMES) * len(C.INIT_NAMES) * len(C.NORMALIZATIONS) - refused
+    assert ran == len(BUILT_IN_ARCHITECTURES) * len(C.ACTIVATION_NAMES) * len(C.INIT_NAMES) * len(C.NORMALIZATIONS) - refused
 
 
 def test_histograms_bin_exactly_the_finite_values():
