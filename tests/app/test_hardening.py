@@ -26,6 +26,10 @@ TYPED = {
     "clip_threshold": ["0", "-2", "inf", "1e-12"],
     "seed": ["abc", "-1", "1.5", "9223372036854775808", "", "1e3", "12"],
     "weight_decay": ["-0.01", "nan", "decay", "1e-4"],
+    # the user's files: references are checked as typed (the files when used, by a user architecture or 'file')
+    "model": ["abc", "net.txt:make", "net.py:", "net.py:2x", "net.py:make"],
+    "data_file": ["abc", "d.txt", "d.csv"],
+    "label_column": ["species"],
 }
 GENERIC = ["abc", "-1", "nan", "", "inf"]  # for a typed box added later
 
