@@ -14,6 +14,8 @@ from core.scenarios import (
 
 from .test_simulator import TOL  # the fast.ai layer's sampling tolerance, derived there
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/core/conftest.py: small nets, loaded machine
+
 LN2 = math.log(2.0)  # cross-entropy of a uniform guess between two classes (the spirals)
 
 
