@@ -7,6 +7,7 @@ seeds 0-2 given in the comment; the scenarios themselves run at their own seed 0
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -16,7 +17,7 @@ import torch
 from torch import nn
 
 from core import Simulator, theory
-from core.diagnoses import diagnose
+from core.diagnoses import diagnose, format_diagnoses
 from core.scenarios import SCENARIOS, load_scenario
 from core.snapshot import Snapshot
 
@@ -97,9 +98,29 @@ def losses(r: Run) -> np.ndarray:
 
 
 
+OVER_STEPS_PLOTS = ("loss", "updates", "grad_history", "noise")  # drawn over training steps
+
+
 def test_every_scenario_has_its_claims_checked_here():
     tested = {n[len("test_"):] for n in globals() if n.startswith("test_")}
     assert sorted(set(SCENARIOS) - tested) == []
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_quoted_diagnoses_are_the_ones_shown(name):
+    """A 'quoted' phrase in a diagnoses look-for appears in the Diagnoses of the scenario's last snapshot."""
+    sc = load_scenario(name)
+    quoted = [q for item in sc.look_for if item.plot == "diagnoses" for q in re.findall(r"'([^']+)'", item.what)]
+    if quoted:
+        shown = format_diagnoses(diagnose(run(name).last, sc.config))
+        assert [q for q in quoted if q not in shown] == [], shown
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_a_probe_only_scenario_points_at_no_over_steps_plot(name):
+    sc = load_scenario(name)
+    if sc.steps == 0:
+        assert [item.plot for item in sc.look_for if item.plot in OVER_STEPS_PLOTS] == []
 
 
 # --- 1. depth and the activation ------------------------------------------------------------------
