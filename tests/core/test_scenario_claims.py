@@ -18,6 +18,7 @@ from torch import nn
 
 from core import Simulator, theory
 from core.diagnoses import diagnose, format_diagnoses
+from core.model import Trace
 from core.scenarios import SCENARIOS, load_scenario
 from core.snapshot import Snapshot
 
@@ -201,6 +202,17 @@ def test_small_init_collapse():
     assert found(r.before, "small_init_collapse")["vanishing"] == [(1, 13)]
 
 
+def input_drift(sim: Simulator) -> np.ndarray:
+    """Per layer, ‖a(x + δ) − a(x)‖ / ‖a(x)‖ over 256 inputs for a random δ of 0.1 % of their size
+    (two unrelated activations of equal norm would give ≈ √2)."""
+    x = sim.x[:256]
+    dx = 1e-3 * torch.randn(x.shape, generator=torch.Generator().manual_seed(5))
+    near, far = Trace(), Trace()
+    sim.model(x, near)
+    sim.model(x + dx, far)
+    return np.array([float((a - b).detach().norm() / a.detach().norm()) for a, b in zip(near.a, far.a)])
+
+
 def test_large_init_tanh_saturation():
     r = run("large_init_tanh_saturation")
     ls, cfg = r.before.layers, r.sim.config
@@ -220,6 +232,10 @@ def test_large_init_tanh_saturation():
     assert 0.65 < ls.saturated_frac[1:].min() and ls.saturated_frac[1:].max() < 0.82
     assert 0.05 < ls.saturated_frac[0] < 0.2
     assert 0.9 < ls.act_std[1:].min()  # values piled at ±1: std near 1
+    # forward, chaos: inputs 0.1 % apart drift apart layer by layer, where Xavier's (χ ≈ 1) keep their distance
+    drift = input_drift(r.sim)
+    assert 0.15 < drift[9] < 0.7 and drift[14:].min() > 0.8  # "≈ 35 % at layer 10, unrelated by layer 15"
+    assert np.all(input_drift(run("xavier_tanh").sim) < 2e-3)
     kinds = found(r.before, "large_init_tanh_saturation")
     assert kinds["exploding"] == [(1, 1)] and kinds["strong_gradient"] == [(2, 13)]
     assert kinds["saturated"] == [(2, 20)]
