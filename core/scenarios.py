@@ -141,7 +141,7 @@ def _peek_lesson(path: Path) -> tuple[int, str] | None:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         return lesson_key(data["lesson"])
-    except Exception:  # any damage: sorted last here, reported in full by read_scenario
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):  # sorted last; read_scenario says why
         return None
 
 
