@@ -21,6 +21,7 @@ from .runtime import tune_allocator
 from .snapshot import LayerStats, Snapshot, frozen_array
 from .spectrum import Spectrum, recurrent_spectrum, unavailable_reason
 from .stats import histograms, moments, norms, saturation
+from .symmetry import unit_spread
 from .trace import InstrumentedNetwork, Trace
 
 
@@ -334,6 +335,7 @@ class Simulator:
             grad_norm=grad_norm, grad_hist_counts=grad_counts, grad_hist_edges=grad_edges,
             weight_norm=self.model.per_layer(norms(self._weights)), update_to_weight=np.full(len(grad_norm), np.nan),
             act_nonfinite=pre.nonfinite + act.nonfinite, grad_nonfinite=grad_nonfinite,
+            unit_spread=unit_spread(a),
         )
         return stats, g_rows, a_rows
 
