@@ -165,7 +165,7 @@ def _screenshot(app, window, path: str, steps: int) -> int:
             window.set_running(True, until=steps)
             started = True
             return
-        if (started or steps == 0) and settled() and not window._dirty:
+        if (started or steps == 0) and settled() and window.settled():
             loop.quit()
         elif time.monotonic() > deadline:
             loop.exit(1)

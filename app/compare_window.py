@@ -9,14 +9,11 @@ A NaN/Inf in either pauses both and the banner names which.
 """
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
-    QButtonGroup, QFileDialog, QHBoxLayout, QLabel, QMainWindow, QPushButton, QSplitter, QStatusBar,
-    QVBoxLayout, QWidget,
+    QButtonGroup, QHBoxLayout, QLabel, QMainWindow, QPushButton, QSplitter, QStatusBar, QVBoxLayout, QWidget,
 )
 
 from core import ConfigError, SimConfig
@@ -28,16 +25,14 @@ from core.compare import (
 from .panels.compare import SIDE_COLORS, CompareView
 from .workarounds.none_refcount import pin_none_refcount
 from .controls import ControlPanel
-from .history import History
 from .run_commands import RunCommands
-from .window import DRAW_BUDGET
-from .worker import Delivery, SimWorker, WorkerThread
+from .state import Frame, PairState
+from .worker import SimWorker, WorkerThread
 
 pin_none_refcount()
 
-BANNER_ERROR = "background: #ffebee; color: #b71c1c; padding: 4px; font-weight: bold;"
-BANNER_WARN = "background: #fff8e1; color: #7a4f00; padding: 4px;"
 DIFF_MARK = "≠ "
+SESSION_FILTER = "Vanishing Point session (*.json)"
 
 
 class CompareWorker(SimWorker):
@@ -62,17 +57,15 @@ class CompareWindow(RunCommands, QMainWindow):
             base = pair or SimConfig()
             pair = ConfigPair(base, base)
         self.setWindowTitle("Vanishing Point: compare A/B")
-        self.pair = pair
         self.editing = "A"
-        self.histories = {side: History() for side in NAMES}
-        self.latest: Comparison | None = None
-        self.diverged_message = ""
-        self._dirty = False
-        self._generation = 0
-        self._next_draw = 0.0
+        self.worker_thread = WorkerThread(pair, worker_class=CompareWorker)
+        self.worker = self.worker_thread.worker
+        self.state = PairState(self.worker, pair, self)
+        self.histories = self.state.histories
+        self._build_run_commands()
 
         # left: the A/B selector, one control panel, what differs
-        self.controls = ControlPanel(pair.a)
+        self.controls = ControlPanel(pair.a, request=self._request_side)
         self.side_buttons = {}
         group = QButtonGroup(self)
         selector = QHBoxLayout()
@@ -107,21 +100,14 @@ class CompareWindow(RunCommands, QMainWindow):
         # right: buttons, banner, plots
         self.view = CompareView()
         self.plots = self.view  # the name `python -m app --screenshot` looks for
-        self.run_button = QPushButton("Run  [Space]")
-        self.step_button = QPushButton("Step  [S]")
-        self.reset_button = QPushButton("Reset  [R]")
-        self.probe_button = QPushButton("Probe  [P]")
         self.save_button = QPushButton("Save session…")
         self.open_button = QPushButton("Open session…")
         bar = QHBoxLayout()
-        for b in (self.run_button, self.step_button, self.reset_button, self.probe_button):
+        for b in self.run_buttons():
             bar.addWidget(b)
         bar.addStretch(1)
         bar.addWidget(self.open_button)
         bar.addWidget(self.save_button)
-        self.banner = QLabel()
-        self.banner.setWordWrap(True)
-        self.banner.hide()
         right = QWidget()
         rcol = QVBoxLayout(right)
         rcol.setContentsMargins(2, 2, 2, 2)
@@ -136,43 +122,24 @@ class CompareWindow(RunCommands, QMainWindow):
         self.setCentralWidget(split)
         status = QStatusBar()
         self.setStatusBar(status)
-        self.device_label = QLabel("device: …")
-        self.step_label = QLabel("step 0")
-        self.message_label = QLabel("")
         status.addWidget(self.message_label, 1)
         status.addPermanentWidget(self.device_label)
         status.addPermanentWidget(self.step_label)
+        self.save_button.clicked.connect(lambda: self.save_session())
+        self.open_button.clicked.connect(lambda: self.open_session())
 
-        for text, key, slot in (("Run/Pause", "Space", self.toggle_run), ("Step", "S", self.step),
-                                ("Reset", "R", self.reset), ("Probe", "P", self.probe)):
-            action = QAction(text, self)
-            action.setShortcut(QKeySequence(key))
-            action.triggered.connect(slot)
-            self.addAction(action)
-        self.run_button.clicked.connect(self.toggle_run)
-        self.step_button.clicked.connect(self.step)
-        self.reset_button.clicked.connect(self.reset)
-        self.probe_button.clicked.connect(self.probe)
-        self.save_button.clicked.connect(self._save_dialog)
-        self.open_button.clicked.connect(self._open_dialog)
-        self.controls.configChanged.connect(self._on_config_edited)
-
-        # worker
-        self.worker_thread = WorkerThread(pair, worker_class=CompareWorker)
-        self.worker = self.worker_thread.worker
-        # bound methods of this window, never lambdas: the worker emits from its own thread, and
-        # only a receiver living on the GUI thread makes Qt queue the call there (a lambda ran on
-        # the worker thread and touched widgets: "Timers cannot be started from another thread")
-        self.worker.snapshotReady.connect(self._on_delivery)
-        self.worker.configApplied.connect(self._on_config_applied)
-        self.worker.runningChanged.connect(self._on_running_changed)
-        self.worker.failed.connect(self._on_failed)
-        self.worker.notice.connect(self._on_notice)
-        self._make_timers()
+        # the plots first: they cost the most and are seen first
+        self.state.frameDue.connect(self._draw_comparison)
+        self._connect_state()
+        self.state.configRequested.connect(self._show_pair)
         self._show_differences()
-        self.worker_thread.start()
-        self._frame.start()
+        self._start()
         self.resize(1600, 1100)
+
+    @property
+    def pair(self) -> ConfigPair:
+        """The configurations A and B (as last accepted; the worker follows)."""
+        return self.state.requested
 
     # --- commands ------------------------------------------------------------------
     def edit_side(self, side: str) -> None:
@@ -186,59 +153,52 @@ class CompareWindow(RunCommands, QMainWindow):
         self.set_pair(ConfigPair(self.pair.a, self.pair.a))
 
     def set_pair(self, pair: ConfigPair) -> None:
-        """Use `pair` (shown in the controls, sent to the worker: both rebuilt from step 0)."""
-        self.pair = pair
-        self.controls.set_config(pair.a if self.editing == "A" else pair.b)
-        self._show_differences()
-        self._send_config(pair)
+        """Use `pair` (shown in the controls, sent to the worker: both rebuilt from step 0).
+        Raises ConfigError if a side would not fit in memory (nothing changes then)."""
+        self.state.request_config(pair)
 
-    def save_session(self, path: str | Path) -> None:
-        """Write A and B as one session file (atomically); errors go to the banner."""
-        try:
-            save_pair(path, self.pair)
-        except SessionError as exc:
-            self._show_banner(str(exc), BANNER_ERROR)
-            return
-        self.message_label.setText(f"Saved A and B to {path}")
+    def save_session(self, path: str | Path | None = None) -> bool:
+        """Write A and B as one session file (atomically); ask for the path unless given."""
+        def write(target: Path) -> str:
+            save_pair(target, self.pair)
+            return f"Saved A and B to {target}"
 
-    def open_session(self, path: str | Path) -> bool:
-        """Load A and B from a session file; a bad file changes nothing and the banner says why."""
+        return self._write_file("Save A/B session", SESSION_FILTER, "comparison.json", path, write)
+
+    def open_session(self, path: str | Path | None = None) -> bool:
+        """Load A and B from a session file (asked for unless given); a bad file changes nothing and
+        the banner says why."""
+        path = path if path is not None else self.dialogs.open_path("Open A/B session", SESSION_FILTER)
+        if not path:
+            return False
         try:
             pair = load_pair(path)
-        except SessionError as exc:
-            self._show_banner(f"Cannot open: {exc}", BANNER_ERROR)
+            self.set_pair(pair)
+        except (SessionError, ConfigError) as exc:
+            self.banner.show_message(f"Cannot open: {exc}", error=True)
+            self.message_label.setText(f"Cannot open: {exc}")
             return False
-        self._clear_divergence()
-        self.set_pair(pair)
         self.message_label.setText(f"Opened {path}")
         return True
 
-    # --- GUI → worker ---------------------------------------------------------------
-    def _on_config_edited(self, config: SimConfig) -> None:
+    # --- GUI → state ----------------------------------------------------------------
+    def _request_side(self, config: SimConfig) -> None:
+        """The control panel's request: the edited side's new config, as a new pair."""
         note = ""
         if self.editing == "B":
             pair = ConfigPair(self.pair.a, config)
         else:
             b, note = _carry_over(self.pair, config)
             pair = ConfigPair(config, b)
-        self.pair = pair
-        self._show_differences()
-        self._send_config(pair)  # (clears the status message)
-        if self.editing == "A" and note:
+        self.state.request_config(pair)  # (clears the status message)
+        if note:
             self.message_label.setText(note)
 
-    # --- worker → GUI ---------------------------------------------------------------
-    def _on_delivery(self, d: Delivery) -> None:
-        if d.generation != self._generation:
-            self._generation = d.generation
-            for h in self.histories.values():
-                h.clear()
-        c: Comparison = d.snapshot
-        trail_a, trail_b = d.trail or ((), ())  # Comparer.trail()
-        self.histories["A"].add(c.a, trail_a)
-        self.histories["B"].add(c.b, trail_b)
-        self.latest = c
-        self._dirty = True
+    # --- state → views ---------------------------------------------------------------
+    def _show_pair(self, pair: ConfigPair) -> None:
+        self.banner.clear()  # a file's error goes with the change
+        self.controls.set_config(pair.a if self.editing == "A" else pair.b)
+        self._show_differences()
 
     def _show_differences(self) -> None:
         """Mark the fields where B differs from A, list them, and warn when batches cannot be shared."""
@@ -259,57 +219,13 @@ class CompareWindow(RunCommands, QMainWindow):
         self.warning_label.setText(f"⚠ {warning}" if warning else "")
         self.warning_label.setVisible(bool(warning))
 
-    def _on_config_applied(self, _config, _device: str, reason: str) -> None:
-        self.device_label.setText(f"device: {reason}")
-
-    def _on_running_changed(self, running: bool) -> None:
-        self.run_button.setText("Pause  [Space]" if running else "Run  [Space]")
-
-    def _on_failed(self, message: str) -> None:
-        self._show_banner(message, BANNER_ERROR, diverged=True)
-
-    def _on_notice(self, message: str) -> None:
-        self._show_banner(message, BANNER_WARN)
-
-    def _show_banner(self, message: str, style: str, diverged: bool = False) -> None:
-        if diverged:
-            self.diverged_message = message
-        self.banner.setStyleSheet(style)
-        self.banner.setText(message)
-        self.banner.show()
-        self.message_label.setText(message)
-
-    def _clear_divergence(self) -> None:
-        self.diverged_message = ""
-        self.banner.hide()
-        self.message_label.setText("")
-
-    def _save_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save A/B session", "comparison.json", "Session (*.json)")
-        if path:
-            self.save_session(path)
-
-    def _open_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open A/B session", "", "Session (*.json)")
-        if path:
-            self.open_session(path)
-
-    # --- drawing ----------------------------------------------------------------------
-    def redraw(self) -> None:
-        """Draw the latest comparison if it is new (called by the frame timer)."""
-        if not self._dirty or self.latest is None:
-            return
-        now = time.perf_counter()
-        if now < self._next_draw:
-            return  # within the drawing budget, as in the main window: the worker needs the GIL too
-        self._dirty = False
-        c = self.latest
-        self.view.show_comparison(c, self.histories)
+    def _draw_comparison(self, frame: Frame) -> None:
+        self.view.show_comparison(frame.snapshot, self.histories)
         self.view.repaint()
-        cost = time.perf_counter() - now
-        self._next_draw = now + (cost / DRAW_BUDGET if self.worker.is_running() else 0.0)
-        self.step_label.setText(f"step {c.step}" + (" (probe)" if c.kind == "probe" else ""))
-        self.redrawn.emit(c)
+
+    def redraw(self) -> None:
+        """Draw the latest comparison now if it is new (the state's frame clock calls this too)."""
+        self.state.draw()
 
 
 def _carry_over(old: ConfigPair, new_a: SimConfig) -> tuple[SimConfig, str]:

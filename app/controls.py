@@ -4,8 +4,10 @@
 A connector wraps one widget (or a small composite) and offers the same four
 things: `widget`, `value()`, `set_value(v)` and a `changed` signal. The panel
 turns every `changed` into ``config.replace(field=value)`` (or, for typed text,
-``config.with_overrides(["field=text"])`` so the core parses it); a
-`ConfigError` is shown next to the control and the last good config is kept.
+``config.with_overrides(["field=text"])`` so the core parses it) and hands
+the new config to its `request` (a window's `RunState.request_config`, which
+runs the memory check); a `ConfigError` from either is shown next to the
+control and the last good config is kept.
 """
 from __future__ import annotations
 
@@ -14,7 +16,6 @@ from dataclasses import dataclass, fields
 from typing import Any, Callable
 
 from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtGui import QDoubleValidator
 from PySide6.QtWidgets import (
     QComboBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QScrollArea, QSpinBox, QVBoxLayout, QWidget,
 )
@@ -23,7 +24,6 @@ from superqt.utils import signals_blocked
 
 from core import ConfigError, SimConfig
 from core import config as cc
-from core.memory import check_fits
 
 from .tooltips import TOOLTIPS
 
@@ -277,13 +277,19 @@ assert sorted(s.name for s in FIELDS) == sorted(f.name for f in fields(SimConfig
 
 
 class ControlPanel(QScrollArea):
-    """Scrollable, grouped controls for a `SimConfig`; emits `configChanged` with each good new config."""
+    """Scrollable, grouped controls for a `SimConfig`.
+
+    Each good new config the user makes goes to `request(config)`, which may refuse it by raising
+    ConfigError (shown beside the control); once accepted, `configChanged` is emitted with it.
+    """
 
     configChanged = Signal(object)
 
-    def __init__(self, config: SimConfig, parent: QWidget | None = None):
+    def __init__(self, config: SimConfig, parent: QWidget | None = None,
+                 request: Callable[[SimConfig], None] | None = None):
         super().__init__(parent)
         self._config = config
+        self.request = request or (lambda _config: None)
         self.connectors: dict[str, Connector] = {}
         self.errors: dict[str, QLabel] = {}
         body = QWidget()
@@ -358,7 +364,7 @@ class ControlPanel(QScrollArea):
             else:
                 new = self._config.replace(**{name: conn.value()})
             if new != self._config:
-                check_fits(new, gui=True)  # refuse here, beside the control, what would not fit in memory
+                self.request(new)  # may refuse it, e.g. what would not fit in memory
         except ConfigError as exc:
             self._show_error(name, str(exc))
             if exc.field in self.errors and exc.field != name:

@@ -1,8 +1,10 @@
 """Theory views: mean-field overlay and χ sentence, phase diagram, depth sweep, Jacobian spectrum.
 
-`install_theory(window)` adds a "Theory" dock (tabs: phase diagram, depth sweep,
-Jacobian spectrum, toggled with H), a χ label in the status bar, and keeps the
-plots' dashed mean-field curves in step with the config the worker applied.
+`TheoryController(state)` makes a "Theory" dock (tabs: phase diagram, depth sweep,
+Jacobian spectrum; `toggle_action` shows it, key H), a toggle button and a χ label
+for the status bar, and emits `profileChanged` (the plots' dashed mean-field
+curves) for the config the worker applied. It reads the configs from a
+`app.state.RunState` and changes one only through `RunState.request_config`.
 Everything costly runs on `app.jobs` threads; the GUI thread only draws.
 """
 from __future__ import annotations
@@ -11,14 +13,14 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, QRectF, Qt
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtCore import QObject, QRectF, Qt, Signal
+from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (
     QComboBox, QDockWidget, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSpinBox, QTabWidget, QVBoxLayout,
     QWidget,
 )
 
-from core import SimConfig
+from core import ConfigError, SimConfig
 from core import theory
 from core.config import MAX_DEPTH
 from core.jacobian import MAX_DIRECTIONS, check_supported
@@ -59,9 +61,9 @@ def _plot(title: str, bottom: str, left: str) -> pg.PlotWidget:
 class PhaseView(QWidget):
     """log10 χ(q*) over (σ_w², σ_b²) for the current activation; click to set init_gain / bias_std."""
 
-    def __init__(self, controls, parent: QWidget | None = None):
+    def __init__(self, state, parent: QWidget | None = None):
         super().__init__(parent)
-        self.controls = controls
+        self.state = state
         self.slot = JobSlot("PhaseGridJob", self)
         self.grid: theory.PhaseGrid | None = None
         self._key = None
@@ -126,12 +128,14 @@ class PhaseView(QWidget):
         self.plot.setYRange(0, grid.sb2[-1], padding=0.01)
 
     def pick(self, sw2: float, sb2: float) -> None:
-        """Set the config to (σ_w², σ_b²) through the control panel (as a user edit would)."""
-        cfg = self.controls.config()
+        """Set the config to (σ_w², σ_b²) through the state's request_config, as a control edit does."""
+        cfg = self.state.requested
         new = cfg.replace(**theory.config_for(cfg, max(sw2, 1e-6), max(sb2, 0.0)))
         if new != cfg:
-            self.controls.set_config(new)
-            self.controls.configChanged.emit(new)
+            try:
+                self.state.request_config(new)
+            except ConfigError as exc:  # e.g. the memory check: the config stays as it was
+                self.note.setText(str(exc))
 
     def _clicked(self, event) -> None:
         if self.grid is None or event.button() != Qt.MouseButton.LeftButton:
@@ -148,9 +152,9 @@ class PhaseView(QWidget):
 class SweepView(QWidget):
     """‖∂L/∂z¹‖ / ‖∂L/∂z^L‖ against depth for every init scheme (or activation), in a background job."""
 
-    def __init__(self, controls, parent: QWidget | None = None):
+    def __init__(self, state, parent: QWidget | None = None):
         super().__init__(parent)
-        self.controls = controls
+        self.state = state
         self.slot = JobSlot("DepthSweepJob", self)
         self.result = None
         self.over = QComboBox()
@@ -190,7 +194,7 @@ class SweepView(QWidget):
         self.slot.busyChanged.connect(self._busy)
 
     def run(self) -> None:
-        cfg, over = self.controls.config(), self.over.currentText()
+        cfg, over = self.state.requested, self.over.currentText()
         depths = geometric_depths(self.max_depth.value())
         self.bar.setRange(0, len(OVER[over]) * len(depths))
         self.bar.setValue(0)
@@ -241,12 +245,11 @@ class JacobianView(QWidget):
 
     BINS = 40
 
-    def __init__(self, controls, worker, parent: QWidget | None = None):
+    def __init__(self, state, parent: QWidget | None = None):
         super().__init__(parent)
-        self.controls = controls
-        self.worker = worker
+        self.state = state
         self._awaiting: int | None = None  # points asked for, while the worker copies its network
-        worker.modelCopied.connect(self._start)
+        state.modelCopied.connect(self._start)
         self.slot = JobSlot("JacobianJob", self)
         self.spectrum = None
         self.step = 0  # the training step of the network the shown spectrum is from
@@ -285,13 +288,13 @@ class JacobianView(QWidget):
 
     def run(self) -> None:
         try:
-            check_supported(self.controls.config())
+            check_supported(self.state.requested)
         except ValueError as exc:
             self.summary.setText(str(exc))
             return
         self.summary.setText("computing …")
         self._awaiting = self.points.value()
-        self.worker.request_model_copy()
+        self.state.request_model_copy()
 
     def _start(self, copy) -> None:
         """The worker's copy of its network arrived: compute its spectrum on a job thread."""
@@ -299,7 +302,7 @@ class JacobianView(QWidget):
         if points is None:
             return  # asked for by someone else
         try:
-            check_supported(copy.config)  # the network in use may differ from the edited controls
+            check_supported(copy.config)  # the network in use may differ from the requested one
         except ValueError as exc:
             self.summary.setText(str(exc))
             return
@@ -322,45 +325,45 @@ class JacobianView(QWidget):
 
 # --- the dock and the χ label ------------------------------------------------------------------------
 class TheoryController(QObject):
-    """Owns the views and the theory job; call `shutdown()` before the window closes."""
+    """Owns the views and the theory job; call `shutdown()` before the window closes.
 
-    def __init__(self, window):
-        super().__init__(window)
-        self.window = window
-        controls = window.controls
+    The window places `dock`, `toggle_action`, `button` and `chi_label`, and draws `profileChanged`."""
+
+    profileChanged = Signal(object)  # the theory.Profile of the applied config, or None
+
+    def __init__(self, state, parent: QWidget):
+        super().__init__(parent)
+        self.state = state
+        self.profile = None
         self.profile_slot = JobSlot("TheoryProfileJob", self)
-        self.phase = PhaseView(controls)
-        self.sweep = SweepView(controls)
-        self.jacobian = JacobianView(controls, window.worker)
+        self.phase = PhaseView(state)
+        self.sweep = SweepView(state)
+        self.jacobian = JacobianView(state)
         self.tabs = QTabWidget()
         self.tabs.addTab(self.phase, "Phase diagram")
         self.tabs.addTab(self.sweep, "Depth sweep")
         self.tabs.addTab(self.jacobian, "Jacobian spectrum")
-        self.dock = QDockWidget("Theory", window)
+        self.dock = QDockWidget("Theory", parent)
         self.dock.setObjectName("theory_dock")
         self.dock.setWidget(self.tabs)
-        window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
         self.dock.hide()
-        action = self.dock.toggleViewAction()
-        action.setText("Theory views  [H]")
-        action.setShortcut(QKeySequence("H"))
-        window.addAction(action)
+        self.toggle_action = self.dock.toggleViewAction()
+        self.toggle_action.setText("Theory views  [H]")
+        self.toggle_action.setShortcut(QKeySequence("H"))
         self.chi_label = QLabel("χ …")
         self.chi_label.setToolTip(CHI_EXPLANATION)
-        button = QPushButton("Theory [H]")
-        button.setCheckable(True)
-        button.toggled.connect(self.dock.setVisible)
-        self.dock.visibilityChanged.connect(button.setChecked)
-        window.statusBar().addPermanentWidget(button)
-        window.statusBar().addPermanentWidget(self.chi_label)
+        self.button = QPushButton("Theory [H]")
+        self.button.setCheckable(True)
+        self.button.toggled.connect(self.dock.setVisible)
+        self.dock.visibilityChanged.connect(self.button.setChecked)
         self.chi_label.setMinimumWidth(80)  # clipped, rather than widening the window past the screen
         self.profile_slot.done.connect(self._show_profile)
         self.profile_slot.error.connect(lambda m: self.chi_label.setText(f"χ: {m}"))
-        window.worker.configApplied.connect(self.set_config)
-        controls.configChanged.connect(self.phase.set_config)  # the marker follows edits at once
-        self.set_config(controls.config())
+        state.configApplied.connect(self.set_config)
+        state.configRequested.connect(self.phase.set_config)  # the marker follows edits at once
+        self.set_config(state.requested)
 
-    def set_config(self, cfg: SimConfig, *_device_and_reason) -> None:
+    def set_config(self, cfg: SimConfig) -> None:
         reason = theory.not_applicable(cfg)
         self.phase.set_config(cfg)
         if reason is not None:
@@ -372,7 +375,7 @@ class TheoryController(QObject):
     def _show_profile(self, result) -> None:
         profile, reason = result
         self.profile = profile
-        self.window.plots.set_theory(profile)
+        self.profileChanged.emit(profile)
         text = profile.sentence if profile is not None else f"χ: {reason.split(':')[0]}"
         self.chi_label.setText(text)
         self.chi_label.setToolTip(f"{text}\n\n{reason or CHI_EXPLANATION}")  # (the label may be clipped)
@@ -390,8 +393,3 @@ class TheoryController(QObject):
         self.cancel()
         left = time_left(timeout_ms)
         return all([slot.shutdown(left()) for slot in self.slots()])
-
-
-def install_theory(window) -> TheoryController:
-    """Add the theory dock, the χ label and the overlay hook to a MainWindow."""
-    return TheoryController(window)

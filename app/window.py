@@ -1,15 +1,13 @@
 """The main window: controls on the left, plots on the right, buttons and a status bar.
 
-The GUI thread only draws. Snapshots from the worker are stored (the latest
-one wins, stale ones are simply overwritten) and recorded into a bounded
-`History`; a QTimer redraws at most once per screen frame, and only when a new
-snapshot arrived since the last redraw.
+The GUI thread only draws. Frames from the worker go to the window's
+`SingleState` (app/state.py), which keeps the latest one and a bounded
+`History`; the views subscribe to it and draw at most once per screen frame,
+and only when a new frame arrived since the last draw.
 """
 from __future__ import annotations
 
-import time
 from pathlib import Path
-from typing import Callable
 
 from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QFont, QKeySequence
@@ -20,7 +18,7 @@ from PySide6.QtWidgets import (
 
 from core import ConfigError, SimConfig, Snapshot
 from core.cli import render
-from core.compare import is_pair, session_pair
+from core.compare import ConfigPair, is_pair, session_pair
 from core.export_script import export_script as script_source
 from core.files import atomic_write_text
 from core.scenarios import SCENARIOS, Scenario, load_scenario
@@ -28,10 +26,9 @@ from core.session import Entry, Session, SessionError, load_session
 from core.session import save_session as write_session
 
 from . import settings as remembered
+from .compare_window import CompareWindow
 from .controls import ControlPanel
-from .dialogs import Dialogs
 from .exports import export_plots as write_plots
-from .history import History
 from .jobs import time_left
 from .panels.diagnoses import DiagnosesList
 from .panels.layer_table import LayerTable
@@ -41,14 +38,13 @@ from .panels.scenario import ScenarioPanel
 from .panels.spectrum import SpectrumView
 from .plot_math import layer_noun
 from .run_commands import RunCommands
+from .state import Frame, SingleState
+from .theory_view import TheoryController
 from .workarounds.none_refcount import pin_none_refcount
-from .worker import Delivery, SpectrumDelivery, WorkerThread
+from .worker import WorkerThread
 
 pin_none_refcount()  # idempotent; covers `app` imported as a namespace package (see app/workarounds)
 
-# While training, drawing may take at most this share of wall time: the worker
-# needs the GIL too, and a redraw of all plots costs ~10-30 ms offscreen.
-DRAW_BUDGET = 0.12
 DEFAULT_SIZE = (1600, 1000)
 SESSION_FILTER = "Vanishing Point session (*.json)"
 PLOTS_FILTER = "PNG image (*.png);;SVG drawing (*.svg)"
@@ -83,53 +79,37 @@ class MainWindow(RunCommands, QMainWindow):
         if config is None and settings is not None:
             config, settings_notice = remembered.stored_config(settings)
         config = config or SimConfig()
-        self.dialogs = Dialogs(self)
-        self.device_name = "cpu"
-        self._replay = False  # showing snapshots opened from a file, not the worker's
         self.setWindowTitle("Vanishing Point")
-        self.history = History()
-        self.latest: Snapshot | None = None
-        self._dirty = False
-        self._generation = 0
-        self.diverged_message = ""
-        self.device_reason = ""
-        self._rate = 0.0
-        self._rate_mark: tuple[float, int] | None = None
-        self._next_draw = 0.0
+
+        # the worker and the state the views subscribe to
+        self.worker_thread = WorkerThread(config)
+        self.worker = self.worker_thread.worker
+        self.state = SingleState(self.worker, config, self)
+        self.history = self.state.history
 
         # widgets
-        self.controls = ControlPanel(config)
+        self._build_run_commands()
+        self.controls = ControlPanel(config, request=self.state.request_config)
         self.plots = PlotPanel()
         self.noise_plots = NoisePanel()
+        self.state.paint_seconds = lambda: self.plots.last_paint_seconds
         self.tabs = QTabWidget()
         self.tabs.addTab(self.plots, "Layers")
         self.tabs.addTab(self.noise_plots, "Gradient noise")
         self.tabs.setTabToolTip(1, "Noise-to-signal ratio of each layer's weight gradient, per layer and over "
                                    "steps; it shrinks like 1/√(batch_size × accumulate)")
         self.table = LayerTable()
-        self.run_button = QPushButton("Run  [Space]")
-        self.step_button = QPushButton("Step  [S]")
-        self.reset_button = QPushButton("Reset  [R]")
-        self.probe_button = QPushButton("Probe  [P]")
-        self.run_button.setToolTip("Train continuously / pause (Space)")
-        self.step_button.setToolTip("One training step (S)")
-        self.reset_button.setToolTip("Rebuild the network from the seed: fresh weights, step 0 (R)")
-        self.probe_button.setToolTip("One forward/backward pass on a fixed batch without updating (P)")
         self.layers_edit = QLineEdit()
         self.layers_edit.setPlaceholderText("auto")
         self.layers_edit.setMaximumWidth(160)
         self.layers_edit.setToolTip("Layers to overlay in the histogram and update plots, e.g. '1, 10, 20' (up to 6); empty: a spread")
-        self.banner = QLabel()
-        self.banner.setWordWrap(True)
-        self.banner.setStyleSheet("background: #ffebee; color: #b71c1c; padding: 4px; font-weight: bold;")
-        self.banner.hide()
 
         # A tool bar, not a row of widgets: what does not fit goes under its » button, so the buttons
         # never make the window wider than a laptop screen when docks take room beside the plots.
         bar = self.command_bar = QToolBar("Commands")
         bar.setMovable(False)
         bar.setFloatable(False)
-        for b in (self.run_button, self.step_button, self.reset_button, self.probe_button):
+        for b in self.run_buttons():
             bar.addWidget(b)
         bar.addWidget(_spacer(16))
         self.overlay_label = QLabel("Overlay layers:")
@@ -170,13 +150,11 @@ class MainWindow(RunCommands, QMainWindow):
         self.table_dock.hide()
         self.table_action.toggled.connect(self._toggle_table)
         self.table_dock.visibilityChanged.connect(lambda v: self.table_action.setChecked(v))
-        self._applied_config = config
         self._build_file_menu()
         self._build_guidance_docks()
         self._build_scenarios_menu()
         # W_hh spectrum (rnn): eigenvalues are computed by the worker only while this dock is open
         self.spectrum_view = SpectrumView()
-        self.spectrum: SpectrumDelivery | None = None
         self.spectrum_dock = QDockWidget("W_hh spectrum (rnn)", self)
         self.spectrum_dock.setWidget(self.spectrum_view)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.spectrum_dock)
@@ -196,14 +174,11 @@ class MainWindow(RunCommands, QMainWindow):
         # status bar
         status = QStatusBar()
         self.setStatusBar(status)
-        self.device_label = QLabel("device: …")
         self.rate_label = QLabel("0 steps/s")
-        self.step_label = QLabel("step 0")
         self.loss_label = QLabel("loss —")
         self.lr_label = QLabel("lr —")
         self.lr_label.setToolTip("Learning rate of the drawn step (rises linearly during warm-up)")
         self.clip_label = QLabel("clips 0")
-        self.message_label = QLabel("")
         for w in (self.device_label, self.rate_label, self.step_label, self.loss_label, self.lr_label,
                   self.clip_label):
             status.addPermanentWidget(w)
@@ -215,37 +190,24 @@ class MainWindow(RunCommands, QMainWindow):
         status.setFont(font)
 
         # actions and shortcuts
-        for text, key, slot in (("Run/Pause", "Space", self.toggle_run), ("Step", "S", self.step),
-                                ("Reset", "R", self.reset), ("Probe", "P", self.probe)):
-            action = QAction(text, self)
-            action.setShortcut(QKeySequence(key))
-            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-            action.triggered.connect(slot)
-            self.addAction(action)
         self.addAction(self.table_action)
         self.addAction(self.compare_action)
         self.addAction(self.spectrum_action)
-        self.run_button.clicked.connect(self.toggle_run)
-        self.step_button.clicked.connect(self.step)
-        self.reset_button.clicked.connect(self.reset)
-        self.probe_button.clicked.connect(self.probe)
         self.layers_edit.editingFinished.connect(self._layers_edited)
         self.tabs.currentChanged.connect(self._tab_changed)
 
-        # worker
-        self.worker_thread = WorkerThread(config)
-        self.worker = self.worker_thread.worker
-        self.worker.snapshotReady.connect(self._on_delivery)
-        self.worker.configApplied.connect(self._on_config_applied)
-        self.worker.runningChanged.connect(self._on_running_changed)
-        self.worker.failed.connect(self._on_failed)
-        self.worker.notice.connect(self._on_notice)
-        self.worker.spectrumReady.connect(self._on_spectrum)
-        self.controls.configChanged.connect(self._on_config_edited)
-        self._make_timers()
-        self.worker_thread.start()
+        # views subscribe to the state (the plots first: they cost the most and are seen first)
+        state = self.state
+        state.frameDue.connect(self._draw_plots)
+        self._connect_state()
+        state.configRequested.connect(self.controls.set_config)
+        state.configApplied.connect(self._set_layer_noun)
+        state.frameDue.connect(self._draw_table)
+        state.frameDue.connect(self._draw_diagnoses)
+        state.frameDue.connect(self._draw_spectrum)
+        state.frameDue.connect(self._show_status)
         self._install_theory()
-        self._frame.start()
+        self._start()
         self.resize(*DEFAULT_SIZE)
         geometry = remembered.stored_geometry(settings) if settings is not None else None
         if geometry is not None:
@@ -255,72 +217,25 @@ class MainWindow(RunCommands, QMainWindow):
 
     def _install_theory(self) -> None:
         """Theory dock (phase diagram, depth sweep, Jacobian), χ in the status bar, mean-field overlay."""
-        from .theory_view import install_theory
-
-        self.theory = install_theory(self)
+        self.theory = TheoryController(self.state, self)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.theory.dock)
+        self.addAction(self.theory.toggle_action)
+        self.statusBar().addPermanentWidget(self.theory.button)
+        self.statusBar().addPermanentWidget(self.theory.chi_label)
+        self.theory.profileChanged.connect(self.plots.set_theory)
 
     # --- commands ------------------------------------------------------------------
     def open_compare(self, pair=None) -> QMainWindow:
         """Open an A/B comparison window of `pair` (a core.compare.ConfigPair); by default A = the
         current config and B = a copy to change."""
-        from core.compare import ConfigPair
-
-        from .compare_window import CompareWindow  # it imports this module
-
         config = self.controls.config()
         window = CompareWindow(pair or ConfigPair(config, config))
         self.compare_windows.append(window)
         window.show()
         return window
 
-    # an opened session stays on screen until the user trains, probes or resets
-    def set_running(self, running: bool, until: int | None = None) -> None:
-        if running:
-            self._end_replay()
-        super().set_running(running, until)
-
-    def step(self) -> None:
-        if not self.worker.is_running():
-            self._end_replay()
-        super().step()
-
-    def reset(self) -> None:
-        self._end_replay()
-        super().reset()
-
-    def probe(self) -> None:
-        self._end_replay()
-        super().probe()
-
-    # --- worker → GUI ------------------------------------------------------------
-    def _on_delivery(self, d: Delivery) -> None:
-        if self._replay:
-            return  # an opened session is on screen until the user runs, steps or changes something
-        if d.generation != self._generation:
-            self._generation = d.generation
-            self.history.clear()
-            self._rate_mark = None
-        self.history.add(d.snapshot, d.trail)
-        self.latest = d.snapshot
-        self._dirty = True
-        if d.snapshot.kind == "step":
-            now = time.perf_counter()
-            if self._rate_mark is None:
-                self._rate_mark = (now, d.snapshot.step)
-            else:
-                t0, s0 = self._rate_mark
-                if now - t0 >= 0.5:
-                    self._rate = (d.snapshot.step - s0) / (now - t0)
-                    self._rate_mark = (now, d.snapshot.step)
-        if not self.worker.is_running():
-            self.redraw()  # a probe or a single step is drawn at once, not at the next frame tick
-
-    def _on_config_applied(self, config: SimConfig, device: str, reason: str) -> None:
-        self._applied_config = config
-        self.device_reason = reason
-        self.device_name = device
-        self.device_label.setText(f"device: {reason}")
-        self.device_label.setToolTip(f"device: {reason}")
+    # --- state → views --------------------------------------------------------------
+    def _set_layer_noun(self, config: SimConfig) -> None:
         noun = layer_noun(config.architecture)  # arrives before the new network's first snapshot
         self.plots.set_layer_noun(noun)
         self.noise_plots.set_layer_noun(noun)
@@ -328,35 +243,34 @@ class MainWindow(RunCommands, QMainWindow):
         self.table_dock.setWindowTitle(f"Per-{noun.replace(' ', '-')} statistics")
         self.overlay_label.setText(f"Overlay {noun}s:")
 
-    def _on_running_changed(self, running: bool) -> None:
-        self.run_button.setText("Pause  [Space]" if running else "Run  [Space]")
-        if not running:
-            self._rate = 0.0
-            self._rate_mark = None
+    def _draw_plots(self, frame: Frame) -> None:
+        snap = frame.snapshot
+        self.plots.show_snapshot(snap, self.history)
+        self.plots.update()  # one paint, on the next pass of the event loop
+        if self.tabs.currentWidget() is self.noise_plots:
+            self.noise_plots.show_snapshot(snap, self.history, self.plots.layers_for(snap.depth))
+            self.noise_plots.update()
 
-    def _on_failed(self, message: str) -> None:
-        self.diverged_message = message
-        self.banner.setText(message)
-        self.banner.show()
-        self.message_label.setText(message)
+    def _draw_table(self, frame: Frame) -> None:
+        if self.table_dock.isVisible():
+            self.table.model_.set_snapshot(frame.snapshot)
 
-    def _on_notice(self, message: str) -> None:
-        self.message_label.setText(message)
-        self.banner.setText(message)
-        self.banner.setStyleSheet("background: #fff8e1; color: #7a4f00; padding: 4px;")
-        self.banner.show()
+    def _draw_diagnoses(self, frame: Frame) -> None:
+        if self.diagnoses_dock.isVisible():
+            self.diagnoses.show_snapshot(frame.snapshot, frame.config)
 
-    def _clear_divergence(self) -> None:
-        if self.diverged_message:
-            self.diverged_message = ""
-            self.banner.hide()
-            self.banner.setStyleSheet("background: #ffebee; color: #b71c1c; padding: 4px; font-weight: bold;")
-            self.message_label.setText("")
+    def _draw_spectrum(self, frame: Frame) -> None:
+        if self.spectrum_dock.isVisible():
+            d = self.state.spectrum
+            d = d if d is not None and d.generation == frame.generation else None
+            self.spectrum_view.show_spectrum(d.spectrum if d else None, frame.snapshot, d.reason if d else None)
 
-    # --- GUI → worker --------------------------------------------------------------
-    def _on_config_edited(self, config: SimConfig) -> None:
-        self._end_replay()
-        self._send_config(config)
+    def _show_status(self, frame: Frame) -> None:
+        snap = frame.snapshot
+        self.loss_label.setText(f"loss {snap.loss:.4g}  acc {snap.accuracy:.0%}")
+        self.lr_label.setText(f"lr {snap.lr:.3g}")
+        self.rate_label.setText(f"{self.state.rate:.0f} steps/s")
+        self.clip_label.setText(f"clips {self.history.clip_events}")
 
     def _layers_edited(self) -> None:
         text = self.layers_edit.text().replace(",", " ").split()
@@ -366,57 +280,24 @@ class MainWindow(RunCommands, QMainWindow):
             self.message_label.setText(f"Overlay layers: expected numbers like '1, 10, 20', got {self.layers_edit.text()!r}")
             return
         self.plots.set_selected_layers(layers or None)
-        self._dirty = self.latest is not None
+        self.state.invalidate()
 
     def _tab_changed(self, _index: int) -> None:
-        self._dirty = self.latest is not None  # a tab is drawn only while shown: bring it up to date
+        self.state.invalidate()  # a tab is drawn only while shown: bring it up to date
 
     def _spectrum_visibility(self, visible: bool) -> None:
         self.spectrum_action.setChecked(visible)
-        self.worker.set_spectrum_wanted(visible)
-        self._dirty = visible and self.latest is not None
-
-    def _on_spectrum(self, d: SpectrumDelivery) -> None:
-        if d.generation == self._generation:
-            self.spectrum = d
-            self._dirty = self.latest is not None
+        self.state.set_spectrum_wanted(visible)
 
     def _toggle_table(self, on: bool) -> None:
         self.table_dock.setVisible(on)
         if on and self.latest is not None:
             self.table.model_.set_snapshot(self.latest)
 
-    # --- drawing ---------------------------------------------------------------------
     def redraw(self) -> None:
-        """Draw the latest snapshot if it is new (called by the frame timer)."""
-        if not self._dirty or self.latest is None:
-            return
-        now = time.perf_counter()
-        if now < self._next_draw:
-            return  # stay within the drawing budget; the newest snapshot is drawn next time
-        self._dirty = False
-        snap = self.latest
-        self.plots.show_snapshot(snap, self.history)
-        self.plots.update()  # one paint, on the next pass of the event loop
-        if self.tabs.currentWidget() is self.noise_plots:
-            self.noise_plots.show_snapshot(snap, self.history, self.plots.layers_for(snap.depth))
-            self.noise_plots.update()
-        # the cost of a frame: this update plus the latest paint (timed in PlotPanel.paintEvent)
-        cost = time.perf_counter() - now + self.plots.last_paint_seconds
-        self._next_draw = now + (cost / DRAW_BUDGET if self.worker.is_running() else 0.0)
-        if self.table_dock.isVisible():
-            self.table.model_.set_snapshot(snap)
-        if self.diagnoses_dock.isVisible():
-            self.diagnoses.show_snapshot(snap, self._applied_config)
-        if self.spectrum_dock.isVisible():
-            d = self.spectrum if self.spectrum is not None and self.spectrum.generation == self._generation else None
-            self.spectrum_view.show_spectrum(d.spectrum if d else None, snap, d.reason if d else None)
-        self.step_label.setText(f"step {snap.step}" + (" (probe)" if snap.kind == "probe" else ""))
-        self.loss_label.setText(f"loss {snap.loss:.4g}  acc {snap.accuracy:.0%}")
-        self.lr_label.setText(f"lr {snap.lr:.3g}")
-        self.rate_label.setText(f"{self._rate:.0f} steps/s")
-        self.clip_label.setText(f"clips {self.history.clip_events}")
-        self.redrawn.emit(snap)
+        """Draw the latest snapshot now if it is new (the state's frame clock calls this too)."""
+        self.state.draw()
+
 
     # --- scenarios and diagnoses ---------------------------------------------------------
     def _build_guidance_docks(self) -> None:
@@ -461,8 +342,11 @@ class MainWindow(RunCommands, QMainWindow):
         """Pause, load the scenario's config through the normal config path and show its text."""
         scenario = load_scenario(name)
         self.set_running(False)
-        self.controls.set_config(scenario.config)
-        self._on_config_edited(scenario.config)
+        try:
+            self.state.request_config(scenario.config)
+        except ConfigError as exc:  # e.g. more than the memory budget allows
+            self._report(f"Cannot load the scenario {scenario.title!r}", exc)
+            return scenario
         self.show_scenario(scenario)
         return scenario
 
@@ -479,8 +363,9 @@ class MainWindow(RunCommands, QMainWindow):
             self.set_running(True, until=steps)
 
     def _diagnoses_shown(self, visible: bool) -> None:
-        if visible and self.latest is not None:
-            self.diagnoses.show_snapshot(self.latest, self._applied_config)
+        frame = self.state.frame
+        if visible and frame is not None:
+            self.diagnoses.show_snapshot(frame.snapshot, frame.config)
 
     # --- File menu: sessions, exports, remembered state ---------------------------------
     def _build_file_menu(self) -> None:
@@ -511,19 +396,10 @@ class MainWindow(RunCommands, QMainWindow):
         self.file_actions["save_steps"].setToolTip(
             "Also save the recorded snapshots (the most recent ones, up to 400 or 64 MB) and the loss curve")
 
-    def _report(self, title: str, exc: Exception) -> None:
-        message = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        if isinstance(exc, OSError) and exc.filename:
-            message = f"{exc.filename}: {message}"
-        self.message_label.setText(f"{title}: {message}")
-        self.dialogs.error(title, message)
-
     def recorded_snapshots(self) -> list[Snapshot]:
-        """The recorded training snapshots (oldest first), then the latest probe if one is on screen."""
-        snaps = self.history.snapshots()
-        if self.latest is not None and self.latest.kind == "probe":
-            snaps.append(self.latest)
-        return snaps
+        """The recorded training snapshots (oldest first), then the latest probe if one is on screen;
+        all made by `state.frame_config()`."""
+        return self.state.recorded_snapshots()
 
     def open_session(self, path: str | None = None) -> bool:
         """Open a session file; on any problem show why and change nothing. Returns whether it opened."""
@@ -539,62 +415,35 @@ class MainWindow(RunCommands, QMainWindow):
             self.open_compare(session_pair(session))
             self.message_label.setText(f"Opened {Path(path).name} as an A/B comparison, in its own window.")
             return True
-        self.apply_session(session.main, Path(path).name)
+        try:
+            self.apply_session(session.main, Path(path).name)
+        except ConfigError as exc:  # e.g. more than the memory budget allows
+            self._report("Cannot open the session", exc)
+            return False
         return True
 
     def apply_session(self, entry: Entry, source: str = "the session") -> None:
         """Show `entry`: its config in the controls and the worker (rebuilt at step 0, not run), and its
-        recorded snapshots, if any, in the plots until the user runs, steps or changes a setting."""
-        self.worker.set_running(False)
-        self._set_config_now(entry.config)
-        self._applied_config = entry.config  # the opened snapshots' config, for the diagnoses
+        recorded snapshots, if any, in the plots until the user runs, steps or changes a setting.
+        Raises ConfigError (and changes nothing) when its config does not fit in memory."""
+        self.state.check(entry.config)  # refuse before changing anything
+        self.set_running(False)
+        self.state.request_config(entry.config, now=True)  # one deliberate change: not throttled
         if not entry.snapshots:
-            self._end_replay()
             self.message_label.setText(f"Opened {source}.")
             return
-        self._replay = True
-        self.history.restore(entry.snapshots, entry.curve)
-        self.latest = entry.snapshots[-1]
-        self._dirty, self._next_draw = True, 0.0
+        self.state.show_recorded(entry.config, entry.snapshots, entry.curve)
         steps = [s.step for s in entry.snapshots]
         self.message_label.setText(
             f"Opened {source}: {len(steps)} recorded snapshot(s), steps {min(steps)}–{max(steps)}. "
             "Weights are not saved: Run or Step trains afresh from step 0.")
 
-    def _set_config_now(self, config: SimConfig) -> None:
-        """Put `config` in the controls and send it to the worker at once (no throttle: it is one
-        deliberate change, not a slider drag), clearing any divergence banner."""
-        self._clear_divergence()
-        self._throttle.stop()
-        self._pending_config = None
-        self.controls.set_config(config)
-        self.worker.set_config(config)
-
-    def _end_replay(self) -> None:
-        if self._replay:
-            self._replay = False
-            self.history.clear()
-
-    def _write_file(self, caption: str, filters: str, suggested: str, path: str | None,
-                    write: Callable[[Path], str]) -> bool:
-        """Ask for a path (unless given), run `write(path)` (returns the status line); on failure say why."""
-        path = path if path is not None else self.dialogs.save_path(caption, filters, suggested)
-        if not path:
-            return False
-        try:
-            done = write(Path(path))
-        except (OSError, ValueError) as exc:  # SessionError is a ValueError too
-            self._report(f"{caption}: failed", exc)
-            return False
-        self.message_label.setText(done)
-        return True
-
     def save_session(self, with_snapshots: bool = False, path: str | None = None) -> bool:
+        """Write the config the worker runs (with `with_snapshots`, the recorded snapshots and the
+        config that made them: never the controls', which may hold a change not yet applied or refused)."""
         def write(target: Path) -> str:
-            config = self.controls.config()
             snaps = self.recorded_snapshots() if with_snapshots else []
-            if any(s.depth != config.depth for s in snaps):
-                snaps = []  # a settings change has not reached the plots yet: they belong to the old config
+            config = self.state.frame_config() if snaps else self.state.config
             curve = self.history.curve() if snaps and self.history.steps else None
             write_session(target, Session.single(config, snaps, curve))
             return f"Saved {target.name}" + (f" with {len(snaps)} snapshot(s)." if snaps else ".")
@@ -617,7 +466,7 @@ class MainWindow(RunCommands, QMainWindow):
                 raise ValueError(f"statistics export as .csv or .json, not {target.name!r}")
             if not snaps:
                 raise ValueError("nothing recorded yet: Probe, Step or Run first")
-            atomic_write_text(target, render(self.controls.config(), self.device_name, snaps, fmt))
+            atomic_write_text(target, render(self.state.frame_config(), self.state.device, snaps, fmt))
             return f"Exported {len(snaps)} snapshot(s) to {target.name}."
 
         return self._write_file("Export statistics", STATS_FILTER, "statistics.csv", path, write)
@@ -631,8 +480,7 @@ class MainWindow(RunCommands, QMainWindow):
 
     def restore_defaults(self) -> None:
         """Default configuration and window size; forget what was remembered."""
-        self._end_replay()
-        self._set_config_now(SimConfig())
+        self.state.request_config(SimConfig(), now=True)
         self.resize(*DEFAULT_SIZE)
         if self.settings is not None:
             remembered.forget(self.settings)

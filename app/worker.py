@@ -9,12 +9,13 @@ slider rebuilds the network once per chunk at most, never once per pixel.
 While running, the worker calls ``Simulator.step(n)`` with n adapted so each
 chunk takes about `CHUNK_SECONDS`: only a chunk's last step computes statistics
 and makes a snapshot, so 20 snapshots a second (more than the window draws
-within its budget, see window.DRAW_BUDGET) leave the other steps as fast as a
+within its budget, see state.DRAW_BUDGET) leave the other steps as fast as a
 bare training step; a pause, a reset or a new config ends a chunk at its next
 step (Simulator.step's `stop`). (Chunks of one 60 Hz frame made every step an instrumented one, and
 training with the window open ran at 0.66x the headless rate; bench/bench_gui.py.)
-Every snapshot is emitted once, tagged with the simulator's
-generation (bumped on each rebuild), and never touched again.
+Every snapshot is emitted once as an `app.state.Frame`, tagged with the config
+the worker ran and the simulator's generation (bumped on each rebuild), and
+never touched again.
 """
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 from core import ConfigError, SimConfig, Simulator, Snapshot
 from core.spectrum import Spectrum, unavailable_reason
 
+from .state import Frame
 from .workarounds.gc_policy import collect_garbage_on_gui_thread, release_gui_thread_collection
 
 _PRELOADED = False
@@ -102,16 +104,6 @@ def describe_nonfinite(snap: Snapshot) -> str:
 
 
 @dataclass(frozen=True)
-class Delivery:
-    """One emitted snapshot with where it came from."""
-
-    snapshot: Snapshot
-    generation: int
-    steps_per_second: float | None  # training throughput of the chunk, None for probes
-    trail: tuple = ()  # the simulator's trail(): the chunk's uninstrumented steps (A/B: one per side)
-
-
-@dataclass(frozen=True)
 class SpectrumDelivery:
     """W_hh's eigenvalues for the spectrum view, or the reason there are none."""
 
@@ -160,7 +152,7 @@ class _Mailbox:
 class SimWorker(QObject):
     """Runs the simulator on a QThread; see the module docstring."""
 
-    snapshotReady = Signal(object)       # Delivery
+    snapshotReady = Signal(object)       # Frame
     configApplied = Signal(object, str, str)  # the SimConfig in use, its device ('cpu', 'cuda:0'), device sentence
     runningChanged = Signal(bool)
     notice = Signal(str)                 # informational (e.g. CUDA fallback)
@@ -391,7 +383,7 @@ class SimWorker(QObject):
             self._chunk = max(1, self._chunk // 2)
 
     def _deliver(self, snap: Snapshot, rate: float | None, trail: tuple = ()) -> None:
-        self.snapshotReady.emit(Delivery(snap, self._generation, rate, trail))
+        self.snapshotReady.emit(Frame(snap, self._config, self._generation, rate, trail))
 
     def _fail(self, message: str) -> None:
         self.set_running(False)

@@ -21,6 +21,24 @@ def small_config() -> SimConfig:
     return SimConfig(**SMALL)
 
 
+class FakeDialogs:
+    """A window's `dialogs` for tests: answers its questions from a queue and records error boxes
+    instead of blocking on them."""
+
+    def __init__(self):
+        self.answers: list[str] = []
+        self.errors: list[tuple[str, str]] = []
+
+    def open_path(self, caption, filters):
+        return self.answers.pop(0)
+
+    def save_path(self, caption, filters, suggested):
+        return self.answers.pop(0)
+
+    def error(self, title, message):
+        self.errors.append((title, message))
+
+
 def _live(kind, alive):
     gc.unfreeze()  # gc.get_objects() leaves out frozen objects (app/workarounds/gc_policy.py freezes the start-up's)
     found = []
@@ -60,6 +78,12 @@ def no_leaked_threads_or_timers(qapp):
         t.stop()
     assert not threads, f"test leaked running QThread(s): {[t.objectName() for t in threads]}"
     assert not timers, f"test leaked active QTimer(s): {[(t.objectName(), t.interval()) for t in timers]}"
+
+
+@pytest.fixture
+def fake_dialogs():
+    """The FakeDialogs class: `window.dialogs = fake_dialogs()`."""
+    return FakeDialogs
 
 
 @pytest.fixture

@@ -39,7 +39,7 @@ def test_edit_b_step_both_and_plots_share_axes(qtbot, make_compare):
     from app.compare_window import DIFF_MARK, _row_label
     assert _row_label(w.controls.connectors["init"].widget).text().startswith(DIFF_MARK)
     assert not _row_label(w.controls.connectors["depth"].widget).text().startswith(DIFF_MARK)
-    qtbot.waitUntil(lambda: w._generation >= 2, timeout=15000)  # rebuilt with the new pair
+    qtbot.waitUntil(lambda: w.state.generation >= 2, timeout=15000)  # rebuilt with the new pair
     w.step()
     c = _wait_drawn(qtbot, w, lambda c: c.kind == "step" and c.step == 1)
     w.step()
@@ -67,9 +67,9 @@ def test_edit_b_step_both_and_plots_share_axes(qtbot, make_compare):
     np.testing.assert_allclose(y, expected, rtol=0, atol=1e-12)
     assert w.grab().width() > 0
     # Reset rebuilds both from the seed: a probe at step 0 and fresh histories
-    generation = w._generation
+    generation = w.state.generation
     w.reset()
-    c0 = _wait_drawn(qtbot, w, lambda c: w._generation > generation and c.kind == "probe")
+    c0 = _wait_drawn(qtbot, w, lambda c: w.state.generation > generation and c.kind == "probe")
     assert c0.a.step == c0.b.step == 0 and w.histories["A"].steps == w.histories["B"].steps == []
 
 
@@ -128,6 +128,50 @@ def test_session_save_open_and_bad_file(tmp_path, make_compare):
     bad.write_text('{"schema": "vanishing-point/session", "version": 99, "configs": {}}')
     assert not w.open_session(bad)
     assert w.pair == pair and "newer Vanishing Point" in w.banner.text() and w.banner.isVisible()
+
+
+def test_the_a_b_window_asks_for_files_through_its_dialogs(tmp_path, make_compare, fake_dialogs):
+    pair = ConfigPair(BASE, BASE.replace(init="kaiming_normal"))
+    w = make_compare(pair)
+    w.dialogs = fake_dialogs()
+    path = tmp_path / "ab.json"
+    w.dialogs.answers.append(str(path))
+    w.save_button.click()
+    assert json.loads(path.read_text())["configs"]["b"]["config"]["init"] == "kaiming_normal"
+    w.copy_a_to_b()
+    w.dialogs.answers.append(str(path))
+    w.open_button.click()
+    assert w.pair == pair
+    w.dialogs.answers.append("")  # cancelled: nothing happens
+    w.open_button.click()
+    assert w.pair == pair and not w.dialogs.errors
+
+
+@pytest.mark.parametrize("compare", [False, True], ids=["main", "a-b"])
+def test_a_divergence_after_a_notice_is_shown_as_an_error(make_window, make_compare, compare):
+    from app.run_commands import BANNER_ERROR, BANNER_NOTICE
+
+    w = make_compare(ConfigPair(BASE, BASE)) if compare else make_window(BASE)
+    w.worker.notice.emit("cuda requested but unavailable — falling back to the CPU.")
+    assert w.banner.isVisibleTo(w) and w.banner.styleSheet() == BANNER_NOTICE and not w.diverged_message
+    w.worker.failed.emit("Diverged: non-finite value at step 3")
+    assert w.banner.styleSheet() == BANNER_ERROR and w.banner.text() == w.diverged_message
+    assert w.message_label.text() == "Diverged: non-finite value at step 3"
+    w.reset()  # recovers: the banner goes
+    assert not w.banner.isVisibleTo(w) and not w.diverged_message and w.message_label.text() == ""
+
+
+def test_both_windows_run_on_the_shared_commands(make_window, make_compare):
+    from app.run_commands import RunCommands
+    from app.state import PairState, SingleState
+
+    main, ab = make_window(BASE), make_compare(ConfigPair(BASE, BASE))
+    assert isinstance(main, RunCommands) and isinstance(ab, RunCommands)
+    assert isinstance(main.state, SingleState) and isinstance(ab.state, PairState)
+    for w in (main, ab):
+        keys = {a.shortcut().toString() for a in w.actions()}
+        assert {"Space", "S", "R", "P"} <= keys
+        assert [b.text() for b in w.run_buttons()] == ["Run  [Space]", "Step  [S]", "Reset  [R]", "Probe  [P]"]
 
 
 def test_main_window_opens_compare_and_closing_stops_its_thread(qtbot, make_window, small_config):

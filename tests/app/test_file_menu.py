@@ -21,27 +21,10 @@ from core.snapshot import CSV_COLUMNS
 SMALL = dict(depth=6, width=16, n_samples=128, batch_size=16, input_dim=8)  # as conftest's small_config
 
 
-class FakeDialogs:
-    """Answers the window's questions from a queue; records error boxes instead of blocking."""
-
-    def __init__(self):
-        self.answers: list[str] = []
-        self.errors: list[tuple[str, str]] = []
-
-    def open_path(self, caption, filters):
-        return self.answers.pop(0)
-
-    def save_path(self, caption, filters, suggested):
-        return self.answers.pop(0)
-
-    def error(self, title, message):
-        self.errors.append((title, message))
-
-
 @pytest.fixture
-def window(make_window, small_config):
+def window(make_window, small_config, fake_dialogs):
     w = make_window(small_config)
-    w.dialogs = FakeDialogs()
+    w.dialogs = fake_dialogs()
     return w
 
 
@@ -61,7 +44,7 @@ def test_file_menu_lists_every_action(window):
                      "Restore defaults"]
 
 
-def test_save_with_steps_then_open_restores_config_and_plots(window, make_window, qtbot, tmp_path):
+def test_save_with_steps_then_open_restores_config_and_plots(window, make_window, qtbot, tmp_path, fake_dialogs):
     step_to(qtbot, window, 3)
     losses = list(window.history.loss)
     path = tmp_path / "run.json"
@@ -72,7 +55,7 @@ def test_save_with_steps_then_open_restores_config_and_plots(window, make_window
     assert [s.step for s in saved.main.snapshots] == [1, 2, 3] and list(saved.main.curve.loss) == losses
 
     other = make_window(SimConfig(**{**SMALL, "depth": 3, "activation": "relu"}))
-    other.dialogs = FakeDialogs()
+    other.dialogs = fake_dialogs()
     other.dialogs.answers.append(str(path))
     delivered = []
     other.worker.snapshotReady.connect(lambda d: delivered.append(d.snapshot))
@@ -89,6 +72,41 @@ def test_save_with_steps_then_open_restores_config_and_plots(window, make_window
     other.step()  # training starts afresh from the opened config, and the same seed gives the same first step
     qtbot.waitUntil(lambda: other.history.steps == [1], timeout=15000)
     assert other.history.loss == pytest.approx(losses[:1], rel=1e-6)
+
+
+def test_a_config_the_worker_refuses_is_never_saved_beside_the_snapshots(window, qtbot, tmp_path, monkeypatch):
+    """The window's memory check lets a config through that the worker's own check refuses: the
+    controls then show a config that produced none of the snapshots on screen. What is saved and
+    exported names the config that produced them."""
+    import core.simulator
+    from core.memory import MemoryLimitError
+
+    step_to(qtbot, window, 2)
+    produced = window.controls.config()
+    real_check = core.simulator.check_fits
+
+    def refuse_width_20(cfg, *args, **kwargs):
+        if cfg.width == 20:
+            raise MemoryLimitError("depth 6 × width 20 refused by the worker's check (test)")
+        return real_check(cfg, *args, **kwargs)
+
+    monkeypatch.setattr(core.simulator, "check_fits", refuse_width_20)
+    window.controls.connectors["width"].widget.setValue(20)
+    assert window.controls.config().width == 20  # the window's own check accepted it
+    qtbot.waitUntil(lambda: "previous network is kept" in window.diverged_message, timeout=15000)
+    assert "width 20 refused" in window.diverged_message
+    assert window.state.config == produced and window.latest.step == 2
+
+    with_steps, plain, stats = tmp_path / "steps.json", tmp_path / "plain.json", tmp_path / "stats.json"
+    assert window.save_session(with_snapshots=True, path=str(with_steps))
+    saved = load_session(with_steps)
+    assert saved.main.config == produced and saved.main.config.width == 16
+    assert [s.step for s in saved.main.snapshots] == [1, 2]
+    assert window.save_session(path=str(plain))
+    assert load_session(plain).main.config == produced
+    assert window.export_statistics(str(stats))
+    doc = json.loads(stats.read_text())
+    assert doc["config"] == produced.to_dict() and [s["step"] for s in doc["snapshots"]] == [1, 2]
 
 
 def test_plain_save_has_no_snapshots(window, tmp_path):
@@ -183,7 +201,7 @@ def test_export_statistics_csv_and_json(window, qtbot, tmp_path):
 
 
 def test_export_statistics_before_anything_is_recorded(window, tmp_path):
-    window.latest = None
+    window.state.frame = None  # nothing arrived yet
     assert not window.export_statistics(str(tmp_path / "s.csv"))
     assert "nothing recorded yet" in window.dialogs.errors[-1][1] and not (tmp_path / "s.csv").exists()
 

@@ -63,7 +63,7 @@ def test_typed_boxes_refuse_what_the_config_refuses_and_the_run_goes_on(make_win
         conn = w.controls.connectors[name]
         for text in texts:
             good = w.controls.config()
-            generation = w._generation
+            generation = w.state.generation
             type_into(conn, text)
             if config_rejects(good, name, text):
                 refused += 1
@@ -73,11 +73,11 @@ def test_typed_boxes_refuse_what_the_config_refuses_and_the_run_goes_on(make_win
                 assert w.controls.config() == good
                 # the last good configuration keeps training: no rebuild, steps still advance
                 wait_steps(qtbot, w, 2)
-                assert w.is_running() and w._generation == generation and w.latest.depth == good.depth
+                assert w.is_running() and w.state.generation == generation and w.latest.depth == good.depth
             else:
                 assert w.controls.error_text(name) == ""
                 assert w.controls.config() == good.with_overrides([f"{name}={text}"])
-                qtbot.waitUntil(lambda: w._generation > generation, timeout=10000)  # rebuilt, still running
+                qtbot.waitUntil(lambda: w.state.generation > generation, timeout=10000)  # rebuilt, still running
                 wait_steps(qtbot, w, 2)
                 assert w.is_running()
     assert refused >= 25

@@ -97,7 +97,7 @@ def test_spectrum_dock_shows_the_eigenvalues_and_prediction(make_window, qtbot):
 def test_spectrum_view_explains_when_there_is_none(make_window, qtbot):
     w = make_window(SimConfig(**{**RNN, "architecture": "lstm"}))
     w.spectrum_action.setChecked(True)
-    qtbot.waitUntil(lambda: w.spectrum is not None, timeout=15000)
+    qtbot.waitUntil(lambda: w.state.spectrum is not None, timeout=15000)
     qtbot.waitUntil(lambda: "for 'rnn'" in w.spectrum_view.message.textItem.toPlainText(), timeout=5000)
     assert len(w.spectrum_view.points.getData()[0]) == 0
 

@@ -55,7 +55,7 @@ def test_clicking_the_phase_diagram_sets_gain_and_bias(make_window, small_config
     target = (1.5, 0.1)
     scene_pt = vb.mapViewToScene(pg_point(*target))
     widget_pt = view.plot.mapFromScene(scene_pt)
-    with qtbot.waitSignal(w.controls.configChanged, timeout=5000):
+    with qtbot.waitSignal(w.state.configRequested, timeout=5000):
         qtbot.mouseClick(view.plot.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(widget_pt.x(), widget_pt.y()))
     cfg = w.controls.config()
     # one pixel of the view is (range / pixels) in each coordinate; allow two
@@ -66,6 +66,27 @@ def test_clicking_the_phase_diagram_sets_gain_and_bias(make_window, small_config
     assert cfg.init == small_config.init                  # xavier_normal has a gain: only it changed
     x, y = view.marker.getData()
     assert x[0] == pytest.approx(theory.hidden_sigma_w2(cfg)) and y[0] == pytest.approx(cfg.bias_std**2)
+
+
+def test_a_phase_diagram_pick_goes_through_the_memory_check(make_window, small_config, qtbot, monkeypatch):
+    from core.memory import MemoryLimitError
+
+    w = make_window(small_config)
+    view = w.theory.phase
+
+    def refuse(cfg):
+        raise MemoryLimitError("refused by the check (test)")
+
+    monkeypatch.setattr(w.state, "check", refuse)
+    with qtbot.assertNotEmitted(w.state.configRequested):
+        view.pick(1.5, 0.1)
+    assert w.controls.config() == small_config and w.state.requested == small_config
+    assert "refused by the check" in view.note.text()
+    monkeypatch.undo()
+    with qtbot.waitSignal(w.state.configRequested, timeout=1000):
+        view.pick(1.5, 0.1)
+    assert theory.hidden_sigma_w2(w.controls.config()) == pytest.approx(1.5)
+    qtbot.waitUntil(lambda: w.state.config == w.controls.config(), timeout=10000)  # the worker runs it
 
 
 def pg_point(x, y):
