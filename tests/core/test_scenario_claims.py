@@ -18,7 +18,7 @@ from torch import nn
 
 from core import Simulator, theory
 from core.diagnoses import diagnose, format_diagnoses
-from core.model import Trace
+from core.trace import Trace
 from core.scenarios import SCENARIOS, load_scenario
 from core.snapshot import Snapshot
 
