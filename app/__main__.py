@@ -15,8 +15,8 @@ from typing import Sequence
 
 from core import ConfigError, memory
 from core.cli import EXIT_BAD_INPUT, Parser, UsageError, add_config_arguments, config_from_args
+from core.cli_kit import side_with_overrides
 from core.compare import ConfigPair
-from core.compare_cli import side_with_overrides
 
 SCREENSHOT_TIMEOUT_S = 300
 

@@ -31,9 +31,6 @@ class Job(QThread):
     def cancel(self) -> None:
         self._cancel.set()
 
-    def is_cancelled(self) -> bool:
-        return self._cancel.is_set()
-
     def run(self) -> None:  # noqa: D401 - QThread override
         try:
             result = self._fn(lambda d, t: self.progressed.emit(self, d, t), self._cancel.is_set)

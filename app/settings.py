@@ -32,7 +32,7 @@ def stored_config(settings: QSettings) -> tuple[SimConfig | None, str]:
         data = json.loads(str(raw))
         if not isinstance(data, dict):
             raise ValueError(f"expected a JSON object, got {type(data).__name__}")
-        return SimConfig.from_dict({**SimConfig().to_dict(), **data}), ""
+        return SimConfig.from_partial(data), ""
     except (ConfigError, ValueError) as exc:
         return None, f"The configuration remembered from last time is no longer valid ({exc}); using the defaults."
 

@@ -33,6 +33,7 @@ import torch
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from core import ConfigError, SimConfig, Simulator, Snapshot
+from core.report import describe_nonfinite
 from core.spectrum import Spectrum, unavailable_reason
 
 from .state import Frame
@@ -92,15 +93,6 @@ MAX_CHUNK = 4096
 # seconds and at most SPECTRUM_BUDGET of the time; when the run stops, once more for the final weights.
 SPECTRUM_INTERVAL = 0.25
 SPECTRUM_BUDGET = 0.2
-
-
-def describe_nonfinite(snap: Snapshot) -> str:
-    """A sentence saying where a NaN/Inf first appeared."""
-    where = f"step {snap.step}"
-    stage = snap.nonfinite_stage or "unknown stage"
-    if snap.nonfinite_layer is not None:
-        where += f", layer {snap.nonfinite_layer}"
-    return f"Diverged: non-finite value at {where} ({stage} pass); run paused. Reset or change a control to recover."
 
 
 @dataclass(frozen=True)
@@ -307,7 +299,7 @@ class SimWorker(QObject):
         return Simulator(config, cpu_after=cpu_after)
 
     def describe_failure(self, snap: Snapshot) -> str:
-        return describe_nonfinite(snap)
+        return f"Diverged: {describe_nonfinite(snap, 'layer')}; run paused. Reset or change a control to recover."
 
     def _maybe_spectrum(self) -> None:
         """Emit W_hh's eigenvalues if the view wants them and the weights changed since the last ones

@@ -37,6 +37,7 @@ import numpy as np
 from torch import Tensor
 
 from .config import ConfigError, SimConfig
+from .report import describe_nonfinite
 from .session import MAIN, Entry, Session, SessionError, load_session, save_session
 from .simulator import Simulator
 from .snapshot import Snapshot, frozen_array, json_float
@@ -245,8 +246,7 @@ def describe_divergence(c: Comparison) -> str:
     parts = []
     for name in c.diverged():
         snap = c.a if name == "A" else c.b
-        where = f"step {snap.step}" + (f", layer {snap.nonfinite_layer}" if snap.nonfinite_layer is not None else "")
-        parts.append(f"{name} diverged: non-finite value at {where} ({snap.nonfinite_stage} pass)")
+        parts.append(f"{name} diverged: {describe_nonfinite(snap, 'layer')}")
     return "; ".join(parts)
 
 

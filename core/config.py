@@ -118,6 +118,15 @@ class SimConfig:
         return cls(**{k: _coerce(k, v) for k, v in data.items()})
 
     @classmethod
+    def from_partial(cls, data: Mapping[str, Any], base: "SimConfig | None" = None) -> "SimConfig":
+        """`base` (default: the defaults) with the fields given in `data` replaced: the one merge of a
+        partial config (a file, a session entry, a scenario, stored settings) with the rest.
+        Unknown keys and wrong types raise ConfigError as in from_dict."""
+        if not isinstance(data, Mapping):
+            raise ConfigError("config", f"expected a JSON object of fields, got {type(data).__name__}")
+        return cls.from_dict({**(base if base is not None else cls()).to_dict(), **data})
+
+    @classmethod
     def from_json(cls, text: str) -> "SimConfig":
         try:
             data = json.loads(text)
@@ -129,9 +138,7 @@ class SimConfig:
 
     def replace(self, **changes: Any) -> "SimConfig":
         """A copy with `changes` applied (validated, types coerced as in from_dict)."""
-        merged = self.to_dict()
-        merged.update(changes)
-        return SimConfig.from_dict(merged)
+        return SimConfig.from_partial(changes, self)
 
     def with_overrides(self, assignments: Iterable[str]) -> "SimConfig":
         """Apply CLI-style ``key=value`` strings, parsing each value by the field's type."""
@@ -146,11 +153,6 @@ class SimConfig:
 
 
 _FIELD_TYPES = {f.name: f.type for f in fields(SimConfig)}
-
-
-def field_kind(name: str) -> str:
-    """'int', 'float' or 'str' for a SimConfig field."""
-    return _FIELD_TYPES[name]
 
 
 def _parse_text(key: str, raw: str) -> Any:

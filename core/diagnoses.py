@@ -13,13 +13,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .config import RECURRENT_ARCHITECTURES, SimConfig
+from .config import SimConfig
+from .report import layer_noun, nonfinite_location, nonfinite_quantity
 from .snapshot import Snapshot
 from .stats import SATURATION_FRACTION
 
 # --- thresholds (each with its source) -------------------------------------------------
 # Vanishing: a layer's ‖∂L/∂z‖ below this fraction of the last hidden layer's (the snapshot's
-# output-side reference; the readout is not a hidden layer). The figure is the issue's.
+# output-side reference; the readout is not a hidden layer): an error at six decades, where
+# IMBALANCE_RATIO already warns at two.
 VANISHING_RATIO = 1e-6
 # Exploding: above this multiple of the last hidden layer's; the mirror image of VANISHING_RATIO.
 EXPLODING_RATIO = 1e6
@@ -34,7 +36,7 @@ SATURATED_TANH = math.sqrt(1.0 - SATURATION_FRACTION)
 SATURATED_LAYER_SHARE = 0.2
 # Saturation only means "stuck" for activations that flatten out on both sides.
 SATURATING_ACTIVATIONS = ("sigmoid", "tanh")
-# Dead: a unit whose φ′ is 0 for every example of the batch (stats.dead_frac, the issue's definition).
+# Dead: a unit whose φ′ is 0 for every example of the batch (stats.dead_frac).
 # Reported above this share of the layer (our choice: a freshly He-initialized deep ReLU net on 2-D
 # data already has up to ~45 % of units silent over a batch of 128, measured on the spirals).
 DEAD_LAYER_SHARE = 0.5
@@ -53,7 +55,6 @@ IDENTICAL_UNITS_SPREAD = 1e-3
 MAX_RANGES = 3
 
 SEVERITIES = ("error", "warning")
-_STAGE_NOUN = {"forward": "activation", "loss": "loss", "backward": "gradient", "update": "weight update"}
 
 
 @dataclass(frozen=True)
@@ -77,11 +78,6 @@ def layer_ranges(mask: np.ndarray) -> list[tuple[int, int]]:
     starts = np.concatenate(([idx[0]], idx[breaks + 1]))
     ends = np.concatenate((idx[breaks], [idx[-1]]))
     return [(int(a) + 1, int(b) + 1) for a, b in zip(starts, ends)]
-
-
-def _noun(config: SimConfig) -> str:
-    """What one per-layer entry is: a 'layer', or a recurrent network's 'time step'."""
-    return "time step" if config.architecture in RECURRENT_ARCHITECTURES else "layer"
 
 
 def _where(first: int, last: int, noun: str) -> str:
@@ -111,17 +107,15 @@ def diagnose(snapshot: Snapshot, config: SimConfig) -> list[Diagnosis]:
     """Everything the snapshot shows to be wrong, errors first, each layer range once per kind."""
     out: list[Diagnosis] = []
     ls = snapshot.layers
-    noun = _noun(config)
+    noun = layer_noun(config)
     last = f"the last {noun}'s"
 
     def ranges(kind: str, severity: str, mask: np.ndarray, text) -> list[Diagnosis]:
         return _ranges(kind, severity, mask, text, noun)
 
     if snapshot.nonfinite:
-        where = f"step {snapshot.step}" + (f", {noun} {snapshot.nonfinite_layer}" if snapshot.nonfinite_layer else "")
-        what = _STAGE_NOUN.get(snapshot.nonfinite_stage or "", "value")
         out.append(Diagnosis("nonfinite", "error", snapshot.nonfinite_layer, snapshot.nonfinite_layer,
-                             f"non-finite {what} at {where}"))
+                             f"non-finite {nonfinite_quantity(snapshot)} at {nonfinite_location(snapshot, noun)}"))
     g = ls.grad_norm
     finite = np.isfinite(g)
     ref = float(g[-1]) if len(g) else 0.0

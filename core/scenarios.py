@@ -27,7 +27,7 @@ from .data import RESOURCES
 
 SCHEMA = 1
 SCENARIO_DIR = RESOURCES / "scenarios"
-# The plots a "look_for" entry may point at (shared with issue 5's scenario files).
+# The plots a "look_for" entry may point at; every scenario file names its plots from this list.
 PLOTS = ("activations", "gradients", "grad_history", "loss", "updates", "table", "spectrum", "noise",
          "diagnoses", "theory", "jacobian")
 _KEYS = ("schema", "lesson", "title", "config", "steps", "explanation", "predict", "look_for")
@@ -95,7 +95,7 @@ def parse_scenario(name: str, data: Any, source: str = "") -> Scenario:
     if not title.startswith(f"{lesson}. "):
         raise _bad(source, "title", f"expected to start with the lesson number {lesson + '. '!r}, got {title!r}")
     try:
-        config = SimConfig.from_dict({**SimConfig().to_dict(), **_mapping(data["config"], source)})
+        config = SimConfig.from_partial(_mapping(data["config"], source))
     except ConfigError as exc:
         raise _bad(source, f"config.{exc.field}", str(exc).split(": ", 1)[-1]) from None
     steps = data["steps"]

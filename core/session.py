@@ -157,7 +157,7 @@ def _entry(raw: Any, where: str) -> Entry:
     if not isinstance(config_data, dict):
         raise SessionError(f"{where}.config: expected an object of config fields")
     try:
-        config = SimConfig.from_dict({**SimConfig().to_dict(), **config_data})
+        config = SimConfig.from_partial(config_data)
     except ConfigError as exc:
         raise SessionError(f"{where}.config: {exc}") from None
     snaps_raw = raw.get("snapshots", [])

@@ -20,7 +20,8 @@ HIST_BINS = 50
 # of the data, and binning every value of a large batch would cost more than the
 # training step (see bench/). Moments, saturation and dead units use every value.
 HIST_MAX_VALUES = 8_192  # sampling error of a bin holding p of the values: √(p(1−p)/8192) < 0.6 %
-# A unit is saturated where |φ′(u)| < SATURATION_FRACTION · max|φ′| (the rule).
+# A unit is saturated where its slope is under 5 % of the activation's steepest:
+# |φ′(u)| < SATURATION_FRACTION · max|φ′|.
 SATURATION_FRACTION = 0.05
 # Above this ratio of mean² to variance the one-pass variance E[x²] − E[x]² loses
 # precision in float32; such layers are recomputed with a two-pass formula.

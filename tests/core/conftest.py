@@ -1,7 +1,10 @@
+from typing import Callable
+
 import pytest
 import torch
 
-from core import SimConfig
+from core import SimConfig, memory
+from core.cli import main
 
 
 @pytest.fixture
@@ -19,3 +22,21 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture
+def run_cli(capsys) -> Callable[..., tuple[int, str, str]]:
+    """``run_cli(*argv)`` runs ``python -m core *argv`` in this process: (exit status, stdout, stderr).
+
+    main() is exactly what ``python -m core`` runs (tests/core/test_cli.py runs each verb once as a
+    real process too). The one piece of process state the CLI sets, the --memory-budget, starts
+    unset for every call, as in a fresh process, and is unset again afterwards."""
+    def run(*argv) -> tuple[int, str, str]:
+        memory.set_budget_mb(None)
+        capsys.readouterr()  # what the test printed before is not the command's output
+        code = main([str(a) for a in argv])
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    yield run
+    memory.set_budget_mb(None)

@@ -114,6 +114,20 @@ def test_replace_returns_validated_copy():
         base.replace(depth=-3)
 
 
+def test_from_partial_fills_in_the_defaults_or_a_base():
+    cfg = SimConfig.from_partial({"depth": 7, "lr": 1})
+    assert cfg == SimConfig(depth=7, lr=1.0) and isinstance(cfg.lr, float)
+    assert SimConfig.from_partial({}) == SimConfig()
+    base = SimConfig(width=8, activation="relu")
+    assert SimConfig.from_partial({"depth": 3}, base) == SimConfig(width=8, activation="relu", depth=3)
+    with pytest.raises(ConfigError, match="widht: unknown field; did you mean 'width'"):
+        SimConfig.from_partial({"widht": 3})
+    with pytest.raises(ConfigError, match="depth: expected an integer"):
+        SimConfig.from_partial({"depth": "20"}, base)
+    with pytest.raises(ConfigError, match="config: expected a JSON object of fields, got list"):
+        SimConfig.from_partial([1, 2])
+
+
 @st.composite
 def configs(draw):
     cfg = draw(_configs)

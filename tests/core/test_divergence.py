@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,21 +11,13 @@ import torch
 from torch import nn
 
 from core import SimConfig, Simulator
-from core.cli import main
 from core.stats import HIST_MAX_VALUES
-from core.trace import Trace
 
-ROOT = Path(__file__).resolve().parents[2]
 # relu with N(0, 0.4²) weights, width 16: Var z grows by 16·0.4²/2 = 1.28 per layer at init, and
 # lr 1.0 blows it up within a few steps (step 4, forward, with seed 0: found by the code below).
 EXPLODING = dict(activation="relu", init="normal", init_std=0.4, depth=50, lr=1.0, width=16, n_samples=256,
                  batch_size=32, device="cpu")
 EXPLODING_SET = [a for k, v in EXPLODING.items() for a in ("--set", f"{k}={v}")]
-
-
-def cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "core", *args], capture_output=True, text=True, cwd=ROOT,
-                          timeout=timeout)
 
 
 def reference_first_bad(cfg: SimConfig) -> tuple[int, str, int | None, list[torch.Tensor], list[torch.Tensor]]:
@@ -66,13 +55,13 @@ def reference():
     return reference_first_bad(SimConfig(**EXPLODING))
 
 
-def test_cli_stops_at_the_first_bad_step_and_layer(reference):
+def test_cli_stops_at_the_first_bad_step_and_layer(reference, run_cli):
     step, stage, layer, _, _ = reference
     assert step > 1  # a few good steps come first, so the record has several entries
-    proc = cli("run", "--steps", "50", *EXPLODING_SET)
-    assert proc.returncode == 3
-    assert proc.stderr.splitlines() == [f"error: non-finite value at step {step}, layer {layer} ({stage}); run stopped"]
-    doc = json.loads(proc.stdout)  # stdout carries the whole record, valid JSON (no NaN literals)
+    code, out, err = run_cli("run", "--steps", "50", *EXPLODING_SET)
+    assert code == 3
+    assert err.splitlines() == [f"error: non-finite value at step {step}, layer {layer} ({stage}); run stopped"]
+    doc = json.loads(out)  # stdout carries the whole record, valid JSON (no NaN literals)
     snaps = doc["snapshots"]
     assert [s["step"] for s in snaps] == list(range(1, step + 1))
     assert [s["nonfinite"] for s in snaps] == [False] * (step - 1) + [True]
@@ -81,14 +70,14 @@ def test_cli_stops_at_the_first_bad_step_and_layer(reference):
     assert len(last["layers"]) == EXPLODING["depth"] and last["loss"] is None  # NaN loss → null, flagged
 
 
-def test_recording_interval_does_not_hide_the_first_bad_step(tmp_path, reference):
+def test_recording_interval_does_not_hide_the_first_bad_step(tmp_path, reference, run_cli):
     """With --every 3 the bad step falls inside a chunk: the chunk stops there and records it."""
     step, stage, layer, _, _ = reference
     out = tmp_path / "run.json"
     out.write_text("previous contents")
-    proc = cli("run", "--steps", "50", "--every", "3", "--out", str(out), *EXPLODING_SET)
-    assert proc.returncode == 3 and proc.stdout == ""
-    assert f"step {step}, layer {layer} ({stage})" in proc.stderr and len(proc.stderr.splitlines()) == 1
+    code, stdout, stderr = run_cli("run", "--steps", "50", "--every", "3", "--out", str(out), *EXPLODING_SET)
+    assert code == 3 and stdout == ""
+    assert f"step {step}, layer {layer} ({stage})" in stderr and len(stderr.splitlines()) == 1
     snaps = json.loads(out.read_text())["snapshots"]
     assert [s["step"] for s in snaps] == [*range(3, step, 3), step]
     assert snaps[-1]["nonfinite"] and not any(s["nonfinite"] for s in snaps[:-1])
@@ -118,10 +107,10 @@ def test_snapshot_json_of_a_bad_step_has_no_nan_literals():
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="tests the missing-CUDA error")
-def test_cli_cuda_without_a_device_is_a_clear_error():
-    proc = cli("probe", "--set", "device=cuda")
-    assert proc.returncode == 2 and proc.stdout == ""
-    (line,) = proc.stderr.splitlines()
+def test_cli_cuda_without_a_device_is_a_clear_error(run_cli):
+    code, out, err = run_cli("probe", "--set", "device=cuda")
+    assert code == 2 and out == ""
+    (line,) = err.splitlines()
     assert line.startswith("error: device: 'cuda' was requested but ") and "use 'auto' or 'cpu'" in line
 
 
@@ -155,22 +144,21 @@ HOSTILE_FILES = {
     (["probe", "--memory-budget", "nan"], "--memory-budget: expected a positive number"),
     (["probe", "--set", "depth=3", "--out", "missing_dir/out.json"], "cannot write"),
 ])
-def test_hostile_input_is_one_error_line_exit_2(tmp_path, monkeypatch, capsys, args, fragment):
-    """In-process (capsys) for speed: main() is exactly what `python -m core` runs, and any
-    uncaught exception would fail the test; test_cli.py covers the same path as a subprocess."""
+def test_hostile_input_is_one_error_line_exit_2(tmp_path, monkeypatch, run_cli, args, fragment):
+    """In-process: main() is exactly what `python -m core` runs, and any uncaught exception would
+    fail the test; test_cli.py runs each verb once as a real process."""
     for name, data in HOSTILE_FILES.items():
         (tmp_path / name).write_bytes(data)
     monkeypatch.chdir(tmp_path)
-    code = main(args)
-    out = capsys.readouterr()
-    lines = out.err.splitlines()
-    assert code == 2 and out.out == ""
-    assert len(lines) == 1 and lines[0].startswith("error: ") and fragment in lines[0], out.err
-    assert "Traceback" not in out.err
+    code, out, err = run_cli(*args)
+    lines = err.splitlines()
+    assert code == 2 and out == ""
+    assert len(lines) == 1 and lines[0].startswith("error: ") and fragment in lines[0], err
+    assert "Traceback" not in err
 
 
-def test_nested_json_subprocess_has_no_traceback(tmp_path):
+def test_nested_json_is_one_exact_error_line(tmp_path, run_cli):
     path = tmp_path / "nested.json"
     path.write_bytes(b"[" * 100_000)
-    proc = cli("probe", str(path))
-    assert proc.returncode == 2 and proc.stderr.splitlines() == [f"error: {path} is nested too deeply to be a config file"]
+    code, _, err = run_cli("probe", str(path))
+    assert code == 2 and err.splitlines() == [f"error: {path} is nested too deeply to be a config file"]

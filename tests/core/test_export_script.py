@@ -10,7 +10,6 @@ import sys
 import pytest
 
 from core import SimConfig, Simulator
-from core.cli import main as cli_main
 from core.export_script import export_script
 
 STEPS = 3
@@ -108,10 +107,11 @@ def test_script_runs_alone_in_a_subprocess(tmp_path):
     assert _script_losses(proc.stdout) == pytest.approx([sim.step().loss, sim.step().loss], rel=1e-5)
 
 
-def test_cli_export_script(tmp_path, capsys):
+def test_cli_export_script(tmp_path, run_cli):
     out = tmp_path / "mine.py"
-    assert cli_main(["export-script", "--set", "activation=relu", "--set", "depth=3", "--out", str(out)]) == 0
+    assert run_cli("export-script", "--set", "activation=relu", "--set", "depth=3", "--out", str(out))[0] == 0
     text = out.read_text()
     assert "activation='relu'" in text and "depth=3" in text and "python mine.py" in text
-    assert cli_main(["export-script", "--set", "depth=0"]) == 2
-    assert "depth: 0 is out of range" in capsys.readouterr().err
+    code, _, err = run_cli("export-script", "--set", "depth=0")
+    assert code == 2
+    assert "depth: 0 is out of range" in err

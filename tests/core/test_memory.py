@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import subprocess
 import sys
 import textwrap
@@ -14,7 +13,6 @@ import torch
 
 from core import ConfigError, SimConfig, Simulator
 from core import memory
-from core.cli import main
 from core.config import DATASET_NAMES
 from core.data import DATASETS
 from core.memory import MemoryLimitError, check_fits, data_shape, estimate
@@ -161,24 +159,22 @@ def test_budget_from_environment_and_option(monkeypatch):
         memory.set_budget_mb(-5)
 
 
-def test_cli_refuses_with_exit_2(capsys):
-    code = main(["probe", "--memory-budget", "1", "--set", "device=cpu"])
-    err = capsys.readouterr().err.splitlines()
+def test_cli_refuses_with_exit_2(run_cli):
+    code, _, err = run_cli("probe", "--memory-budget", "1", "--set", "device=cpu")
+    err = err.splitlines()
     assert code == 2 and len(err) == 1
     assert err[0].startswith("error: memory: depth 20 × width 128 × batch_size 128 needs about ")
     assert "the 1.0 MiB budget set by --memory-budget" in err[0]
     # a long run's record counts: 200 000 steps × 20 layers × ~13.7 kB ≈ 51 GiB
-    code = main(["run", "--steps", "200000", "--memory-budget", "8000", "--set", "device=cpu"])
-    err = capsys.readouterr().err
+    code, _, err = run_cli("run", "--steps", "200000", "--memory-budget", "8000", "--set", "device=cpu")
     assert code == 2 and "history" in err and "8000" not in err and "7.8 GiB budget" in err
 
 
-def test_cli_budget_from_environment_subprocess(tmp_path):
-    env = dict(os.environ, **{memory.BUDGET_ENV: "2"})
-    proc = subprocess.run([sys.executable, "-m", "core", "probe", "--set", "device=cpu"], capture_output=True,
-                          text=True, cwd=ROOT, env=env, timeout=120)
-    assert proc.returncode == 2 and proc.stdout == ""
-    (line,) = proc.stderr.splitlines()
+def test_cli_budget_from_environment(monkeypatch, run_cli):
+    monkeypatch.setenv(memory.BUDGET_ENV, "2")
+    code, out, err = run_cli("probe", "--set", "device=cpu")
+    assert code == 2 and out == ""
+    (line,) = err.splitlines()
     assert line.startswith("error: memory:") and f"2.0 MiB budget set by {memory.BUDGET_ENV}" in line
 
 

@@ -1,38 +1,34 @@
-"""Headless theory tools for ``python -m core``: `theory`, `sweep` and `jacobian` subcommands.
+"""``theory``, ``sweep`` and ``jacobian``: the mean-field prediction, the depth sweep and the
+singular values of the hidden-to-hidden Jacobian, as JSON or CSV.
 
-Registered into core.cli's parser by `register`; `run` executes one of them and
-returns the text to print. Same CONFIG/--set arguments and error conventions as
-`probe` and `run`.
+Same CONFIG/--set arguments and error conventions as `probe` and `run`.
 """
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import sys
-from typing import Any
 
-from .config import ConfigError, SimConfig
-from .jacobian import simulator_spectrum
-from .simulator import Simulator
-from .snapshot import json_float
-from .sweep import CSV_COLUMNS, OVER, geometric_depths, sweep
-from . import theory
+from .. import memory, theory
+from ..cli_kit import add_config_arguments, add_output_arguments, config_from_args, csv_text, write_output
+from ..config import ConfigError, SimConfig
+from ..jacobian import simulator_spectrum
+from ..simulator import Simulator
+from ..snapshot import json_float
+from ..sweep import CSV_COLUMNS, OVER, geometric_depths, sweep
 
 COMMANDS = ("theory", "sweep", "jacobian")
 
 
-def register(sub, add_config_arguments) -> None:
-    """Add the subcommands to an argparse subparsers object."""
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Add the theory, sweep and jacobian subcommands."""
     helps = {"theory": "mean-field prediction of the per-layer profile and χ",
              "sweep": "first/last layer gradient ratio against depth, per init scheme or activation",
              "jacobian": "singular values of the hidden-to-hidden Jacobian at a few probe inputs"}
     for name in COMMANDS:
         p = sub.add_parser(name, help=helps[name])
         add_config_arguments(p)
-        p.add_argument("--format", choices=("json", "csv"), default="json")
-        p.add_argument("--out", help="write to this file (atomically) instead of stdout")
+        add_output_arguments(p)
         if name == "sweep":
             p.add_argument("--max-depth", type=int, help="sweep depths 1..N on a geometric grid (default: config depth)")
             p.add_argument("--depths", help="comma-separated depths instead, e.g. 1,2,4,8")
@@ -45,19 +41,18 @@ def register(sub, add_config_arguments) -> None:
                            help="train this many steps first (default 0: the network at initialization)")
 
 
+def handle(args: argparse.Namespace) -> int:
+    """Write the document of subcommand `args.command`; the exit status."""
+    cfg, _ = config_from_args(args)
+    memory.set_budget_mb(args.memory_budget)  # the sweep's and the Jacobian's networks are checked too
+    return write_output(document(args, cfg), args.out)
+
+
 def _parse_depths(text: str) -> list[int]:
     try:
         return [int(t) for t in text.replace(" ", "").split(",") if t]
     except ValueError:
         raise ConfigError("depths", f"expected comma-separated integers like 1,2,4,8, got {text!r}") from None
-
-
-def _csv(rows: list[dict[str, Any]], columns) -> str:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(columns), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buf.getvalue()
 
 
 def _progress(done: int, total: int) -> None:
@@ -66,7 +61,7 @@ def _progress(done: int, total: int) -> None:
         sys.stderr.flush()
 
 
-def run(args: argparse.Namespace, cfg: SimConfig) -> str:
+def document(args: argparse.Namespace, cfg: SimConfig) -> str:
     """The document for subcommand `args.command` (ConfigError on bad input)."""
     if args.command == "theory":
         reason = theory.not_applicable(cfg)
@@ -78,7 +73,7 @@ def run(args: argparse.Namespace, cfg: SimConfig) -> str:
                  "act_std": json_float(prof.act_std[i]), "grad_ratio": json_float(prof.grad_ratio[i]),
                  "chi": json_float(prof.chi[i]) if i < len(prof.chi) else None} for i in range(cfg.depth)]
         if args.format == "csv":
-            return _csv(rows, rows[0].keys())
+            return csv_text(list(rows[0]), rows)
         return json.dumps({"config": cfg.to_dict(), "chi_mean": json_float(prof.chi_mean),
                            "sentence": prof.sentence, "layers": rows}, allow_nan=False) + "\n"
     if args.command == "sweep":
@@ -90,7 +85,7 @@ def run(args: argparse.Namespace, cfg: SimConfig) -> str:
         if sys.stderr.isatty():
             sys.stderr.write("\n")
         if args.format == "csv":
-            return _csv(result.rows(), CSV_COLUMNS)
+            return csv_text(CSV_COLUMNS, result.rows())
         return json.dumps({"config": cfg.to_dict(), **result.to_dict()}, allow_nan=False) + "\n"
     # jacobian
     if not 1 <= args.points <= 64:
@@ -106,7 +101,7 @@ def run(args: argparse.Namespace, cfg: SimConfig) -> str:
             raise ConfigError("steps", f"training went non-finite at step {snap.step}: no Jacobian to analyse")
     spec = simulator_spectrum(sim, min(args.points, cfg.batch_size), args.directions)
     if args.format == "csv":
-        return _csv([{"index": i + 1, "singular_value": float(s)} for i, s in enumerate(spec.singular_values)],
-                    ("index", "singular_value"))
+        return csv_text(("index", "singular_value"),
+                        ({"index": i + 1, "singular_value": float(s)} for i, s in enumerate(spec.singular_values)))
     return json.dumps({"config": cfg.to_dict(), "step": sim.steps_done, "summary": spec.summary(),
                        "singular_values": [float(s) for s in spec.singular_values]}, allow_nan=False) + "\n"

@@ -1,4 +1,4 @@
-"""``python -m core compare``: train A and B in lockstep and print both plus their difference.
+"""``compare``: train A and B in lockstep and print both plus their difference.
 
 B is A plus what the user changes::
 
@@ -15,21 +15,19 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
 
-from .cli import (
-    EXIT_BAD_INPUT, EXIT_DIVERGED, UsageError, _run, add_config_arguments, config_from_args, csv_text, load_config,
-    write_output,
+from ..cli_kit import (
+    EXIT_DIVERGED, UsageError, add_config_arguments, add_output_arguments, config_from_args, csv_text, load_config,
+    record_steps, side_with_overrides, write_output,
 )
-from .scenarios import Scenario
-from .compare import (
-    CSV_COLUMNS, Comparer, Comparison, ConfigPair, SessionError, describe_divergence, differing_fields,
-    load_pair, save_pair,
+from ..compare import (
+    CSV_COLUMNS, Comparer, Comparison, ConfigPair, describe_divergence, differing_fields, load_pair, save_pair,
 )
-from .config import ConfigError, SimConfig
+from ..scenarios import Scenario
 
 
-def add_compare_parser(sub: Any) -> None:
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Add the compare subcommand."""
     p = sub.add_parser("compare", help="train A and B in lockstep on the same batches; per-layer difference")
     add_config_arguments(p)
     p.add_argument("--a", "--set-a", dest="a", action="append", default=[], metavar="KEY=VALUE",
@@ -41,8 +39,7 @@ def add_compare_parser(sub: Any) -> None:
     p.add_argument("--save-session", metavar="FILE", help="also write A and B as a session file")
     p.add_argument("--steps", type=int, help="training steps (0: one probe pass of each; default: the scenario's, else 0)")
     p.add_argument("--every", type=int, default=1, help="record every K steps")
-    p.add_argument("--format", choices=("json", "csv"), default="json")
-    p.add_argument("--out", help="write to this file (atomically) instead of stdout")
+    add_output_arguments(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
 
 
@@ -61,14 +58,6 @@ def pair_from_args(args: argparse.Namespace) -> tuple[ConfigPair, Scenario | Non
     return ConfigPair(side_with_overrides("A", a, args.a), side_with_overrides("B", b, args.b)), scenario
 
 
-def side_with_overrides(name: str, cfg: SimConfig, assignments: list[str]) -> SimConfig:
-    """`cfg` with key=value `assignments`; a bad one is a UsageError naming the side ("--b (config B): ...")."""
-    try:
-        return cfg.with_overrides(assignments)
-    except ConfigError as exc:  # say which side the bad override was for
-        raise UsageError(f"--{name.lower()} (config {name}): {exc}") from None
-
-
 def render_comparisons(pair: ConfigPair, device: str, comparisons: list[Comparison], fmt: str) -> str:
     """JSON {configs, device, differs_in, warning, comparisons} or CSV, one row per step and layer pair."""
     if fmt == "json":
@@ -78,37 +67,28 @@ def render_comparisons(pair: ConfigPair, device: str, comparisons: list[Comparis
     return csv_text(CSV_COLUMNS, (row for c in comparisons for row in c.csv_rows()))
 
 
-def run_compare(args: argparse.Namespace) -> int:
-    try:
-        pair, scenario = pair_from_args(args)
-        if args.steps is None:
-            args.steps = scenario.steps if scenario is not None else 0
-        if args.steps < 0:
-            raise UsageError(f"--steps must be >= 0, got {args.steps}")
-        if args.every < 1:
-            raise UsageError(f"--every must be at least 1, got {args.every}")
-        comparer = Comparer(pair)
-    except (UsageError, ConfigError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+def handle(args: argparse.Namespace) -> int:
+    """Run the comparison; the exit status (a SessionError while saving is bad input, exit 2)."""
+    pair, scenario = pair_from_args(args)
+    if args.steps is None:
+        args.steps = scenario.steps if scenario is not None else 0
+    if args.steps < 0:
+        raise UsageError(f"--steps must be >= 0, got {args.steps}")
+    if args.every < 1:
+        raise UsageError(f"--every must be at least 1, got {args.every}")
+    comparer = Comparer(pair)
     if pair.warning():
         print(f"warning: {pair.warning()}", file=sys.stderr)
     bad = None
     if args.steps == 0:
         comparisons = [comparer.probe()]
     else:
-        comparisons, bad = _run(comparer, args.steps, args.every, args.quiet)
-    text = render_comparisons(pair, comparer.device, comparisons,
-                              args.format)
-    status = write_output(text, args.out)
-    if status == 0 and args.save_session:
-        try:
-            save_pair(args.save_session, pair)
-        except SessionError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return EXIT_BAD_INPUT
+        comparisons, bad = record_steps(comparer, args.steps, args.every, args.quiet)
+    status = write_output(render_comparisons(pair, comparer.device, comparisons, args.format), args.out)
     if status:
         return status
+    if args.save_session:
+        save_pair(args.save_session, pair)
     if bad is not None:
         print(f"error: {describe_divergence(bad)}; run stopped", file=sys.stderr)
         return EXIT_DIVERGED
