@@ -20,6 +20,7 @@ from .config import ConfigError, SimConfig
 from .diagnoses import diagnose, format_diagnoses
 from .export_script import export_script
 from .files import atomic_write_text
+from .grid import cli as grid_cli
 from .scenarios import SCENARIOS, Scenario, load_scenario
 from .simulator import Simulator, resolve_device
 from .snapshot import CSV_COLUMNS, Snapshot
@@ -77,6 +78,7 @@ def _parser() -> argparse.ArgumentParser:
     from .compare_cli import add_compare_parser  # here: compare_cli imports this module
     add_compare_parser(sub)
     cli_theory.register(sub, add_config_arguments)
+    grid_cli.add_parser(sub)
     p = sub.add_parser("export-script", help="write a standalone PyTorch script that trains this config")
     add_config_arguments(p)
     p.add_argument("--out", help="write to this file (atomically) instead of stdout")
@@ -221,6 +223,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "compare":
             from .compare_cli import run_compare
             return run_compare(args)
+        if args.command == grid_cli.COMMAND:
+            return grid_cli.run(args)
         if args.command == "scenarios":
             sys.stdout.write(list_scenarios())
             return 0
