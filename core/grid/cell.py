@@ -7,7 +7,8 @@ or on where the cell ran: the config, seed included, fixes them.
 from __future__ import annotations
 
 import math
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 import numpy as np
 import torch
@@ -22,6 +23,18 @@ EVAL_CHUNK = 4096  # examples per forward pass when evaluating a whole set
 
 RESULT_COLUMNS = ("steps_done", "loss", "accuracy", "held_out_loss", "held_out_accuracy", "n_held_out",
                   "log10_grad_ratio_init", "log10_grad_ratio_end", "diverged", "n_classes")
+
+
+@contextmanager
+def one_torch_thread() -> Iterator[None]:
+    """Run the block with torch on one thread, then restore the caller's setting. Small tensors gain
+    nothing from more, and on a loaded machine spinning threads made them 20-40x slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def log10_grad_ratio(snap: Snapshot) -> float:
@@ -53,9 +66,7 @@ def run_cell(config: SimConfig, steps: int) -> dict[str, Any]:
     and after the last step; diverged: a step produced a NaN/Inf (training stops there), or the
     final loss is not finite.
     """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with one_torch_thread():
         sim = Simulator(config)
         init = sim.probe()
         last = sim.step(steps)
@@ -67,8 +78,6 @@ def run_cell(config: SimConfig, steps: int) -> dict[str, Any]:
         else:
             held_loss, held_acc = evaluate(sim.model, held.x.to(sim.device), held.y.to(sim.device))
             n_held = len(held.y)
-    finally:
-        torch.set_num_threads(threads)
     return {
         "steps_done": sim.steps_done, "loss": loss, "accuracy": accuracy,
         "held_out_loss": held_loss, "held_out_accuracy": held_acc, "n_held_out": n_held,

@@ -26,6 +26,7 @@ import torch
 from ..activations import ACTIVATIONS
 from ..config import SimConfig
 from .. import theory
+from .cell import one_torch_thread
 
 DEFAULT_C = 6.0
 N_HERMITE = 64
@@ -51,13 +52,17 @@ def _dphi(name: str, slope: float, u: np.ndarray) -> np.ndarray:
 
 def correlation_map(name: str, slope: float, sw2: float, sb2: float, q: float, c: float) -> tuple[float, float]:
     """(c_next, χ at c): one step of the correlation map at correlation c, and its slope
-    σ_w² E[φ′(u₁)φ′(u₂)], with 2-D Gauss–Hermite quadrature (N_HERMITE² nodes)."""
+    σ_w² E[φ′(u₁)φ′(u₂)], with 2-D Gauss–Hermite quadrature (N_HERMITE² nodes).
+
+    The map divides by σ_w² E[φ(u₁)²] + σ_b² from the same quadrature (= q* at the fixed point),
+    so that c = 1 maps to 1 exactly and the map's small errors cancel near c = 1."""
     s = math.sqrt(q)
     u1 = s * Z1
     u2 = s * (c * Z1 + math.sqrt(max(1.0 - c * c, 0.0)) * Z2)
     f1, f2 = _phi(name, slope, u1), _phi(name, slope, u2)
     d1, d2 = _dphi(name, slope, u1), _dphi(name, slope, u2)
-    c_next = (sw2 * float((W2 * f1 * f2).sum()) + sb2) / q if q > 0 else 1.0
+    norm = sw2 * float((W2 * f1 * f1).sum()) + sb2
+    c_next = (sw2 * float((W2 * f1 * f2).sum()) + sb2) / norm if norm > 0 else 1.0
     return c_next, sw2 * float((W2 * d1 * d2).sum())
 
 
@@ -81,13 +86,14 @@ def predict(cfg: SimConfig) -> Prediction:
     sw2, sb2 = theory.hidden_sigma_w2(cfg), cfg.bias_std ** 2
     if not applies(cfg):
         return Prediction(sw2, sb2, math.nan, math.nan, math.nan)
-    chi1, chi_c = _chis(cfg.activation, cfg.leaky_slope, sw2, sb2)
+    with one_torch_thread():
+        chi1, chi_c = _chis(cfg.activation, cfg.leaky_slope, sw2, sb2)
     xi = -1.0 / math.log(chi_c) if 0.0 < chi_c < 1.0 else (math.inf if chi_c == 1.0 else math.nan)
     return Prediction(sw2, sb2, chi1, chi_c, xi)
 
 
 C_BISECTIONS = 50
-C_EDGE = 1e-3   # below c = 1 − C_EDGE the map's slope is read as χ₁ (c* is as good as 1 there)
+C_EDGE = 1e-9   # c* above 1 − C_EDGE is as good as 1: χ_c is read at 1 − C_EDGE
 
 
 @lru_cache(maxsize=4096)
@@ -99,8 +105,9 @@ def _chis(name: str, slope: float, sw2: float, sb2: float) -> tuple[float, float
     if not (chi1 > 1.0 and 0.0 < q < theory.Q_MAX):
         return chi1, chi1 if chi1 <= 1.0 else math.nan
     lo, hi = 0.0, 1.0 - C_EDGE
-    if correlation_map(name, slope, sw2, sb2, q, hi)[0] >= hi:
-        return chi1, chi1
+    c_top, chi_top = correlation_map(name, slope, sw2, sb2, q, hi)
+    if c_top >= hi:
+        return chi1, min(chi_top, 1.0)
     if correlation_map(name, slope, sw2, sb2, q, lo)[0] <= lo:
         return chi1, correlation_map(name, slope, sw2, sb2, q, lo)[1]
     for _ in range(C_BISECTIONS):
