@@ -171,3 +171,21 @@ def fit_c(depths: Sequence[float], xis: Sequence[float], trained: Sequence[bool]
     open_ended = at[0] == 0 or run_end == len(cand) - 1
     default = int((( d <= DEFAULT_C * xi) != ok).sum())
     return BoundaryFit(None if open_ended else round((lo + hi) / 2, 2), lo, hi, best, len(d), default)
+
+
+def boundary_curve(spec, c: float = DEFAULT_C) -> tuple[str, list[float], list[float]] | None:
+    """The predicted boundary L = c·ξ_c along a grid's non-depth axis: ('x' or 'y' for that axis,
+    its values, the boundary depths), leaving out values without a prediction. None unless one
+    axis of `spec` (a GridSpec) is depth."""
+    if "depth" not in (spec.x.field, spec.y.field):
+        return None
+    along = "x" if spec.y.field == "depth" else "y"
+    other, depth = (spec.x, spec.y) if along == "x" else (spec.y, spec.x)
+    values, depths = [], []
+    for v in other.values:
+        cfg = spec.config_at(v, depth.values[0]) if along == "x" else spec.config_at(depth.values[0], v)
+        xi = predict(cfg).xi_c
+        if not math.isnan(xi):
+            values.append(v)
+            depths.append(c * xi)
+    return along, values, depths

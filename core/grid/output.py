@@ -77,10 +77,12 @@ def output_format(path: Path, fmt: str | None = None) -> str:
 
 
 class GridFile:
-    """The rows done so far, written to `path` (atomically) after each `add`."""
+    """The rows done so far, written to `path` (atomically) after each `add`; kept in memory only
+    when `path` is None."""
 
-    def __init__(self, path: Path, spec: GridSpec, fmt: str | None = None):
-        self.path, self.spec, self.fmt = Path(path), spec, output_format(path, fmt)
+    def __init__(self, path: Path | None, spec: GridSpec, fmt: str | None = None):
+        self.path = None if path is None else Path(path)
+        self.spec, self.fmt = spec, output_format(self.path or Path("grid.json"), fmt)
         self.rows: dict[tuple[int, int, int], dict[str, Any]] = {}
         self.failed: dict[tuple[int, int, int], str] = {}
 
@@ -113,6 +115,8 @@ class GridFile:
         return json.dumps(doc, allow_nan=False) + "\n"
 
     def write(self) -> None:
+        if self.path is None:
+            return
         try:
             atomic_write_text(self.path, self.text())
         except OSError as exc:

@@ -68,8 +68,10 @@ def connect(scheduler: str | None = None, workers: int | None = None,
             client.close()
         return
     with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
+        # no dashboard; the scheduler's HTTP endpoints (health, metrics) always listen: on a free local port
         cluster = LocalCluster(n_workers=workers or default_workers(), threads_per_worker=1, processes=True,
-                               host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR)
+                               host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR,
+                               scheduler_kwargs={"dashboard_address": "127.0.0.1:0"})
     try:
         client = Client(cluster, set_as_default=False)
         try:

@@ -66,7 +66,8 @@ def subprocess_scheduler(tmp_path_factory):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     address = f"tcp://127.0.0.1:{_free_port()}"
     scheduler = subprocess.Popen([sys.executable, "-m", "dask", "scheduler", "--host", "127.0.0.1", "--port",
-                                  address.rsplit(":", 1)[1], "--no-dashboard"], cwd=folder, env=env,
+                                  address.rsplit(":", 1)[1], "--no-dashboard",
+                                  "--dashboard-address", "127.0.0.1:0"], cwd=folder, env=env,
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     worker = subprocess.Popen([sys.executable, "-m", "dask", "worker", address, "--host", "127.0.0.1",
                                "--nthreads", "1", "--nworkers", "1", "--no-dashboard"], cwd=folder, env=env,
