@@ -22,8 +22,8 @@ import torch
 from core import SimConfig, Simulator, theory
 from core.cli import main as cli_main
 from core.data import DATASETS
-from core.grid import (COLUMNS, RESULT_COLUMNS, GridError, GridFile, GridSpec, connect, parse_axis, predict,
-                       read_rows, run_cell, run_grid)
+from core.grid import (COLUMNS, RESULT_COLUMNS, GridError, GridFile, GridSpec, connect, fit_rows, parse_axis,
+                       predict, read_rows, run_cell, run_grid)
 from core.grid.heldout import held_out
 from core.grid.meanfield import correlation_map, fit_c
 from core.grid.progress import GridProgress
@@ -331,3 +331,53 @@ def test_killed_worker_cells_are_redone(local_client, reference, tmp_path):
     keys = [(r["ix"], r["iy"], r["seed_index"]) for r in rows]
     assert len(keys) == 9 == len(set(keys))
     assert all(same(r, reference[k]) for r, k in zip(rows, keys))
+
+
+# --- the bundled grid scenario: every number its text names ------------------------------------
+def _scenario():
+    from core.grid.scenarios import load_grid_scenario
+    return load_grid_scenario("tanh_depth_scale")
+
+
+def test_scenario_depth_scales_are_as_stated():
+    sc = _scenario()
+    assert sc.spec.steps == 300 and sc.spec.base.activation == "tanh" and sc.spec.base.bias_std ** 2 == \
+        pytest.approx(0.05, rel=1e-12) and sc.spec.x.values[0] == 1.0 and sc.spec.x.values[-1] == 4.0
+    xi1, xi4 = (predict(sc.spec.config_at(s, 23)).xi_c for s in (1.0, 4.0))
+    assert round(xi1, 1) == 3.6 and round(xi4, 1) == 7.0 and round(6 * xi1) == 22 and round(6 * xi4) == 42
+    assert round(float(theory.critical_sigma_w2("tanh", 0.01, np.array([0.05]))[0]), 2) == 1.76
+    assert all(6 * predict(sc.spec.config_at(s, 64)).xi_c > 64 for s in (1.5, 2.0, 2.5))
+    assert "L ≈ 3.7·ξ_c" in sc.explanation and "0.80 and 0.91" in sc.explanation
+
+
+def test_scenario_reduced_grid(local_client):
+    """The scenario's columns σ_w² = 1 and 4 at depths 23 and 32, as its text quotes them."""
+    from core.grid.output import is_trained
+    sc = _scenario()
+    spec = GridSpec(sc.spec.base, parse_axis("sigma_w2=1:4:2"), parse_axis("depth=23:32:2"), sc.spec.steps)
+    out = GridFile(None, spec)
+    run_grid(spec, local_client, out)
+    r = {(row["x"], row["y"]): row for row in out.rows.values()}
+    quoted = {(1.0, 23.0): 0.80, (4.0, 23.0): 0.91, (1.0, 32.0): 0.35, (4.0, 32.0): 0.33}
+    for key, acc in quoted.items():
+        assert r[key]["accuracy"] == pytest.approx(acc, abs=0.006), key   # quoted to 2 decimals
+        assert is_trained(r[key]) == (key[1] == 23.0)
+    assert round(r[(1.0, 32.0)]["log10_grad_ratio_init"], 1) == -2.2
+    assert round(r[(4.0, 32.0)]["log10_grad_ratio_init"], 1) == 1.8
+
+
+@pytest.mark.soak
+def test_scenario_full_grid():
+    """The whole 7 × 9 map (minutes on 2 cores): the fit and the depth-45 and depth-64 rows."""
+    from core.grid.output import is_trained
+    sc = _scenario()
+    with connect() as client:
+        out = GridFile(None, sc.spec)
+        run_grid(sc.spec, client, out)
+    rows = list(out.rows.values())
+    fit = fit_rows(rows)
+    assert (fit.c, fit.errors, fit.n, fit.errors_default) == (pytest.approx(3.7, abs=0.05), 4, 63, 8)
+    deepest = [row for row in rows if row["depth"] == 64]
+    assert not any(is_trained(row) for row in deepest) and round(max(row["accuracy"] for row in deepest), 2) == 0.21
+    at45 = next(row for row in rows if row["depth"] == 45 and row["x"] == 1.5)
+    assert round(at45["accuracy"], 2) == 0.78 and is_trained(at45)
