@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 
 from core import SimConfig
 from core.grid.meanfield import boundary_curve
+from core.grid.scenarios import grid_scenario_names, load_grid_scenario
 from core.grid import (DEFAULT_C, METRICS, GridError, GridFile, GridSpec, connect, fit_rows, parse_axis,
                        require_dask, run_grid)
 
@@ -101,6 +102,11 @@ class TrainabilityView(QWidget):
         self.metric_box = QComboBox()
         for key in METRICS:
             self.metric_box.addItem(METRIC_TITLES[key], key)
+        self.scenario_box = QComboBox()
+        self.scenario_box.addItem("(current configuration)", None)
+        for name in grid_scenario_names():
+            self.scenario_box.addItem(name, name)
+        self.scenario_box.setToolTip("Start from a bundled grid scenario: its config, axes, steps and metric")
         self.run_button, self.cancel_button = QPushButton("Run grid"), QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
         self.status = QLabel("")
@@ -122,7 +128,7 @@ class TrainabilityView(QWidget):
         self.plot.scene().sigMouseClicked.connect(self._clicked)
 
         row = QHBoxLayout()
-        for w in (QLabel("x"), self.x_edit, QLabel("y"), self.y_edit, self.steps, self.metric_box,
+        for w in (self.scenario_box, QLabel("x"), self.x_edit, QLabel("y"), self.y_edit, self.steps, self.metric_box,
                   self.run_button, self.cancel_button):
             row.addWidget(w)
         col = QVBoxLayout(self)
@@ -132,11 +138,41 @@ class TrainabilityView(QWidget):
         self.run_button.clicked.connect(lambda: self.start())
         self.cancel_button.clicked.connect(self.cancel)
         self.metric_box.currentIndexChanged.connect(lambda _i: self.redraw())
+        self.scenario_box.currentIndexChanged.connect(lambda _i: self._scenario_chosen())
+        self._window_config = self.base
 
     # --- running ----------------------------------------------------------------------------------
     def set_base_config(self, config: SimConfig) -> None:
-        """The config every cell starts from (the window's current one)."""
-        self.base = config
+        """The config every cell starts from: the window's current one (unless a scenario is chosen)."""
+        self._window_config = config
+        if self.scenario_box.currentData() is None:
+            self.base = config
+
+    def use_scenario(self, name: str | None) -> None:
+        """Take a grid scenario's config, axes, steps and metric (None: back to the window's config);
+        its explanation is shown under the map."""
+        index = self.scenario_box.findData(name)
+        if index >= 0 and index != self.scenario_box.currentIndex():
+            self.scenario_box.setCurrentIndex(index)  # calls back here through _scenario_chosen
+            return
+        if name is None:
+            self.base = self._window_config
+            self.status.setText("")
+            return
+        try:
+            sc = load_grid_scenario(name)
+        except GridError as exc:
+            self.status.setText(str(exc))
+            return
+        self.base = sc.spec.base
+        self.x_edit.setText(sc.spec.x.spec())
+        self.y_edit.setText(sc.spec.y.spec())
+        self.steps.setValue(sc.spec.steps)
+        self.metric_box.setCurrentIndex(self.metric_box.findData(sc.metric))
+        self.status.setText(f"{sc.title}. {sc.explanation}")
+
+    def _scenario_chosen(self) -> None:
+        self.use_scenario(self.scenario_box.currentData())
 
     def scheduler(self) -> str | None:
         return remembered.stored_scheduler(self.settings) if self.settings is not None else None

@@ -77,3 +77,12 @@ def test_bad_axis_and_missing_dask_are_reported_not_run(qtbot, view, monkeypatch
     view.x_edit.setText("sigma_w2=1:4:3")
     monkeypatch.setitem(sys.modules, "distributed", None)
     assert not view.start() and "pip install -e '.[cluster]'" in view.status.text()
+
+
+def test_grid_scenario_fills_the_form(view):
+    view.use_scenario("tanh_depth_scale")
+    assert (view.x_edit.text(), view.y_edit.text(), view.steps.value()) == ("sigma_w2=1:4:7", "depth=4:64:9:log", 300)
+    assert view.base.dataset == "digits" and view.metric_box.currentData() == "accuracy"
+    assert "L ≈ 3.7·ξ_c" in view.status.text()
+    view.use_scenario(None)
+    assert view.base == TINY
