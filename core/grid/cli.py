@@ -121,7 +121,6 @@ def run(args: argparse.Namespace) -> int:
             raise GridError("--out FILE is required (or --resume FILE)")
         out = GridFile(Path(out_path), spec, args.format)
         if args.resume:
-            out.fmt = out.fmt if args.out else GridFile(Path(args.resume), spec, args.format).fmt
             source = GridFile(Path(args.resume), spec, args.format)
             source.load()
             out.rows.update(source.rows)

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -45,6 +47,21 @@ def default_workers() -> int:
 
 
 @contextmanager
+def workers_ignore_ctrl_c() -> Iterator[None]:
+    """Start worker processes with SIGINT ignored (they inherit it): Ctrl+C in a terminal reaches
+    the whole process group, and only this process should act on it, by cancelling the grid and
+    closing the cluster. A Ctrl+C during these seconds of start-up is ignored."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # (a GUI's job thread: no terminal, and signal handlers belong to the main thread)
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@contextmanager
 def connect(scheduler: str | None = None, workers: int | None = None,
             timeout: float = CONNECT_TIMEOUT) -> Iterator[Any]:
     """A `distributed.Client`: to `scheduler` if given, else to a new LocalCluster of `workers`
@@ -67,7 +84,7 @@ def connect(scheduler: str | None = None, workers: int | None = None,
         finally:
             client.close()
         return
-    with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
+    with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}), workers_ignore_ctrl_c():
         # no dashboard; the scheduler's HTTP endpoints (health, metrics) always listen: on a free local port
         cluster = LocalCluster(n_workers=workers or default_workers(), threads_per_worker=1, processes=True,
                                host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR,

@@ -158,10 +158,11 @@ class GridSpec:
     def config_at(self, x: float, y: float, k: int = 0) -> SimConfig:
         """The config of the cell at axis values (x, y), seed index k.
 
-        The y axis is applied first, then x: with x = sigma_w2 the gain is set for the cell's
-        own width and bias (config_for reads them)."""
+        A mean-field axis (sigma_w2, sigma_b2) is applied after the other one, so that the gain
+        is set for the cell's own width and init (config_for reads them)."""
         cfg = self.base.replace(seed=self.base.seed + k)
-        for axis, value in ((self.y, y), (self.x, x)):
+        pairs = sorted(((self.x, x), (self.y, y)), key=lambda p: p[0].field in MEAN_FIELD_AXES)
+        for axis, value in pairs:
             try:
                 cfg = apply_axis(cfg, axis.field, value)
             except ConfigError as exc:

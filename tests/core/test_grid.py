@@ -381,3 +381,9 @@ def test_scenario_full_grid():
     assert not any(is_trained(row) for row in deepest) and round(max(row["accuracy"] for row in deepest), 2) == 0.21
     at45 = next(row for row in rows if row["depth"] == 45 and row["x"] == 1.5)
     assert round(at45["accuracy"], 2) == 0.78 and is_trained(at45)
+
+
+def test_sigma_w2_is_set_for_each_cells_width():
+    spec = GridSpec(TINY.replace(init="normal"), parse_axis("width=8:32:2"), parse_axis("sigma_w2=1:2:2"), 1)
+    for c in spec.cells():
+        assert theory.hidden_sigma_w2(c.config) == pytest.approx(c.y, rel=1e-12) and c.config.width == c.x
