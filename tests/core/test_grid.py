@@ -387,3 +387,10 @@ def test_sigma_w2_is_set_for_each_cells_width():
     spec = GridSpec(TINY.replace(init="normal"), parse_axis("width=8:32:2"), parse_axis("sigma_w2=1:2:2"), 1)
     for c in spec.cells():
         assert theory.hidden_sigma_w2(c.config) == pytest.approx(c.y, rel=1e-12) and c.config.width == c.x
+
+
+def test_spawned_workers_can_import_the_cli_entry_point():
+    """A LocalCluster started by `python -m core grid` spawns workers that import core.__main__ as
+    '__mp_main__' (multiprocessing's spawn): that must not run the command line again."""
+    import runpy
+    runpy.run_module("core.__main__", run_name="__mp_main__")   # would raise SystemExit if it ran main()
