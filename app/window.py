@@ -242,6 +242,8 @@ class MainWindow(RunCommands, QMainWindow):
         self._make_timers()
         self.worker_thread.start()
         self._install_theory()
+        from .panels.trainability import install_trainability
+        self.trainability = install_trainability(self)
         self._frame.start()
         self.resize(*DEFAULT_SIZE)
         geometry = remembered.stored_geometry(settings) if settings is not None else None
@@ -646,4 +648,5 @@ class MainWindow(RunCommands, QMainWindow):
         ended = [window.shutdown(left()) for window in self.compare_windows]
         ended.append(super().shutdown(left()))
         ended.append(self.theory.shutdown(left()))
+        ended.append(self.trainability.shutdown(left()))
         return all(ended)

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, QSettings, Qt, QThread, Signal
+from PySide6.QtCore import QRectF, QSettings, Qt, QThread, Signal, Slot
 from PySide6.QtWidgets import (
     QComboBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSpinBox, QVBoxLayout, QWidget,
 )
@@ -34,13 +34,14 @@ DEFAULT_X, DEFAULT_Y, DEFAULT_STEPS = "sigma_w2=1:4:7", "depth=4:64:9:log", 300
 
 
 class GridJob(QThread):
-    """Runs one grid on Dask; `rowReady(row)` per finished cell, then `ended(added, failed, stopped)`
-    or `failed(message)`. `cancel()` stops it at its next check (about 0.2 s)."""
+    """Runs one grid on Dask; `rowReady(job, row)` per finished cell, then `ended(job, added, failed,
+    stopped)` or `failed(job, message)`. `cancel()` stops it at its next check (about 0.2 s)."""
 
-    rowReady = Signal(object)
-    boundaryReady = Signal(object)
-    ended = Signal(int, int, bool)
-    failed = Signal(str)
+    # each signal carries the job itself, so the view can drop a cancelled job's late messages
+    rowReady = Signal(object, object)
+    boundaryReady = Signal(object, object)
+    ended = Signal(object, int, int, bool)
+    failed = Signal(object, str)
 
     def __init__(self, spec: GridSpec, scheduler: str | None, workers: int | None = None):
         super().__init__()
@@ -53,20 +54,20 @@ class GridJob(QThread):
 
     def run(self) -> None:  # noqa: D401 - QThread override
         try:
-            self.boundaryReady.emit(boundary_curve(self.spec, DEFAULT_C))
+            self.boundaryReady.emit(self, boundary_curve(self.spec, DEFAULT_C))
             with connect(self.scheduler, self.workers) as client:
                 if self._cancel.is_set():
-                    self.ended.emit(0, 0, True)
+                    self.ended.emit(self, 0, 0, True)
                     return
-                outcome = run_grid(self.spec, client, GridFile(None, self.spec), on_row=self.rowReady.emit,
+                outcome = run_grid(self.spec, client, GridFile(None, self.spec), on_row=lambda row: self.rowReady.emit(self, row),
                                    should_stop=self._cancel.is_set)
         except GridError as exc:
-            self.failed.emit(str(exc))
+            self.failed.emit(self, str(exc))
             return
         except Exception as exc:  # noqa: BLE001 - reported in the view, never lost
-            self.failed.emit(f"{type(exc).__name__}: {exc}")
+            self.failed.emit(self, f"{type(exc).__name__}: {exc}")
             return
-        self.ended.emit(outcome.added, len(outcome.failed), outcome.stopped)
+        self.ended.emit(self, outcome.added, len(outcome.failed), outcome.stopped)
 
 
 def _axis_ticks(values: tuple[float, ...]) -> list[tuple[float, str]]:
@@ -148,6 +149,11 @@ class TrainabilityView(QWidget):
         if self.scenario_box.currentData() is None:
             self.base = config
 
+    @Slot(object, str, str)
+    def on_config_applied(self, config: SimConfig, _device: str = "", _reason: str = "") -> None:
+        """The worker applied `config` (its device and sentence are not needed here)."""
+        self.set_base_config(config)
+
     def use_scenario(self, name: str | None) -> None:
         """Take a grid scenario's config, axes, steps and metric (None: back to the window's config);
         its explanation is shown under the map."""
@@ -197,10 +203,10 @@ class TrainabilityView(QWidget):
         self.status.setText(f"Running {spec.size} trainings on {where}…")
         job = GridJob(spec, self.scheduler(), workers)
         queued = Qt.ConnectionType.QueuedConnection
-        job.rowReady.connect(lambda row, j=job: self._row(j, row), queued)
-        job.boundaryReady.connect(lambda curve, j=job: self._show_boundary(j, curve), queued)
-        job.ended.connect(lambda a, f, s, j=job: self._ended(j, a, f, s), queued)
-        job.failed.connect(lambda m, j=job: self._failed(j, m), queued)
+        job.rowReady.connect(self._row, queued)
+        job.boundaryReady.connect(self._show_boundary, queued)
+        job.ended.connect(self._ended, queued)
+        job.failed.connect(self._failed, queued)
         self.job = job
         job.start()
         self._set_running(True)
@@ -226,6 +232,7 @@ class TrainabilityView(QWidget):
         self.cancel_button.setEnabled(running)
         self.runningChanged.emit(running)
 
+    @Slot(object, object)
     def _row(self, job: GridJob, row: dict[str, Any]) -> None:
         if job is not self.job:
             return
@@ -233,6 +240,7 @@ class TrainabilityView(QWidget):
         self.redraw()
         self.status.setText(f"{len(self.rows)} of {self.spec.size} cells done…")
 
+    @Slot(object, int, int, bool)
     def _ended(self, job: GridJob, added: int, failed: int, stopped: bool) -> None:
         job.wait()
         self._old_jobs = [j for j in self._old_jobs if j is not job]
@@ -250,6 +258,7 @@ class TrainabilityView(QWidget):
             text += f"; at c = {DEFAULT_C:g}, {fit.errors_default} disagree."
         self.status.setText(text)
 
+    @Slot(object, str)
     def _failed(self, job: GridJob, message: str) -> None:
         job.wait()
         self._old_jobs = [j for j in self._old_jobs if j is not job]
@@ -274,6 +283,7 @@ class TrainabilityView(QWidget):
         self.plot.setYRange(-0.5, ny - 0.5, padding=0)
         self.boundary.setData([], [])
 
+    @Slot(object, object)
     def _show_boundary(self, job: GridJob, curve) -> None:
         """Draw core.grid.meanfield.boundary_curve's depths in cell coordinates (index space)."""
         if job is not self.job or curve is None or self.spec is None:
@@ -346,3 +356,31 @@ class TrainabilityView(QWidget):
         cell = self.cell_at(point.x(), point.y())
         if cell is not None:
             self.pick(*cell)
+
+
+def install_trainability(window) -> TrainabilityView:
+    """Add the view to a MainWindow as a hidden "Trainability map" dock, toggled from a View menu.
+
+    Cells start from the config the worker applied; a clicked cell's config goes through the
+    control panel as a user edit does (controls.set_config, then configChanged). The window's
+    shutdown must call the returned view's `shutdown`."""
+    from PySide6.QtWidgets import QDockWidget
+
+    view = TrainabilityView(window.controls.config(), window.settings)
+    dock = QDockWidget("Trainability map", window)
+    dock.setObjectName("trainability_dock")
+    dock.setWidget(view)
+    window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
+    dock.hide()
+    menu = next((a.menu() for a in window.menuBar().actions() if a.text() == "&View"), None) \
+        or window.menuBar().addMenu("&View")
+    menu.addAction(dock.toggleViewAction())
+    window.worker.configApplied.connect(view.on_config_applied)  # a slot of the view: queued to the GUI thread
+
+    def apply(config: SimConfig) -> None:
+        window.controls.set_config(config)
+        window.controls.configChanged.emit(config)
+
+    view.configPicked.connect(apply)
+    view.dock = dock
+    return view

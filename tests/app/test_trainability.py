@@ -86,3 +86,15 @@ def test_grid_scenario_fills_the_form(view):
     assert "L ≈ 3.7·ξ_c" in view.status.text()
     view.use_scenario(None)
     assert view.base == TINY
+
+
+def test_window_view_menu_and_a_picked_cell_reach_the_controls(make_window, small_config, qtbot):
+    window = make_window(small_config)
+    view = window.trainability
+    menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&View")
+    assert view.dock.toggleViewAction() in menu.actions()
+    view.spec = GridSpec(small_config, parse_axis("sigma_w2=1:3:2"), parse_axis("depth=2:4:2"), 3)
+    picked = view.pick(1, 1)
+    assert window.controls.config() == picked and picked.depth == 4
+    # the worker applies it, and the applied config is the next grid's base
+    qtbot.waitUntil(lambda: view.base == picked, timeout=30_000)
