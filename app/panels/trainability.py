@@ -358,29 +358,47 @@ class TrainabilityView(QWidget):
             self.pick(*cell)
 
 
-def install_trainability(window) -> TrainabilityView:
-    """Add the view to a MainWindow as a hidden "Trainability map" dock, toggled from a View menu.
+class TrainabilityDock:
+    """The window's "Trainability map" dock, toggled from a View menu; the view in it is built the
+    first time the dock is shown (so the window starts as fast as without it)."""
 
-    Cells start from the config the worker applied; a clicked cell's config goes through the
-    control panel as a user edit does (controls.set_config, then configChanged). The window's
-    shutdown must call the returned view's `shutdown`."""
-    from PySide6.QtWidgets import QDockWidget
+    def __init__(self, window):
+        from PySide6.QtWidgets import QDockWidget
 
-    view = TrainabilityView(window.controls.config(), window.settings)
-    dock = QDockWidget("Trainability map", window)
-    dock.setObjectName("trainability_dock")
-    dock.setWidget(view)
-    window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
-    dock.hide()
-    menu = next((a.menu() for a in window.menuBar().actions() if a.text() == "&View"), None) \
-        or window.menuBar().addMenu("&View")
-    menu.addAction(dock.toggleViewAction())
-    window.worker.configApplied.connect(view.on_config_applied)  # a slot of the view: queued to the GUI thread
+        self.window = window
+        self._view: TrainabilityView | None = None
+        self.dock = QDockWidget("Trainability map", window)
+        self.dock.setObjectName("trainability_dock")
+        window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.dock)
+        self.dock.hide()
+        menu = next((a.menu() for a in window.menuBar().actions() if a.text() == "&View"), None) \
+            or window.menuBar().addMenu("&View")
+        menu.addAction(self.dock.toggleViewAction())
+        self.dock.visibilityChanged.connect(lambda visible: visible and self.view)
 
-    def apply(config: SimConfig) -> None:
-        window.controls.set_config(config)
-        window.controls.configChanged.emit(config)
+    @property
+    def view(self) -> TrainabilityView:
+        """The view, built on first use: it starts from the window's config, follows the config the
+        worker applies, and sends a clicked cell through the control panel as a user edit does."""
+        if self._view is None:
+            window = self.window
+            view = TrainabilityView(window.controls.config(), window.settings)
+            window.worker.configApplied.connect(view.on_config_applied)  # a slot of the view: queued
+            view.configPicked.connect(self._apply)
+            self.dock.setWidget(view)
+            self._view = view
+        return self._view
 
-    view.configPicked.connect(apply)
-    view.dock = dock
-    return view
+    def _apply(self, config: SimConfig) -> None:
+        self.window.controls.set_config(config)
+        self.window.controls.configChanged.emit(config)
+
+    def shutdown(self, timeout_ms: int = 60_000) -> bool:
+        """Cancel and join the grid thread, if the view was ever built."""
+        return self._view is None or self._view.shutdown(timeout_ms)
+
+
+def install_trainability(window) -> TrainabilityDock:
+    """Add the Trainability map dock and its View-menu entry to a MainWindow; the window's shutdown
+    must call the returned dock's `shutdown`."""
+    return TrainabilityDock(window)

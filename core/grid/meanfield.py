@@ -154,8 +154,7 @@ def fit_c(depths: Sequence[float], xis: Sequence[float], trained: Sequence[bool]
     """Best c over `candidates`: predicted trained ⇔ depth ≤ c·ξ_c, counted against `trained`.
     Cells with an undefined ξ_c are left out; None when no cell is left."""
     d, xi, ok = (np.asarray(a, dtype=np.float64) for a in (depths, xis, trained))
-    keep = np.isfinite(xi) | np.isinf(xi)
-    keep &= ~np.isnan(xi)
+    keep = ~np.isnan(xi)   # an infinite ξ_c (exactly critical) predicts every depth trainable
     d, xi, ok = d[keep], xi[keep], ok[keep].astype(bool)
     if len(d) == 0:
         return None

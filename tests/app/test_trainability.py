@@ -90,9 +90,12 @@ def test_grid_scenario_fills_the_form(view):
 
 def test_window_view_menu_and_a_picked_cell_reach_the_controls(make_window, small_config, qtbot):
     window = make_window(small_config)
-    view = window.trainability
+    dock = window.trainability
     menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&View")
-    assert view.dock.toggleViewAction() in menu.actions()
+    assert dock.dock.toggleViewAction() in menu.actions() and dock._view is None   # built when first shown
+    dock.dock.toggleViewAction().trigger()
+    view = dock._view
+    assert view is not None and dock.dock.widget() is view
     view.spec = GridSpec(small_config, parse_axis("sigma_w2=1:3:2"), parse_axis("depth=2:4:2"), 3)
     picked = view.pick(1, 1)
     assert window.controls.config() == picked and picked.depth == 4
