@@ -179,12 +179,14 @@ class RunCommands:
 
     # --- teardown -------------------------------------------------------------------
     def shutdown(self, timeout_ms: int = 30_000) -> bool:
-        """Stop timers, stop and join the worker thread (idempotent). Returns whether the thread
-        ended within `timeout_ms`: a long Torch call (one step of a huge network) cannot be
-        interrupted, so a caller closing the application may then leave without it."""
+        """Stop timers, stop and join the worker thread. Returns whether the thread ended within
+        `timeout_ms`: a long Torch call (one step of a huge network) cannot be interrupted, so a
+        caller closing the application may then leave without it. Calling it again waits again
+        (closing the window waits only CLOSE_WAIT_MS)."""
         if not self._closed:
             self._closed = True
             self.state.shutdown()
+        if not self.worker_thread.thread.isFinished():
             self.worker_thread.shutdown(timeout_ms)
         return self.worker_thread.thread.isFinished()
 
