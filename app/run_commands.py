@@ -124,14 +124,6 @@ class RunCommands:
     def diverged_message(self) -> str:
         return self.state.diverged_message
 
-    @property
-    def _generation(self) -> int:  # read by tests/app/test_soak.py (state.generation is the public name)
-        return self.state.generation
-
-    @property
-    def _dirty(self) -> bool:  # read by tests/app/test_soak.py (settled() is the public query)
-        return self.state.pending
-
     def settled(self) -> bool:
         """Whether a snapshot arrived and the views have drawn the latest one."""
         return self.state.settled()
