@@ -124,14 +124,6 @@ class RunCommands:
     def diverged_message(self) -> str:
         return self.state.diverged_message
 
-    @property
-    def _generation(self) -> int:  # read by tests/app/test_soak.py (state.generation is the public name)
-        return self.state.generation
-
-    @property
-    def _dirty(self) -> bool:  # read by tests/app/test_soak.py (settled() is the public query)
-        return self.state.pending
-
     def settled(self) -> bool:
         """Whether a snapshot arrived and the views have drawn the latest one."""
         return self.state.settled()
@@ -179,12 +171,14 @@ class RunCommands:
 
     # --- teardown -------------------------------------------------------------------
     def shutdown(self, timeout_ms: int = 30_000) -> bool:
-        """Stop timers, stop and join the worker thread (idempotent). Returns whether the thread
-        ended within `timeout_ms`: a long Torch call (one step of a huge network) cannot be
-        interrupted, so a caller closing the application may then leave without it."""
+        """Stop timers, stop and join the worker thread. Returns whether the thread ended within
+        `timeout_ms`: a long Torch call (one step of a huge network) cannot be interrupted, so a
+        caller closing the application may then leave without it. Calling it again waits again
+        (closing the window waits only CLOSE_WAIT_MS)."""
         if not self._closed:
             self._closed = True
             self.state.shutdown()
+        if not self.worker_thread.thread.isFinished():
             self.worker_thread.shutdown(timeout_ms)
         return self.worker_thread.thread.isFinished()
 

@@ -52,3 +52,22 @@ def forget(settings: QSettings) -> None:
     settings.remove(CONFIG_KEY)
     settings.remove(GEOMETRY_KEY)
     settings.sync()
+
+
+SCHEDULER_KEY = "grid/scheduler"
+
+
+def stored_scheduler(settings: QSettings) -> str | None:
+    """The Dask scheduler address the trainability map runs on (tcp://HOST:PORT), or None for a
+    local cluster on this machine."""
+    value = settings.value(SCHEDULER_KEY)
+    text = str(value).strip() if value is not None else ""
+    return text or None
+
+
+def remember_scheduler(settings: QSettings, address: str | None) -> None:
+    if address:
+        settings.setValue(SCHEDULER_KEY, address.strip())
+    else:
+        settings.remove(SCHEDULER_KEY)
+    settings.sync()

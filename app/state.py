@@ -77,6 +77,7 @@ class RunState(QObject):
         self.spectrum = None           # the latest SpectrumDelivery of this generation
         self.paint_seconds: Callable[[], float] = lambda: 0.0  # the last paint's cost (the window sets it)
         self._pending = False
+        self._stopped = False          # after shutdown(): frames still queued from the worker are dropped
         self._rate_mark: tuple[float, int] | None = None
         self._next_draw = 0.0
         self._pending_config = None
@@ -201,7 +202,7 @@ class RunState(QObject):
 
     # --- worker → state ------------------------------------------------------------------
     def _on_frame(self, frame: Frame) -> None:
-        if self.replay:
+        if self.replay or self._stopped:
             return  # an opened session is on screen until the user runs, steps or changes something
         if frame.generation != self.generation:
             self.generation = frame.generation
@@ -256,8 +257,8 @@ class RunState(QObject):
 
     def draw(self) -> None:
         """Ask the views to draw the latest frame if it is new and the drawing budget allows."""
-        if not self._pending or self.frame is None:
-            return
+        if not self._pending or self.frame is None or self._stopped:
+            return  # (a closed window is not drawn)
         now = time.perf_counter()
         if now < self._next_draw:
             return  # stay within the drawing budget; the newest frame is drawn next time
@@ -273,7 +274,8 @@ class RunState(QObject):
         self._clock.start()
 
     def shutdown(self) -> None:
-        """Stop the timers (the worker thread is joined by its owner)."""
+        """Stop the timers and drawing (the worker thread is joined by its owner)."""
+        self._stopped = True
         self._clock.stop()
         self._throttle.stop()
 

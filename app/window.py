@@ -37,6 +37,7 @@ from .panels.noise import NoisePanel
 from .panels.plot_panel import PlotPanel
 from .panels.scenario import ScenarioPanel
 from .panels.spectrum import SpectrumView
+from .panels.trainability import install_trainability
 from .plot_math import layer_noun
 from .run_commands import RunCommands
 from .state import Frame, SingleState
@@ -210,6 +211,7 @@ class MainWindow(RunCommands, QMainWindow):
         state.frameDue.connect(self._draw_spectrum)
         state.frameDue.connect(self._show_status)
         self._install_theory()
+        self.trainability = install_trainability(self)
         self._start()
         self.resize(*DEFAULT_SIZE)
         geometry = remembered.stored_geometry(settings) if settings is not None else None
@@ -502,5 +504,6 @@ class MainWindow(RunCommands, QMainWindow):
         ended = [window.shutdown(left()) for window in self.compare_windows]
         ended.append(super().shutdown(left()))
         ended.append(self.theory.shutdown(left()))
+        ended.append(self.trainability.shutdown(left()))
         ended.append(self.open_files.shutdown(left()))
         return all(ended)

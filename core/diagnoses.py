@@ -45,6 +45,11 @@ DEAD_LAYER_SHARE = 0.5
 # UPDATE_RATIO_DECADES decades away from it either way.
 UPDATE_RATIO_GUIDE = 1e-3
 UPDATE_RATIO_DECADES = 1.5
+# Identical units: LayerStats.unit_spread (core/symmetry.py) is 0 when every unit of a layer is a copy
+# of one unit. Copies differ only by float32 round-off (a constant init measures exactly 0, and at most
+# ~1e-6 after training), while independently initialized units measure about 1 (0.88 or more in every
+# scenario, before and after its steps): 1e-3 sits three decades from each.
+IDENTICAL_UNITS_SPREAD = 1e-3
 
 # More ranges than this for one kind (scattered layers) are reported as one line over their span.
 MAX_RANGES = 3
@@ -131,6 +136,10 @@ def diagnose(snapshot: Snapshot, config: SimConfig) -> list[Diagnosis]:
         strong = finite & (ratio <= EXPLODING_RATIO) & (ratio > IMBALANCE_RATIO)
         out += ranges("strong_gradient", "warning", strong,
                       lambda idx, w: f"{w}: gradients above {IMBALANCE_RATIO:g}× {last}")
+    with np.errstate(invalid="ignore"):  # NaN (one unit, no variance, non-finite) says nothing
+        identical = ls.unit_spread < IDENTICAL_UNITS_SPREAD
+    out += ranges("identical_units", "error", identical,
+                  lambda idx, w: f"{w}: all units identical (symmetry not broken)")
     if config.activation in SATURATING_ACTIVATIONS:
         sat = ls.saturated_frac
         out += ranges("saturated", "warning", sat > SATURATED_LAYER_SHARE,

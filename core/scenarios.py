@@ -2,18 +2,21 @@
 
 Each scenario is one JSON file ``resources/scenarios/NAME.json``::
 
-    {"schema": 1, "title": str, "config": {SimConfig fields; omitted ones take defaults},
-     "steps": int (0 = probe only), "explanation": str, "predict": str,
+    {"schema": 1, "lesson": "3b", "title": "3b. ...", "config": {SimConfig fields; omitted ones take
+     defaults}, "steps": int (0 = probe only), "explanation": str, "predict": str,
      "look_for": [{"plot": one of PLOTS, "what": str}, ...]}
 
-`SCENARIOS` maps each NAME to its `Scenario`; the folder is listed when the
-registry is first used and each file is parsed when first asked for, so one
-damaged file cannot hide the others. `load_scenario(name)` raises `ConfigError`
+`lesson` is the scenario's place in the course: a chapter number and a letter ("3b" comes
+after "3a" and before "10a"); the title starts with it. `SCENARIOS` maps each NAME to its
+`Scenario` and iterates in lesson order (`lesson_order()`); the folder is listed when the
+registry is first used and each file is parsed when first asked for, so one damaged file
+cannot hide the others (it sorts last). `load_scenario(name)` raises `ConfigError`
 ("scenario", ...) for an unknown name or a malformed file, naming the file and field.
 """
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +30,16 @@ SCENARIO_DIR = RESOURCES / "scenarios"
 # The plots a "look_for" entry may point at; every scenario file names its plots from this list.
 PLOTS = ("activations", "gradients", "grad_history", "loss", "updates", "table", "spectrum", "noise",
          "diagnoses", "theory", "jacobian")
-_KEYS = ("schema", "title", "config", "steps", "explanation", "predict", "look_for")
+_KEYS = ("schema", "lesson", "title", "config", "steps", "explanation", "predict", "look_for")
+LESSON_PATTERN = re.compile(r"([1-9][0-9]?)([a-z])")  # chapter 1-99, then a letter: "3b", "10a"
+
+
+def lesson_key(lesson: str) -> tuple[int, str]:
+    """Sort key of a lesson number: ("3b" → (3, "b")), so that 9a < 10a."""
+    match = LESSON_PATTERN.fullmatch(lesson)
+    if match is None:
+        raise ValueError(f"not a lesson number: {lesson!r} (expected a chapter and a letter, e.g. '3b')")
+    return int(match.group(1)), match.group(2)
 
 
 @dataclass(frozen=True)
@@ -43,6 +55,7 @@ class Scenario:
     """A named experiment for a class: run `config` for `steps` steps (0: probe only)."""
 
     name: str
+    lesson: str
     title: str
     config: SimConfig
     steps: int
@@ -75,6 +88,12 @@ def parse_scenario(name: str, data: Any, source: str = "") -> Scenario:
             raise _bad(source, key, "missing")
     if data["schema"] != SCHEMA:
         raise _bad(source, "schema", f"version {data['schema']!r} is not supported (this program reads {SCHEMA})")
+    lesson = data["lesson"]
+    if not isinstance(lesson, str) or LESSON_PATTERN.fullmatch(lesson) is None:
+        raise _bad(source, "lesson", f"expected a chapter number and a letter such as \"3b\", got {lesson!r}")
+    title = _text(data, "title", source)
+    if not title.startswith(f"{lesson}. "):
+        raise _bad(source, "title", f"expected to start with the lesson number {lesson + '. '!r}, got {title!r}")
     try:
         config = SimConfig.from_partial(_mapping(data["config"], source))
     except ConfigError as exc:
@@ -93,7 +112,7 @@ def parse_scenario(name: str, data: Any, source: str = "") -> Scenario:
         if item["plot"] not in PLOTS:
             raise _bad(source, f"{field}.plot", f"unknown plot {item['plot']!r}" + _suggest(item["plot"], PLOTS))
         items.append(LookFor(item["plot"], _text(item, "what", f"{source} {field}")))
-    return Scenario(name=name, title=_text(data, "title", source), config=config, steps=steps,
+    return Scenario(name=name, lesson=lesson, title=title, config=config, steps=steps,
                     explanation=_text(data, "explanation", source), predict=_text(data, "predict", source),
                     look_for=tuple(items))
 
@@ -116,8 +135,19 @@ def read_scenario(path: Path) -> Scenario:
     return parse_scenario(path.stem, data, path.name)
 
 
+def _peek_lesson(path: Path) -> tuple[int, str] | None:
+    """The lesson_key of a scenario file's "lesson" field, or None when the file cannot tell
+    (the error is raised when the scenario itself is loaded)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return lesson_key(data["lesson"])
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):  # sorted last; read_scenario says why
+        return None
+
+
 class ScenarioRegistry(Mapping[str, Scenario]):
-    """name → Scenario over the *.json files of one folder, listed lazily, each parsed once on first use."""
+    """name → Scenario over the *.json files of one folder, in lesson order (files whose lesson
+    cannot be read last, by name), listed lazily, each parsed once on first use."""
 
     def __init__(self, folder: Path):
         self.folder = folder
@@ -125,8 +155,11 @@ class ScenarioRegistry(Mapping[str, Scenario]):
         self._cache: dict[str, Scenario] = {}
 
     def names(self) -> tuple[str, ...]:
+        """The scenario names in lesson order."""
         if self._names is None:
-            self._names = tuple(sorted(p.stem for p in self.folder.glob("*.json")))
+            keyed = [(_peek_lesson(p), p.stem) for p in self.folder.glob("*.json")]
+            keyed.sort(key=lambda item: (item[0] is None, item[0] or (0, ""), item[1]))
+            self._names = tuple(name for _, name in keyed)
         return self._names
 
     def __getitem__(self, name: str) -> Scenario:
@@ -146,7 +179,12 @@ class ScenarioRegistry(Mapping[str, Scenario]):
         return name in self.names()
 
 
-SCENARIOS: Mapping[str, Scenario] = ScenarioRegistry(SCENARIO_DIR)
+SCENARIOS = ScenarioRegistry(SCENARIO_DIR)
+
+
+def lesson_order() -> tuple[str, ...]:
+    """The scenario names in lesson order ("1a", "1b", ..., "10a"): the order of the Scenarios menu."""
+    return SCENARIOS.names()
 
 
 def load_scenario(name: str) -> Scenario:

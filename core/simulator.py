@@ -21,6 +21,7 @@ from .runtime import tune_allocator
 from .snapshot import LayerStats, Snapshot, frozen_array
 from .spectrum import Spectrum, recurrent_spectrum, unavailable_reason
 from .stats import histograms, moments, norms, saturation
+from .symmetry import unit_spread
 from .trace import InstrumentedNetwork, Trace
 
 
@@ -364,6 +365,7 @@ class Simulator:
             act_hist_counts=act_counts, act_hist_edges=act_edges, saturated_frac=sat, dead_frac=dead,
             grad_norm=grad_norm, grad_hist_counts=grad_counts, grad_hist_edges=grad_edges,
             act_nonfinite=pre.nonfinite + act.nonfinite, grad_nonfinite=grad_nonfinite,
+            unit_spread=unit_spread(a),
         )
         return stats, g_rows, a_rows
 

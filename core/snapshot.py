@@ -17,8 +17,10 @@ import numpy as np
 LAYER_SCALARS = (
     "preact_mean", "preact_std", "act_mean", "act_std", "saturated_frac", "dead_frac",
     "grad_norm", "weight_norm", "weight_grad_norm", "grad_to_weight", "update_to_weight", "grad_noise",
-    "act_nonfinite", "grad_nonfinite",
+    "act_nonfinite", "grad_nonfinite", "unit_spread",
 )
+# Added after files were first written: a snapshot without them reads them as NaN (not measured).
+ADDED_LAYER_SCALARS = ("unit_spread",)
 SNAPSHOT_SCALARS = (
     "step", "kind", "loss", "accuracy", "lr", "grad_norm_total", "grad_norm_clipped", "clipped",
     "nonfinite", "nonfinite_layer", "nonfinite_stage",
@@ -70,6 +72,8 @@ class LayerStats:
     `act_nonfinite` / `grad_nonfinite` instead. `update_to_weight` is all NaN
     for a probe (no update was made). `grad_noise` is the noise-to-signal ratio of
     the layer's weight gradient over the step's effective batch (core/noise.py).
+    `unit_spread` is how different the layer's units are (core/symmetry.py): 0 when
+    they are all copies of one unit.
     """
 
     preact_mean: np.ndarray
@@ -90,6 +94,7 @@ class LayerStats:
     act_nonfinite: np.ndarray
     grad_nonfinite: np.ndarray
     grad_noise: np.ndarray
+    unit_spread: np.ndarray
 
     @property
     def depth(self) -> int:
@@ -171,7 +176,8 @@ class Snapshot:
 
         Non-finite numbers were written as null and come back as NaN; the
         non-finite flags and counts are kept exactly. A probe's missing
-        `update_to_weight` comes back as NaN, as the simulator makes it.
+        `update_to_weight` comes back as NaN, as the simulator makes it, and so does a
+        missing `unit_spread` (a file written before it was measured).
         """
         kind = _field(data, "kind", where, (str,))
         if kind not in ("probe", "step"):
@@ -184,7 +190,8 @@ class Snapshot:
         for i, layer in enumerate(layer_list):
             at = f"{where}.layers[{i}]"
             for name in LAYER_SCALARS:
-                if name == "update_to_weight" and kind == "probe":
+                if (name == "update_to_weight" and kind == "probe") or (name in ADDED_LAYER_SCALARS
+                                                                          and name not in layer):
                     series[name].append(math.nan)
                 elif name.endswith("nonfinite"):
                     series[name].append(_field(layer, name, at, (int,)))

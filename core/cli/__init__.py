@@ -34,6 +34,7 @@ VERB_MODULES = (
     "core.cli.compare",
     "core.cli.theory",  # theory, sweep, jacobian
     "core.cli.export",  # export-script
+    "core.grid.cli",  # grid
 )
 _VERBS: tuple[ModuleType, ...] = tuple(importlib.import_module(name) for name in VERB_MODULES)
 

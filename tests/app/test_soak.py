@@ -65,17 +65,17 @@ def soak(make_window, qtbot, segments: int, steps_per_segment: int, rss_growth_b
 
     def record(snap, trail=()):
         if snap.kind == "step":
-            recorded.append((w._generation, snap.step))
+            recorded.append((w.state.generation, snap.step))
         add(snap, trail)
 
     w.history.add = record
-    w.redrawn.connect(lambda s: drawn.append((w._generation, s.step)) if s.kind == "step" else None)
+    w.redrawn.connect(lambda s: drawn.append((w.state.generation, s.step)) if s.kind == "step" else None)
     changes = control_changes(w)
     rss_after_first = 0
     w.set_running(True)
     for segment in range(segments):
-        generation = w._generation
-        qtbot.waitUntil(lambda: w._generation == generation and w.latest.kind == "step"
+        generation = w.state.generation
+        qtbot.waitUntil(lambda: w.state.generation == generation and w.latest.kind == "step"
                         and w.latest.step >= steps_per_segment, timeout=60_000)
         assert w.is_running() and not w.diverged_message
         if segment == 0:
@@ -88,10 +88,10 @@ def soak(make_window, qtbot, segments: int, steps_per_segment: int, rss_growth_b
             assert w.worker._sim.steps_done == frozen and not w.worker.busy
             w.set_running(True)
         next(changes)()
-        qtbot.waitUntil(lambda: w._generation > generation, timeout=10_000)  # rebuilt
+        qtbot.waitUntil(lambda: w.state.generation > generation, timeout=10_000)  # rebuilt
     w.set_running(False)
     qtbot.waitUntil(lambda: not w.worker.busy, timeout=10_000)
-    qtbot.waitUntil(lambda: not w._dirty, timeout=5_000)
+    qtbot.waitUntil(lambda: not w.state.pending, timeout=5_000)
     total = sum(1 for _ in emitted)
     assert len({g for g, _ in emitted}) >= segments
     # every training snapshot the worker sent went into the plots' history, in the order sent

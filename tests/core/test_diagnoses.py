@@ -11,7 +11,8 @@ import pytest
 from core import SimConfig, Simulator
 from core.cli import main
 from core.diagnoses import (
-    SATURATED_TANH, UPDATE_RATIO_DECADES, Diagnosis, diagnose, format_diagnoses, layer_ranges,
+    IDENTICAL_UNITS_SPREAD, SATURATED_TANH, UPDATE_RATIO_DECADES, Diagnosis, diagnose, format_diagnoses,
+    layer_ranges,
 )
 from core.scenarios import load_scenario
 
@@ -174,3 +175,28 @@ def test_a_tiny_update_under_a_vanishing_gradient_is_not_blamed_on_the_learning_
     healthy = SimConfig(depth=4, width=32, n_samples=256, batch_size=64, lr=1e-6, device="cpu")
     (only,) = [d for d in diagnose(Simulator(healthy).step(), healthy) if d.kind == "update_low"]
     assert only.message.endswith("(learning rate too low)") and (only.first, only.last) == (1, 4)
+
+
+def test_identical_units_on_constant_init_and_not_on_random_init(one_torch_thread):
+    # constant init: every unit of a layer is a copy of one unit, before and after training
+    sc = load_scenario("constant_init_symmetry")
+    sim = Simulator(sc.config.replace(device="cpu"))
+    for snap in (sim.probe(), sim.step(5)):
+        (d,) = [d for d in diagnose(snap, sim.config) if d.kind == "identical_units"]
+        assert d.severity == "error" and (d.first, d.last) == (1, 6)
+        assert d.message == "layers 1–6: all units identical (symmetry not broken)"
+    # the same network with random weights: the units differ (spread ≈ 1, far above the threshold)
+    normal = sc.config.replace(device="cpu", init="normal", init_std=0.3)
+    for snap in (Simulator(normal).probe(), Simulator(normal).step(5)):
+        assert snap.layers.unit_spread.min() > 100 * IDENTICAL_UNITS_SPREAD
+        assert "identical_units" not in kinds(diagnose(snap, normal))
+
+
+def test_identical_units_threshold_sits_between_round_off_and_random_units():
+    assert 1e-6 < IDENTICAL_UNITS_SPREAD < 0.1
+    # a recurrent network's entries are time steps; one unit identical to itself is not reported
+    cfg = SimConfig(architecture="rnn", dataset="first_token", depth=4, width=8, n_samples=64, batch_size=16,
+                    init="constant", init_std=0.1, device="cpu")
+    found = [d for d in diagnose(Simulator(cfg).probe(), cfg) if d.kind == "identical_units"]
+    assert found and found[0].message.startswith("time steps 1–4: all units identical")
+    assert "identical_units" not in kinds(diagnose(Simulator(cfg.replace(width=1)).probe(), cfg.replace(width=1)))

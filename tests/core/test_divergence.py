@@ -12,7 +12,6 @@ from torch import nn
 
 from core import SimConfig, Simulator
 from core.stats import HIST_MAX_VALUES
-from core.trace import Trace
 
 # relu with N(0, 0.4²) weights, width 16: Var z grows by 16·0.4²/2 = 1.28 per layer at init, and
 # lr 1.0 blows it up within a few steps (step 4, forward, with seed 0: found by the code below).

@@ -8,9 +8,13 @@ import numpy as np
 import pytest
 
 from core import ConfigError, SimConfig, Simulator
-from core.scenarios import PLOTS, SCENARIOS, load_scenario, parse_scenario, read_scenario
+from core.scenarios import (
+    PLOTS, SCENARIOS, ScenarioRegistry, lesson_key, lesson_order, load_scenario, parse_scenario, read_scenario,
+)
 
 from .test_simulator import TOL  # the fast.ai layer's sampling tolerance, derived there
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/core/conftest.py: small nets, loaded machine
 
 LN2 = math.log(2.0)  # cross-entropy of a uniform guess between two classes (the spirals)
 
@@ -59,14 +63,38 @@ def test_unknown_name_suggests_the_closest():
     assert err.value.field == "scenario" and "did you mean 'deep_sigmoid_vanishing'" in str(err.value)
 
 
-GOOD = {"schema": 1, "title": "t", "config": {"depth": 3}, "steps": 0, "explanation": "e", "predict": "p",
+def test_every_scenario_has_a_unique_lesson_number_and_the_list_follows_it():
+    names = lesson_order()
+    assert names == tuple(SCENARIOS) and sorted(names) == sorted(p.stem for p in SCENARIOS.folder.glob("*.json"))
+    lessons = [SCENARIOS[n].lesson for n in names]
+    assert len(set(lessons)) == len(lessons), "two scenarios share a lesson number"
+    keys = [lesson_key(x) for x in lessons]
+    assert keys == sorted(keys)  # numerically by chapter: 9d before 10a
+    assert all(SCENARIOS[n].title.startswith(SCENARIOS[n].lesson + ". ") for n in names)
+    assert names[:3] == ("deep_sigmoid_vanishing", "deep_relu", "dying_relu")
+    assert lesson_key("9d") < lesson_key("10a") and lesson_key("3a") < lesson_key("3b")
+
+
+def test_a_damaged_file_sorts_last_and_does_not_hide_the_others(tmp_path):
+    for name, lesson in (("b", "10a"), ("a", "2a"), ("c", "2b")):
+        (tmp_path / f"{name}.json").write_text(json.dumps({**GOOD, "lesson": lesson, "title": f"{lesson}. t"}))
+    (tmp_path / "0broken.json").write_text('{"schema": 1,')
+    registry = ScenarioRegistry(tmp_path)
+    assert registry.names() == ("a", "c", "b", "0broken")
+    assert registry["c"].lesson == "2b"
+    with pytest.raises(ConfigError, match="not valid JSON"):
+        registry["0broken"]
+
+
+GOOD = {"schema": 1, "lesson": "1a", "title": "1a. t", "config": {"depth": 3}, "steps": 0, "explanation": "e", "predict": "p",
         "look_for": [{"plot": "gradients", "what": "w"}]}
 
 
 @pytest.mark.parametrize("change, field", [
     ({"steps": -1}, "'steps'"), ({"config": {"depth": 0}}, "'config.depth'"), ({"schema": 2}, "'schema'"),
     ({"look_for": [{"plot": "gradient", "what": "w"}]}, "'look_for[0].plot'"), ({"title": ""}, "'title'"),
-    ({"colour": "red"}, "'colour'"),
+    ({"colour": "red"}, "'colour'"), ({"lesson": "3"}, "'lesson'"), ({"lesson": 3}, "'lesson'"),
+    ({"title": "3b. t"}, "'title'"),
 ])
 def test_malformed_scenario_names_file_and_field(change, field):
     with pytest.raises(ConfigError) as err:

@@ -1,0 +1,54 @@
+"""Whether the units of a layer are still copies of one another (symmetry not broken).
+
+Random initialization gives every unit of a layer its own weights, so for one example
+the units' outputs differ about as much as one unit's output differs between examples.
+A constant initialization gives every unit the same weights: they compute the same
+function of the input, receive the same gradient and get the same update, so they stay
+identical and the whole layer acts as a single unit.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import Tensor
+
+# At most this many values per layer are read: whole batch rows (examples), the first ones, as
+# stats.histograms does (with a quarter of its budget: this runs on every snapshot). The spread
+# across units then rests on 2048 values (sampling error ≈ √(2/2048) ≈ 3 %), the spread between
+# examples on ⌈2048/W⌉ rows (16 at width 128); copies of one unit read 0 whatever the sample.
+UNIT_SPREAD_MAX_VALUES = 2_048
+
+
+def unit_spread(a: Tensor, max_values: int = UNIT_SPREAD_MAX_VALUES) -> np.ndarray:
+    """How different the units of each layer are, [L], from activations a [L, B, W]:
+
+        unit_spread = √( E_b[ Var_i a_bi ] / Var_{b,i} a_bi )  ∈ [0, 1]
+
+    the rms over examples b of the spread across units i, relative to the layer's std.
+    By the law of total variance Var_{b,i} a = E_b[Var_i a_bi] + Var_b[E_i a_bi], so it is 1
+    when the per-example mean is the same for every example and 0 exactly when, in every
+    example, all units output the same value. Copies of one unit give 0 up to float32
+    rounding; differently initialized units give a value of order 1 (0.88 or more in
+    every scenario).
+
+    NaN for a layer of one unit, or one whose values are all equal (no variance to split)
+    or not finite. Cost: a few elementwise passes over the first R = min(B, ⌈max_values/W⌉)
+    rows, O(R·W) ≤ O(max_values) per layer, and O(R) in float64. The spread across units is
+    taken of the differences from unit 1 in the same example, so copies (differences exactly
+    0) do not lose it to the cancellation of E[x²] − E[x]².
+    """
+    L, B, W = a.shape
+    if W < 2:
+        return np.full(L, np.nan)
+    rows = max(1, min(B, -(-max_values // W)))
+    x = a[:, :rows].detach()                                        # [L, R, W] view
+    d = x - x[:, :, :1]                                             # differences from unit 1
+    d_mean = d.sum(dim=2).double() / W                              # [L, R]
+    d_sq = torch.linalg.vector_norm(d, dim=2).double().square() / W
+    within = (d_sq - d_mean.square()).clamp_(min=0.0).mean(dim=1)   # E_b Var_i (shift-free)
+    means = x.sum(dim=2).double() / W                               # E_i a_bi, [L, R]
+    between = (means - means.mean(dim=1, keepdim=True)).square().mean(dim=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.sqrt(within.cpu().numpy() / (within + between).cpu().numpy())
+    ratio[~np.isfinite(ratio)] = np.nan
+    return ratio
