@@ -22,8 +22,13 @@ class LossAccuracy:
         style(self.plot, f'<span style="color:{LOSS_COLOR}">Loss</span> and <span style="color:{ACC_COLOR}">'
                          f'accuracy</span>', "training step", "loss")
         self.loss_curve = line(self.plot, pg.mkPen(LOSS_COLOR, width=2.5))
+        # The accuracy box is a child of the loss box, covering its rect: it moves with it. A box
+        # placed in the scene and given the loss box's scene rect on each resize missed every move
+        # without a resize (a row above grew, the plot shifted down) and drew an accuracy of 0.56
+        # some 34 px too low, even under the axis.
         self.acc_view = pg.ViewBox()
-        self.plot.scene().addItem(self.acc_view)
+        self.acc_view.setParentItem(self.plot.vb)
+        self.plot.vb.sigResized.connect(lambda: self.acc_view.setGeometry(self.plot.vb.rect()))
         self.plot.showAxis("right")
         right = self.plot.getAxis("right")
         right.linkToView(self.acc_view)
@@ -35,7 +40,6 @@ class LossAccuracy:
         self.acc_view.setMouseEnabled(y=False)
         self.acc_curve = Line(pg.mkPen(ACC_COLOR, width=2.5))
         self.acc_view.addItem(self.acc_curve)
-        self.plot.vb.sigResized.connect(lambda: self.acc_view.setGeometry(self.plot.vb.sceneBoundingRect()))
 
     def unchanging(self) -> list:
         """The items to paint from a cache (plot_kit.cache_unchanging)."""
