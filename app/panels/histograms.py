@@ -1,4 +1,5 @@
-"""Histograms of a handful of layers' activations, beside a table of their mean / std / saturated %."""
+"""Histograms of a handful of layers' activations, beside a table of their pre-activation mean / std
+(z = W·a + b), activation mean / std and saturated %."""
 from __future__ import annotations
 
 import math
@@ -14,14 +15,18 @@ from ..plot_kit import LAYER_COLORS, MAX_OVERLAY, TITLE_SIZE, fit_range, style
 from ..plot_math import layer_prefix, short_number
 
 
+# z: the pre-activation W·a + b (preact_mean, preact_std); a: the activation φ(z)
+LEGEND_HEADER = ("", "z mean", "z std", "a mean", "a std", "sat", "")
+
+
 class Histograms:
     """The overlaid histograms in cell (0, col) of `row`, their table in (0, col + 1)."""
 
     def __init__(self, row: pg.GraphicsLayout, col: int):
         self.plot = row.addPlot(row=0, col=col)
         style(self.plot, "", "activation value", "density")
-        self.legend = StatsLegend(("", "mean", "std", "sat", ""), rows=MAX_OVERLAY,
-                                  widest=("L200", "-0.123", "0.123", "100%", ""))
+        self.legend = StatsLegend(LEGEND_HEADER, rows=MAX_OVERLAY,
+                                  widest=("L200", "-0.123", "0.123", "-0.123", "0.123", "100%", ""))
         row.addItem(self.legend, row=0, col=col + 1)
         row.layout.setAlignment(self.legend, Qt.AlignmentFlag.AlignTop)
         self.curves = [
@@ -61,8 +66,10 @@ class Histograms:
             if np.isfinite(density).any():
                 y_hi = max(y_hi, float(np.nanmax(density)))
             bad = int(ls.act_nonfinite[k])
-            rows.append((LAYER_COLORS[i], (f"{self.prefix}{layers[i]}", short_number(ls.act_mean[k]),
-                                           short_number(ls.act_std[k]), f"{100 * ls.saturated_frac[k]:.0f}%",
+            rows.append((LAYER_COLORS[i], (f"{self.prefix}{layers[i]}",
+                                           short_number(ls.preact_mean[k]), short_number(ls.preact_std[k]),
+                                           short_number(ls.act_mean[k]), short_number(ls.act_std[k]),
+                                           f"{100 * ls.saturated_frac[k]:.0f}%",
                                            f"⚠ {bad} NaN/Inf" if bad else "")))
         self.legend.set_rows(rows)
         fit_range(self.plot, "x", x_lo, x_hi)
