@@ -10,6 +10,7 @@ import pyqtgraph as pg
 from ..history import History
 from ..plot_kit import LABEL_STYLE, TICK_FONT, Line, fit_range, line, style
 from ..plot_math import drawable
+from .empty_note import EmptyNote
 
 LOSS_COLOR, ACC_COLOR = "#d62728", "#2ca02c"
 
@@ -40,6 +41,7 @@ class LossAccuracy:
         self.acc_view.setMouseEnabled(y=False)
         self.acc_curve = Line(pg.mkPen(ACC_COLOR, width=2.5))
         self.acc_view.addItem(self.acc_curve)
+        self.empty = EmptyNote(self.plot, ("bottom", "left", "right"))
 
     def unchanging(self) -> list:
         """The items to paint from a cache (plot_kit.cache_unchanging)."""
@@ -48,6 +50,7 @@ class LossAccuracy:
     def show(self, history: History) -> None:
         """Draw the loss and accuracy of every recorded step."""
         steps = np.asarray(history.steps, dtype=np.float64)
+        self.empty.show_if(len(steps) == 0)
         loss = np.asarray(history.loss, dtype=np.float64)
         self.loss_curve.setData(*drawable(steps, loss), connect="finite")
         self.acc_curve.setData(steps, np.asarray(history.accuracy, dtype=np.float64), connect="finite")

@@ -106,6 +106,10 @@ class PlotPanel(ScrollingLayoutWidget):
         self.drawn_step = snap.step
         self.drawn_snapshot = snap
 
+    def empty_notes(self) -> list:
+        """The notes shown over the over-steps plots while there are no steps (panels/empty_note.py)."""
+        return [self.loss.empty, self.gradient_history.empty, self.updates.empty]
+
     def set_theory(self, profile) -> None:
         """Dashed mean-field curves: activation mean ± std over the heatmap, and the predicted
         gradient norms (anchored at the measured last layer). None hides them."""
