@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import time
 
+import pyqtgraph as pg
+
 from core import Snapshot
 
 from ..canvas import ScrollingLayoutWidget
@@ -29,6 +31,7 @@ from .updates import UpdateRatios
 
 PANEL_FLOOR_HEIGHT = 500   # px: three rows of plots laid out lower crush the middle one (see canvas.py)
 PANEL_MIN_HEIGHT = 400     # px: docks give way before the panel gets lower (and scrolls)
+HIGHLIGHT_COLOR = "#ff8f00"  # the frame around the plots a scenario points at
 
 
 class PlotPanel(ScrollingLayoutWidget):
@@ -42,6 +45,7 @@ class PlotPanel(ScrollingLayoutWidget):
         self.last_paint_seconds = 0.0  # duration of the latest paint (the window's draw budget uses it)
         self.layer_noun = ""
         self.theory_profile = None
+        self.highlighted: tuple[str, ...] = ()
         # One sub-layout per row: a column's width then follows its own row's legends and colour bars.
         self.ci.layout.setSpacing(8)
         top, middle, bottom = (self.ci.addLayout(row=r, col=0) for r in range(3))
@@ -105,6 +109,19 @@ class PlotPanel(ScrollingLayoutWidget):
         self.scene().prepareForPaint()
         self.drawn_step = snap.step
         self.drawn_snapshot = snap
+
+    def plots_named(self) -> dict[str, list]:
+        """The PlotItems each scenario plot name (core.scenarios.PLOTS) stands for in this panel."""
+        return {"activations": [self.activations.plot, self.histograms.plot], "gradients": [self.gradients.plot],
+                "grad_history": [self.gradient_history.plot], "loss": [self.loss.plot],
+                "updates": [self.updates.plot]}
+
+    def highlight(self, names) -> None:
+        """Frame the plots called `names` (scenario plot names) in HIGHLIGHT_COLOR; the others plain."""
+        self.highlighted = tuple(n for n in self.plots_named() if n in set(names))
+        for name, plots in self.plots_named().items():
+            for plot in plots:
+                plot.vb.setBorder(pg.mkPen(HIGHLIGHT_COLOR, width=3) if name in self.highlighted else None)
 
     def empty_notes(self) -> list:
         """The notes shown over the over-steps plots while there are no steps (panels/empty_note.py)."""

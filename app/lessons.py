@@ -1,0 +1,87 @@
+"""The lesson flow of the Scenarios menu: scenarios in lesson order with Next / Previous, the views a
+scenario opens and the plots it points at, and whether the config has moved away from it.
+
+The window keeps only hooks: it builds a `LessonFlow` and tells it when a scenario was shown; the
+flow watches the state's applied config to mark the scenario panel "(modified)".
+"""
+from __future__ import annotations
+
+import dataclasses
+
+from PySide6.QtCore import QObject
+from PySide6.QtGui import QAction, QKeySequence
+
+from core import SimConfig
+from core.scenarios import Scenario, lesson_order
+
+from .panels.empty_note import NO_STEPS, PROBE_ONLY
+
+# Fields that say where a run happens, not what it is: a changed device is not a changed scenario.
+NOT_THE_EXPERIMENT = ("device",)
+
+
+def changed_fields(config: SimConfig, scenario_config: SimConfig) -> tuple[str, ...]:
+    """The SimConfig fields in which `config` differs from the scenario's (device aside)."""
+    return tuple(f.name for f in dataclasses.fields(SimConfig)
+                 if f.name not in NOT_THE_EXPERIMENT and getattr(config, f.name) != getattr(scenario_config, f.name))
+
+
+def neighbour(names: tuple[str, ...], current: str | None, offset: int) -> str | None:
+    """The scenario `offset` places from `current` in `names` (lesson order), clamped to the ends;
+    from no scenario, Next gives the first and Previous the last. None when `names` is empty."""
+    if not names:
+        return None
+    if current not in names:
+        return names[0] if offset > 0 else names[-1]
+    return names[min(max(names.index(current) + offset, 0), len(names) - 1)]
+
+
+class LessonFlow(QObject):
+    """Next / Previous scenario (Page Down / Page Up) in `menu`; on a scenario shown: its `open`
+    views, a frame around the plots its "look for" names, the probe-only note; and the
+    "(modified)" mark while the applied config differs from the scenario's."""
+
+    def __init__(self, window, menu):
+        super().__init__(window)
+        self.window = window
+        self.scenario: Scenario | None = None
+        self.next_action = QAction("&Next scenario", window)
+        self.next_action.setShortcut(QKeySequence(QKeySequence.StandardKey.MoveToNextPage))
+        self.next_action.triggered.connect(lambda: self.go(+1))
+        self.previous_action = QAction("&Previous scenario", window)
+        self.previous_action.setShortcut(QKeySequence(QKeySequence.StandardKey.MoveToPreviousPage))
+        self.previous_action.triggered.connect(lambda: self.go(-1))
+        for action in (self.next_action, self.previous_action):
+            menu.addAction(action)
+            window.addAction(action)
+        window.state.configApplied.connect(self.config_applied)
+
+    def go(self, offset: int) -> Scenario | None:
+        """Load the scenario `offset` places from the current one in lesson order."""
+        name = neighbour(lesson_order(), self.scenario.name if self.scenario else None, offset)
+        return self.window.choose_scenario(name) if name else None
+
+    def shown(self, scenario: Scenario) -> None:
+        """The window now shows `scenario` (its config was requested): open and point at its views."""
+        self.scenario = scenario
+        w = self.window
+        views = set(scenario.open)
+        if "table" in views:
+            w.table_action.setChecked(True)
+        if "spectrum" in views:
+            w.spectrum_action.setChecked(True)
+        if "diagnoses" in views:
+            w.diagnoses_dock.show()
+        if "theory" in views:
+            w.theory.dock.show()
+        w.tabs.setCurrentWidget(w.noise_plots if "noise" in views else w.plots)
+        w.plots.highlight([item.plot for item in scenario.look_for])
+        for note in (*w.plots.empty_notes(), w.noise_plots.empty):
+            note.set_text(PROBE_ONLY if scenario.steps == 0 else NO_STEPS)
+        self.config_applied(w.state.requested)
+
+    def config_applied(self, config: SimConfig) -> None:
+        """Mark the scenario panel '(modified)' while `config` differs from the scenario's."""
+        if self.scenario is None:
+            return
+        self.window.scenario_panel.set_modified(changed_fields(config, self.scenario.config))
