@@ -1,5 +1,6 @@
 """The lesson flow of the Scenarios menu: scenarios in lesson order with Next / Previous, the views a
-scenario opens and the plots it points at, and whether the config has moved away from it.
+scenario opens and the plots it points at, whether the config has moved away from it, and the
+"lock scales" toggle (fixed ranges, so that two scenarios' pictures compare).
 
 The window keeps only hooks: it builds a `LessonFlow` and tells it when a scenario was shown; the
 flow watches the state's applied config to mark the scenario panel "(modified)".
@@ -51,10 +52,21 @@ class LessonFlow(QObject):
         self.previous_action = QAction("&Previous scenario", window)
         self.previous_action.setShortcut(QKeySequence(QKeySequence.StandardKey.MoveToPreviousPage))
         self.previous_action.triggered.connect(lambda: self.go(-1))
-        for action in (self.next_action, self.previous_action):
+        self.lock_action = QAction("&Lock scales  [L]", window, checkable=True)
+        self.lock_action.setShortcut(QKeySequence("L"))
+        self.lock_action.setToolTip("Keep the axis and colour ranges fixed (the scenario's own, if it has "
+                                    "some, else those on screen now), so that two runs' pictures compare")
+        self.lock_action.toggled.connect(self.lock_scales)
+        for action in (self.next_action, self.previous_action, self.lock_action):
             menu.addAction(action)
             window.addAction(action)
         window.state.configApplied.connect(self.config_applied)
+
+    def lock_scales(self, on: bool) -> None:
+        """Fix the plots' ranges (the current scenario's "scales" over those on screen), or free them."""
+        scales = dict(self.scenario.scales or {}) if self.scenario is not None else {}
+        self.window.plots.set_locked(scales if on else None)
+        self.window.state.invalidate()   # redraw the latest frame in the new ranges
 
     def go(self, offset: int) -> Scenario | None:
         """Load the scenario `offset` places from the current one in lesson order."""
@@ -78,6 +90,8 @@ class LessonFlow(QObject):
         w.plots.highlight([item.plot for item in scenario.look_for])
         for note in (*w.plots.empty_notes(), w.noise_plots.empty):
             note.set_text(PROBE_ONLY if scenario.steps == 0 else NO_STEPS)
+        if self.lock_action.isChecked():   # locked: the new scenario's own ranges, where it has them
+            w.plots.set_locked({**(w.plots.locked or {}), **(scenario.scales or {})})
         self.config_applied(w.state.requested)
 
     def config_applied(self, config: SimConfig) -> None:

@@ -36,6 +36,7 @@ class GradientHistory:
         self.bar.getAxis("right").setTickFont(TICK_FONT)
         row.addItem(self.bar, row=0, col=col + 1)
         self.empty = EmptyNote(self.plot)
+        self.locked: tuple[float, float] | None = None   # fixed colour levels in log10 (lock scales)
 
     def unchanging(self) -> list:
         """The items to paint from a cache (plot_kit.cache_unchanging)."""
@@ -60,6 +61,8 @@ class GradientHistory:
         lo = max(math.floor(float(finite.min())), hi - GRAD_MAP_DECADES) if finite.size else hi - 1
         if hi <= lo:
             lo = hi - 1
+        if self.locked is not None:   # "lock scales": fixed colour levels
+            lo, hi = self.locked
         index = colour_index(logs, lo, hi)
         index[zero] = 0
         index[bad] = 255

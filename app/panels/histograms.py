@@ -11,8 +11,9 @@ from PySide6.QtCore import Qt
 from core import Snapshot
 
 from ..legends import StatsLegend
-from ..plot_kit import LAYER_COLORS, MAX_OVERLAY, TITLE_SIZE, fit_range, style
-from ..plot_math import layer_prefix, short_number
+from ..plot_kit import LABEL_STYLE, LAYER_COLORS, MAX_OVERLAY, TITLE_SIZE, fit_range, style
+from ..plot_math import layer_prefix, layer_scales, short_number
+from .layer_scale import PER_LAYER_AXIS
 
 
 # z: the pre-activation W·a + b (preact_mean, preact_std); a: the activation φ(z)
@@ -35,6 +36,10 @@ class Histograms:
         for curve in self.curves:
             self.plot.addItem(curve)
         self.prefix = "L"
+        self.locked: tuple[float, float] | None = None        # a fixed common value range (lock scales)
+        self.locked_density: tuple[float, float] | None = None
+        self.per_layer = False
+        self.axis_text = "activation value"
 
     def unchanging(self) -> list:
         """The items to paint from a cache (not the table: its figures change with every frame)."""
@@ -45,9 +50,16 @@ class Histograms:
         self.plot.setTitle(f"Histograms of selected {noun}s", size=TITLE_SIZE)
         self.prefix = layer_prefix(noun)
 
-    def show(self, snap: Snapshot, layers: list[int]) -> None:
-        """Draw the density of each of `layers` (1-based), and list its statistics."""
+    def show(self, snap: Snapshot, layers: list[int], per_layer: bool = False) -> None:
+        """Draw the density of each of `layers` (1-based), and list its statistics; with `per_layer`,
+        the density of value ÷ the layer's std (each layer's std is in the table beside)."""
         ls = snap.layers
+        self.per_layer = per_layer and self.locked is None
+        scales = layer_scales(ls.act_std) if self.per_layer else np.ones(snap.depth)
+        text = f"{PER_LAYER_AXIS} (a std: beside)" if self.per_layer else "activation value"
+        if text != self.axis_text:
+            self.axis_text = text
+            self.plot.getAxis("bottom").setLabel(text, **LABEL_STYLE)
         rows = []
         x_lo, x_hi, y_hi = math.inf, -math.inf, 0.0
         for i, curve in enumerate(self.curves):
@@ -56,7 +68,7 @@ class Histograms:
                 continue
             k = layers[i] - 1
             counts = ls.act_hist_counts[k].astype(np.float64)
-            edges = ls.act_hist_edges[k]
+            edges = np.asarray(ls.act_hist_edges[k], dtype=np.float64) / scales[k]
             width = np.diff(edges)
             total = counts.sum()
             density = counts / (total * width) if total > 0 else counts
@@ -72,5 +84,9 @@ class Histograms:
                                            f"{100 * ls.saturated_frac[k]:.0f}%",
                                            f"⚠ {bad} NaN/Inf" if bad else "")))
         self.legend.set_rows(rows)
+        if self.locked is not None:
+            self.plot.setXRange(*self.locked, padding=0)
+            self.plot.setYRange(*self.locked_density, padding=0)
+            return
         fit_range(self.plot, "x", x_lo, x_hi)
         fit_range(self.plot, "y", 0.0, y_hi if y_hi > 0 else 1.0)

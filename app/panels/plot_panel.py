@@ -26,6 +26,7 @@ from .activation_map import ActivationMap
 from .gradient_history import GradientHistory
 from .gradients import GradientsPerLayer
 from .histograms import Histograms
+from .layer_scale import use_per_layer
 from .loss import LossAccuracy
 from .updates import UpdateRatios
 
@@ -46,6 +47,8 @@ class PlotPanel(ScrollingLayoutWidget):
         self.layer_noun = ""
         self.theory_profile = None
         self.highlighted: tuple[str, ...] = ()
+        self.activation_scale = "auto"   # 'auto', 'common' or 'per_layer' (layer_scale.use_per_layer)
+        self.locked: dict[str, tuple[float, float]] | None = None
         # One sub-layout per row: a column's width then follows its own row's legends and colour bars.
         self.ci.layout.setSpacing(8)
         top, middle, bottom = (self.ci.addLayout(row=r, col=0) for r in range(3))
@@ -95,8 +98,9 @@ class PlotPanel(ScrollingLayoutWidget):
     def show_snapshot(self, snap: Snapshot, history: History) -> None:
         """Redraw every plot from `snap` (and the over-steps `history`)."""
         layers = self.layers_for(snap.depth)
-        self.activations.show(snap)
-        self.histograms.show(snap, layers)
+        per_layer = use_per_layer(snap.layers.act_std, self.activation_scale)
+        self.activations.show(snap, per_layer)
+        self.histograms.show(snap, layers, per_layer)
         self.gradients.show(snap)
         self.gradient_history.show(history)
         self.loss.show(history)
@@ -109,6 +113,32 @@ class PlotPanel(ScrollingLayoutWidget):
         self.scene().prepareForPaint()
         self.drawn_step = snap.step
         self.drawn_snapshot = snap
+
+    def set_locked(self, ranges: dict[str, tuple[float, float]] | None) -> dict | None:
+        """Lock scales: fix the axis and colour ranges so that two runs' pictures compare. `ranges`
+        (a scenario's "scales": 'activations' value range, 'gradients' norm range, 'loss') override
+        the ranges on screen now, which are kept for the rest; None unlocks. Returns the locked ranges."""
+        if ranges is None:
+            self.locked = None
+        else:
+            (x0, x1), (d0, d1) = self.histograms.plot.viewRange()
+            if self.activations.per_layer:   # a per-layer picture has no common value range: take the widest
+                snap = self.drawn_snapshot
+                edges = snap.layers.act_hist_edges if snap is not None else [[-1.0, 1.0]]
+                x0, x1 = float(min(e[0] for e in edges)), float(max(e[-1] for e in edges))
+                d0, d1 = 0.0, 1.0 / max(x1 - x0, 1e-30) * 20
+            g0, g1 = self.gradients.plot.viewRange()[1]
+            l0, l1 = self.loss.plot.viewRange()[1]
+            loss = (10.0 ** l0, 10.0 ** l1) if self.loss.log else (l0, l1)
+            self.locked = {"activations": (x0, x1), "density": (d0, d1), "gradients": (10.0 ** g0, 10.0 ** g1),
+                           "loss": loss, "grad_map": tuple(self.gradient_history.bar.levels()), **ranges}
+        locked = self.locked or {}
+        self.activations.locked = self.histograms.locked = locked.get("activations")
+        self.histograms.locked_density = locked.get("density")
+        self.gradients.locked = locked.get("gradients")
+        self.loss.locked = locked.get("loss")
+        self.gradient_history.locked = locked.get("grad_map")
+        return self.locked
 
     def plots_named(self) -> dict[str, list]:
         """The PlotItems each scenario plot name (core.scenarios.PLOTS) stands for in this panel."""
