@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 
 from PySide6.QtCore import QObject
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 
 from core import SimConfig
 from core.scenarios import Scenario, lesson_order
@@ -60,7 +60,25 @@ class LessonFlow(QObject):
         for action in (self.next_action, self.previous_action, self.lock_action):
             menu.addAction(action)
             window.addAction(action)
+        # the activation views' value axis (panels/layer_scale.py): one per layer when the stds span decades
+        scale_menu = menu.addMenu("Activation &axis")
+        self.scale_actions: dict[str, QAction] = {}
+        group = QActionGroup(window)
+        for mode, text in (("auto", "Per layer when the layers' stds span > 2 decades"),
+                           ("common", "One common value axis"), ("per_layer", "Always per layer (value ÷ layer std)")):
+            action = scale_menu.addAction(text)
+            action.setCheckable(True)
+            action.setChecked(mode == window.plots.activation_scale)
+            action.triggered.connect(lambda _=False, m=mode: self.set_activation_scale(m))
+            group.addAction(action)
+            self.scale_actions[mode] = action
         window.state.configApplied.connect(self.config_applied)
+
+    def set_activation_scale(self, mode: str) -> None:
+        """Draw the activation views on 'auto', 'common' or 'per_layer' value axes."""
+        self.window.plots.activation_scale = mode
+        self.scale_actions[mode].setChecked(True)
+        self.window.state.invalidate()
 
     def lock_scales(self, on: bool) -> None:
         """Fix the plots' ranges (the current scenario's "scales" over those on screen), or free them."""

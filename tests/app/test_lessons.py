@@ -154,3 +154,19 @@ def test_views_a_scenario_opens_are_ones_its_look_for_names():
     for name in lesson_order():
         scenario = SCENARIOS[name]
         assert set(scenario.open) <= {item.plot for item in scenario.look_for}, name
+
+
+def test_lock_scales_toggle_uses_the_scenario_ranges_and_the_axis_choice(make_window, small_config, qtbot):
+    w = make_window(small_config)
+    scenario = w.choose_scenario("layernorm_batch_size_2")
+    settled(qtbot, w, "layernorm_batch_size_2")
+    assert w.lessons.lock_action.shortcut() == QKeySequence("L")
+    w.lessons.lock_action.setChecked(True)
+    assert w.plots.locked["activations"] == scenario.scales["activations"]
+    qtbot.waitUntil(lambda: w.plots.activations.plot.viewRange()[0] == pytest.approx(scenario.scales["activations"]),
+                    timeout=5000)
+    w.lessons.lock_action.setChecked(False)
+    assert w.plots.locked is None and w.plots.activations.locked is None
+    w.lessons.scale_actions["per_layer"].trigger()
+    assert w.plots.activation_scale == "per_layer"
+    qtbot.waitUntil(lambda: w.plots.activations.per_layer, timeout=5000)
