@@ -37,7 +37,6 @@ class Histograms:
             self.plot.addItem(curve)
         self.prefix = "L"
         self.locked: tuple[float, float] | None = None        # a fixed common value range (lock scales)
-        self.locked_density: tuple[float, float] | None = None
         self.per_layer = False
         self.axis_text = "activation value"
 
@@ -86,7 +85,6 @@ class Histograms:
         self.legend.set_rows(rows)
         if self.locked is not None:
             self.plot.setXRange(*self.locked, padding=0)
-            self.plot.setYRange(*self.locked_density, padding=0)
-            return
-        fit_range(self.plot, "x", x_lo, x_hi)
+        else:
+            fit_range(self.plot, "x", x_lo, x_hi)
         fit_range(self.plot, "y", 0.0, y_hi if y_hi > 0 else 1.0)

@@ -12,6 +12,7 @@ the axis floor and marked instead of silently vanishing, and NaN/Inf get their o
 """
 from __future__ import annotations
 
+import math
 import time
 
 import pyqtgraph as pg
@@ -117,27 +118,28 @@ class PlotPanel(ScrollingLayoutWidget):
     def set_locked(self, ranges: dict[str, tuple[float, float]] | None) -> dict | None:
         """Lock scales: fix the axis and colour ranges so that two runs' pictures compare. `ranges`
         (a scenario's "scales": 'activations' value range, 'gradients' norm range, 'loss') override
-        the ranges on screen now, which are kept for the rest; None unlocks. Returns the locked ranges."""
+        the ranges on screen now, which are kept for the rest; None unlocks. Returns the locked ranges.
+        The histograms' density axis stays free (its shape is what they show); the gradient map's
+        colour levels follow the gradient range."""
         if ranges is None:
             self.locked = None
         else:
-            (x0, x1), (d0, d1) = self.histograms.plot.viewRange()
+            x0, x1 = self.histograms.plot.viewRange()[0]
             if self.activations.per_layer:   # a per-layer picture has no common value range: take the widest
                 snap = self.drawn_snapshot
                 edges = snap.layers.act_hist_edges if snap is not None else [[-1.0, 1.0]]
                 x0, x1 = float(min(e[0] for e in edges)), float(max(e[-1] for e in edges))
-                d0, d1 = 0.0, 1.0 / max(x1 - x0, 1e-30) * 20
             g0, g1 = self.gradients.plot.viewRange()[1]
             l0, l1 = self.loss.plot.viewRange()[1]
             loss = (10.0 ** l0, 10.0 ** l1) if self.loss.log else (l0, l1)
-            self.locked = {"activations": (x0, x1), "density": (d0, d1), "gradients": (10.0 ** g0, 10.0 ** g1),
-                           "loss": loss, "grad_map": tuple(self.gradient_history.bar.levels()), **ranges}
+            self.locked = {"activations": (x0, x1), "gradients": (10.0 ** g0, 10.0 ** g1), "loss": loss, **ranges}
         locked = self.locked or {}
         self.activations.locked = self.histograms.locked = locked.get("activations")
-        self.histograms.locked_density = locked.get("density")
         self.gradients.locked = locked.get("gradients")
         self.loss.locked = locked.get("loss")
-        self.gradient_history.locked = locked.get("grad_map")
+        # the gradient map's colours span the same decades as the gradient axis
+        self.gradient_history.locked = (tuple(math.log10(v) for v in locked["gradients"])
+                                        if "gradients" in locked else None)
         return self.locked
 
     def plots_named(self) -> dict[str, list]:

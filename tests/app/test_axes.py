@@ -156,12 +156,13 @@ def test_lock_scales_keeps_ranges_fixed_across_runs(panel):
     seen = []
     for snap, history in runs:
         panel.show_snapshot(snap, history)
-        seen.append((panel.activations.plot.viewRange()[0], panel.histograms.plot.viewRange(),
+        seen.append((panel.activations.plot.viewRange()[0], panel.histograms.plot.viewRange()[0],
                      panel.gradients.plot.viewRange()[1], panel.loss.plot.viewRange()[1],
                      tuple(panel.gradient_history.bar.levels())))
     assert seen[0] == seen[1]
     assert seen[0][0] == pytest.approx(six_b.scales["activations"])
     assert seen[0][2] == pytest.approx([math.log10(v) for v in six_b.scales["gradients"]])
     assert seen[0][3] == pytest.approx(six_b.scales["loss"])
+    assert seen[0][4] == pytest.approx([math.log10(v) for v in six_b.scales["gradients"]])  # the map's colours
     panel.set_locked(None)
     assert panel.locked is None and panel.gradients.locked is None
