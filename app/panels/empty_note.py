@@ -59,4 +59,3 @@ class EmptyNote:
         self.label.setTextWidth(max(rect.width() - 16, 60.0))
         h = self.label.boundingRect().height()
         self.label.setPos(8, max((rect.height() - h) / 2, 0.0))
-        self.label.document().setDefaultTextOption(self.label.document().defaultTextOption())
