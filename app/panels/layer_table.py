@@ -14,22 +14,23 @@ from PySide6.QtWidgets import QHeaderView, QTableView
 
 from core import Snapshot
 
-# (LayerStats field, header, format, tooltip); "sig" is three significant digits, "pct" a percentage
+# (LayerStats field, header, format, tooltip); "sig" is three significant digits ("pos" the same, of a
+# quantity that is never negative: a std, a norm, a ratio), "pct" a percentage
 COLUMNS = (
     ("layer", "Layer", None, "Hidden layer, input → output"),
     ("preact_mean", "Preact\nmean", "sig", "preact_mean: mean of the pre-activation z = W·a + b"),
-    ("preact_std", "Preact\nstd", "sig", "preact_std: std of the pre-activation z = W·a + b"),
+    ("preact_std", "Preact\nstd", "pos", "preact_std: std of the pre-activation z = W·a + b"),
     ("act_mean", "Act\nmean", "sig", "act_mean: mean of the activation a = φ(z)"),
-    ("act_std", "Act\nstd", "sig", "act_std: std of the activation a = φ(z)"),
+    ("act_std", "Act\nstd", "pos", "act_std: std of the activation a = φ(z)"),
     ("saturated_frac", "Sat.\n%", "pct", "saturated_frac: share of units in the activation's flat tails"),
     ("dead_frac", "Dead\n%", "pct", "dead_frac: share of units that output 0 for every example of the batch"),
-    ("grad_norm", "Grad\nnorm", "sig", "grad_norm: ‖∂L/∂z‖ of the layer"),
-    ("update_to_weight", "Update:\nweight", "sig", "update_to_weight: ‖ΔW‖ / ‖W‖ of the last update (— for a probe)"),
-    ("grad_noise", "Grad\nnoise", "sig", "grad_noise: noise-to-signal ratio of the weight gradient over the batch"),
-    ("unit_spread", "Unit\nspread", "sig", "unit_spread: how different the layer's units are, 0 when all are "
+    ("grad_norm", "Grad\nnorm", "pos", "grad_norm: ‖∂L/∂z‖ of the layer"),
+    ("update_to_weight", "Update:\nweight", "pos", "update_to_weight: ‖ΔW‖ / ‖W‖ of the last update (— for a probe)"),
+    ("grad_noise", "Grad\nnoise", "pos", "grad_noise: noise-to-signal ratio of the weight gradient over the batch"),
+    ("unit_spread", "Unit\nspread", "pos", "unit_spread: how different the layer's units are, 0 when all are "
                                            "copies of one unit (symmetry not broken), about 1 when random"),
 )
-WIDEST = {None: "1000", "sig": "-1.23e-10", "pct": "100.0"}   # the widest text a column can hold
+WIDEST = {None: "1000", "sig": "-1.23e-10", "pos": "1.23e-10", "pct": "100.0"}   # the widest text a column holds
 _PAD = 14  # px around a cell's text (the style's margins and the grid line)
 
 
@@ -100,8 +101,8 @@ class LayerTableModel(QAbstractTableModel):
 
 
 def cell_text(value: float, fmt: str, missing: str = "—") -> str:
-    """`value` as a cell shows it: 'sig' in three significant digits (compact_number), 'pct' as a
-    percentage; NaN as `missing`, ±Inf as 'Inf' / '-Inf'."""
+    """`value` as a cell shows it: 'sig' or 'pos' in three significant digits (compact_number), 'pct'
+    as a percentage; NaN as `missing`, ±Inf as 'Inf' / '-Inf'."""
     if math.isnan(value):
         return missing
     if math.isinf(value):
