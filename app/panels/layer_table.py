@@ -25,7 +25,8 @@ COLUMNS = (
     ("saturated_frac", "Sat.\n%", "pct", "saturated_frac: share of units in the activation's flat tails"),
     ("dead_frac", "Dead\n%", "pct", "dead_frac: share of units that output 0 for every example of the batch"),
     ("grad_norm", "Grad\nnorm", "pos", "grad_norm: ‖∂L/∂z‖ of the layer"),
-    ("update_to_weight", "Update:\nweight", "pos", "update_to_weight: ‖ΔW‖ / ‖W‖ of the last update (— for a probe)"),
+    ("update_to_weight", "Update:\nweight", "pos",
+     "update_to_weight: ‖ΔW‖ / ‖W‖ of the last update (— for a probe)"),
     ("grad_noise", "Grad\nnoise", "pos", "grad_noise: noise-to-signal ratio of the weight gradient over the batch"),
     ("unit_spread", "Unit\nspread", "pos", "unit_spread: how different the layer's units are, 0 when all are "
                                            "copies of one unit (symmetry not broken), about 1 when random"),

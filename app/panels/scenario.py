@@ -12,7 +12,8 @@ from core.scenarios import Scenario
 # The views a scenario's "look for" items name, as their titles read on screen.
 PLOT_NAMES = {
     "activations": "Activations per layer", "gradients": "Gradient magnitude per layer",
-    "grad_history": "log₁₀ ‖∂L/∂z‖ over steps", "loss": "Loss and accuracy", "updates": "Update : weight ratio",
+    "grad_history": "log₁₀ ‖∂L/∂z‖ over steps", "loss": "Loss and accuracy",
+    "updates": "Update : weight ratio",
     "table": "Layer table", "diagnoses": "Diagnoses", "spectrum": "W_hh spectrum (Spectrum button, E)",
     "noise": "Gradient noise tab", "theory": "Theory dock (H)",
 }
