@@ -22,8 +22,7 @@ from core.compare import A_ZERO, B_ZERO, NAMES, OK, Comparison
 from ..history import History
 from ..legends import legend_below
 from ..plot_kit import (BAD_COLOR, LABEL_STYLE, ZERO_COLOR, Dots, Markers, cache_unchanging, dotted_line, retitle,
-                        set_dotted_line,
-                        set_points, style)
+                        set_dotted_line, set_points, style)
 from ..plot_math import safe_log10, spans_decades
 
 SIDE_COLORS = {"A": "#1f77b4", "B": "#e6550d"}
