@@ -129,3 +129,20 @@ def short_number(x: float) -> str:
     if not math.isfinite(x):
         return str(x)
     return f"{x:.3g}"
+
+
+SPAN_DECADES = 2.0   # a quantity spanning more than this many decades goes on a log or per-layer scale
+
+
+def spans_decades(values: np.ndarray, decades: float = SPAN_DECADES) -> bool:
+    """Whether the positive finite `values` span more than `decades` decades: max / min > 10**decades."""
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v) & (v > 0)]
+    return bool(v.size) and float(v.max()) > float(v.min()) * 10.0 ** decades
+
+
+def layer_scales(std: np.ndarray) -> np.ndarray:
+    """Each layer's unit for a per-layer axis: its std where positive and finite, else 1
+    (a layer of equal values, or NaN, is drawn as it is)."""
+    s = np.asarray(std, dtype=np.float64)
+    return np.where(np.isfinite(s) & (s > 0), s, 1.0)

@@ -30,6 +30,7 @@ from .compare_window import CompareWindow
 from .controls import ControlPanel
 from .exports import export_plots as write_plots
 from .jobs import time_left
+from .lessons import LessonFlow
 from .open_files import OpenFiles
 from .panels.diagnoses import DiagnosesList
 from .panels.layer_table import LayerTable
@@ -322,7 +323,8 @@ class MainWindow(RunCommands, QMainWindow):
         self.diagnoses_dock.visibilityChanged.connect(self._diagnoses_shown)
 
     def _build_scenarios_menu(self) -> None:
-        """Scenarios menu: every scenario by title, then the two panels' show/hide toggles."""
+        """Scenarios menu: every scenario by title in lesson order, Next / Previous, then the two
+        panels' show/hide toggles."""
         menu = self.menuBar().addMenu("&Scenarios")
         self.scenario_actions: dict[str, QAction] = {}
         for name in SCENARIOS:
@@ -337,6 +339,8 @@ class MainWindow(RunCommands, QMainWindow):
             action.triggered.connect(lambda _=False, n=name: self.choose_scenario(n))
             self.scenario_actions[name] = action
         menu.setToolTipsVisible(True)
+        menu.addSeparator()
+        self.lessons = LessonFlow(self, menu)
         menu.addSeparator()
         for dock, text in ((self.scenario_dock, "Show scenario panel"), (self.diagnoses_dock, "Show diagnoses")):
             toggle = dock.toggleViewAction()
@@ -359,6 +363,7 @@ class MainWindow(RunCommands, QMainWindow):
         """Show a scenario's text in the scenario panel (the config is not touched)."""
         self.scenario_panel.show_scenario(scenario)
         self.scenario_dock.show()
+        self.lessons.shown(scenario)
         self.message_label.setText(f"Scenario: {scenario.title}. Predict first, then run it.")
 
     def _run_scenario(self, steps: int) -> None:

@@ -12,7 +12,10 @@ the axis floor and marked instead of silently vanishing, and NaN/Inf get their o
 """
 from __future__ import annotations
 
+import math
 import time
+
+import pyqtgraph as pg
 
 from core import Snapshot
 
@@ -24,11 +27,13 @@ from .activation_map import ActivationMap
 from .gradient_history import GradientHistory
 from .gradients import GradientsPerLayer
 from .histograms import Histograms
+from .layer_scale import use_per_layer
 from .loss import LossAccuracy
 from .updates import UpdateRatios
 
 PANEL_FLOOR_HEIGHT = 500   # px: three rows of plots laid out lower crush the middle one (see canvas.py)
 PANEL_MIN_HEIGHT = 400     # px: docks give way before the panel gets lower (and scrolls)
+HIGHLIGHT_COLOR = "#ff8f00"  # the frame around the plots a scenario points at
 
 
 class PlotPanel(ScrollingLayoutWidget):
@@ -42,6 +47,9 @@ class PlotPanel(ScrollingLayoutWidget):
         self.last_paint_seconds = 0.0  # duration of the latest paint (the window's draw budget uses it)
         self.layer_noun = ""
         self.theory_profile = None
+        self.highlighted: tuple[str, ...] = ()
+        self.activation_scale = "auto"   # 'auto', 'common' or 'per_layer' (layer_scale.use_per_layer)
+        self.locked: dict[str, tuple[float, float]] | None = None
         # One sub-layout per row: a column's width then follows its own row's legends and colour bars.
         self.ci.layout.setSpacing(8)
         top, middle, bottom = (self.ci.addLayout(row=r, col=0) for r in range(3))
@@ -91,8 +99,9 @@ class PlotPanel(ScrollingLayoutWidget):
     def show_snapshot(self, snap: Snapshot, history: History) -> None:
         """Redraw every plot from `snap` (and the over-steps `history`)."""
         layers = self.layers_for(snap.depth)
-        self.activations.show(snap)
-        self.histograms.show(snap, layers)
+        per_layer = use_per_layer(snap.layers.act_std, self.activation_scale)
+        self.activations.show(snap, per_layer)
+        self.histograms.show(snap, layers, per_layer)
         self.gradients.show(snap)
         self.gradient_history.show(history)
         self.loss.show(history)
@@ -105,6 +114,50 @@ class PlotPanel(ScrollingLayoutWidget):
         self.scene().prepareForPaint()
         self.drawn_step = snap.step
         self.drawn_snapshot = snap
+
+    def set_locked(self, ranges: dict[str, tuple[float, float]] | None) -> dict | None:
+        """Lock scales: fix the axis and colour ranges so that two runs' pictures compare. `ranges`
+        (a scenario's "scales": 'activations' value range, 'gradients' norm range, 'loss') override
+        the ranges on screen now, which are kept for the rest; None unlocks. Returns the locked ranges.
+        The histograms' density axis stays free (its shape is what they show); the gradient map's
+        colour levels follow the gradient range."""
+        if ranges is None:
+            self.locked = None
+        else:
+            x0, x1 = self.histograms.plot.viewRange()[0]
+            if self.activations.per_layer:   # a per-layer picture has no common value range: take the widest
+                snap = self.drawn_snapshot
+                edges = snap.layers.act_hist_edges if snap is not None else [[-1.0, 1.0]]
+                x0, x1 = float(min(e[0] for e in edges)), float(max(e[-1] for e in edges))
+            g0, g1 = self.gradients.plot.viewRange()[1]
+            l0, l1 = self.loss.plot.viewRange()[1]
+            loss = (10.0 ** l0, 10.0 ** l1) if self.loss.log else (l0, l1)
+            self.locked = {"activations": (x0, x1), "gradients": (10.0 ** g0, 10.0 ** g1), "loss": loss, **ranges}
+        locked = self.locked or {}
+        self.activations.locked = self.histograms.locked = locked.get("activations")
+        self.gradients.locked = locked.get("gradients")
+        self.loss.locked = locked.get("loss")
+        # the gradient map's colours span the same decades as the gradient axis
+        self.gradient_history.locked = (tuple(math.log10(v) for v in locked["gradients"])
+                                        if "gradients" in locked else None)
+        return self.locked
+
+    def plots_named(self) -> dict[str, list]:
+        """The PlotItems each scenario plot name (core.scenarios.PLOTS) stands for in this panel."""
+        return {"activations": [self.activations.plot, self.histograms.plot], "gradients": [self.gradients.plot],
+                "grad_history": [self.gradient_history.plot], "loss": [self.loss.plot],
+                "updates": [self.updates.plot]}
+
+    def highlight(self, names) -> None:
+        """Frame the plots called `names` (scenario plot names) in HIGHLIGHT_COLOR; the others plain."""
+        self.highlighted = tuple(n for n in self.plots_named() if n in set(names))
+        for name, plots in self.plots_named().items():
+            for plot in plots:
+                plot.vb.setBorder(pg.mkPen(HIGHLIGHT_COLOR, width=3) if name in self.highlighted else None)
+
+    def empty_notes(self) -> list:
+        """The notes shown over the over-steps plots while there are no steps (panels/empty_note.py)."""
+        return [self.loss.empty, self.gradient_history.empty, self.updates.empty]
 
     def set_theory(self, profile) -> None:
         """Dashed mean-field curves: activation mean ± std over the heatmap, and the predicted
