@@ -14,7 +14,7 @@ from .activations import ACTIVATIONS, max_abs_derivative
 from .config import RECURRENT_ARCHITECTURES, ConfigError, SimConfig
 from .data import DATASETS, BatchSampler, Dataset
 from .memory import check_fits
-from .model import Network, Trace, build_network
+from .model import Network, Trace, build_network, plugin_architecture
 from .noise import energy_from_rows, example_energy, noise_to_signal
 from .optim import effective_lr, make_optimizer, set_lr
 from .recurrent import RecurrentNetwork
@@ -76,7 +76,10 @@ class Simulator:
         self.n_classes = data.n_classes
         self.x = data.x.to(self.device)
         self.y = data.y.to(self.device)
-        self.model: Network | RecurrentNetwork = build_network(config, data.input_dim, data.n_classes, gen)
+        self.model: Network | RecurrentNetwork = build_network(config, data.input_dim, data.n_classes, gen,
+                                                               tuple(data.x.shape[1:]))
+        plugin = plugin_architecture(config.architecture)  # TEMPORARY hook: the registry's Architecture at merge
+        self._reconstruct = plugin is not None and plugin.reconstruct
         if self.device.type != "cpu":  # (built on the CPU; .to() walks every module even when there is nothing to move)
             self.model.to(self.device)
         self.optimizer = make_optimizer(config, self.model.parameters())
@@ -171,8 +174,8 @@ class Simulator:
         loss = correct = torch.zeros((), device=self.device)
         for mb in self._micro(idx):
             logits = self.model(self.x[mb])
-            loss = loss + self._micro_loss(logits, self.y[mb]).detach()
-            correct = correct + _correct(logits, self.y[mb])
+            loss = loss + self._micro_loss(logits, self._target(mb)).detach()
+            correct = correct + self._correct(logits, mb)
         params, grad_norms = self._grads()
         before = _global_norm(grad_norms)
         loss_value = float(loss)
@@ -190,10 +193,22 @@ class Simulator:
         """The effective batch's indices as [grad_accum, batch_size] micro-batches."""
         return idx.view(self.config.grad_accum, -1)
 
+    def _target(self, mb: Tensor) -> Tensor:
+        """The labels of micro-batch `mb`, or its inputs for a reconstruction (autoencoder)."""
+        return self.x[mb] if self._reconstruct else self.y[mb]
+
+    def _correct(self, logits: Tensor, mb: Tensor) -> Tensor:
+        """Right predictions in `mb` (NaN for a reconstruction: accuracy does not apply)."""
+        if self._reconstruct:
+            return torch.full((), math.nan, device=logits.device)
+        return _correct(logits, self.y[mb])
+
     def _micro_loss(self, logits: Tensor, y: Tensor) -> Tensor:
         """Backpropagate one micro-batch's mean loss divided by grad_accum; return the
-        divided loss (the micro-batches' sum is the effective batch's mean loss)."""
-        loss = nn.functional.cross_entropy(logits, y)
+        divided loss (the micro-batches' sum is the effective batch's mean loss).
+        Cross-entropy against the labels, or the mean squared error against the inputs
+        for a reconstruction."""
+        loss = nn.functional.mse_loss(logits, y) if self._reconstruct else nn.functional.cross_entropy(logits, y)
         if self.config.grad_accum > 1:
             loss = loss / self.config.grad_accum
         loss.backward()
@@ -217,9 +232,8 @@ class Simulator:
         for k, mb in enumerate(micro):
             trace = Trace()
             logits = model(self.x[mb], trace)
-            y = self.y[mb]
-            loss_sum += float(self._micro_loss(logits, y).detach())
-            correct += float(_correct(logits, y))
+            loss_sum += float(self._micro_loss(logits, self._target(mb)).detach())
+            correct += float(self._correct(logits, mb))
             shared = k == len(micro) - 1 and _inputs_are_outputs(trace)
             if not shared:  # else from the row norms _measure computes anyway
                 part = example_energy([t.grad for t in trace.z], trace.h)
@@ -270,10 +284,31 @@ class Simulator:
 
     def _measure(self, trace: Trace) -> tuple[dict[str, np.ndarray], Tensor, Tensor]:
         """Per-layer statistics of one traced pass (everything but the update and weight
-        gradients), and the squared row norms [L, B] of ∂L/∂z and of a (see _shared_energy)."""
-        zs = [t.detach() for t in trace.z]                          # L × [B, W]
-        a = self._stacked("a", [t.detach() for t in trace.a])       # [L, B, W]
-        g = self._stacked("g", [t.grad if t.grad is not None else torch.zeros_like(t) for t in trace.z])
+        gradients), and the squared row norms [L, B] of ∂L/∂z and of a (see _shared_energy).
+
+        Each probe point's tensors are read as [B, values] (t.reshape(B, −1): a conv layer's
+        channels and positions, a transformer block's positions and units); runs of layers of
+        one shape are stacked and measured together. (TEMPORARY adaptation until the shared
+        rewrite of this method is merged.)"""
+        def flat(ts): return [t.reshape(t.shape[0], -1) for t in ts]
+        zs = flat(t.detach() for t in trace.z)                      # L × [B, W]
+        a = flat(t.detach() for t in trace.a)
+        g = flat(t.grad if t.grad is not None else torch.zeros_like(t) for t in trace.z)
+        u = flat(t.detach() for t in trace.u) if self.model.has_norm else zs
+        shapes = [(z.shape, y.shape) for z, y in zip(zs, a)]
+        runs = [i for i in range(len(shapes) + 1) if i in (0, len(shapes)) or shapes[i] != shapes[i - 1]]
+        parts = [self._measure_run(str(k), trace, zs[s:e], a[s:e], g[s:e], u[s:e])
+                 for k, (s, e) in enumerate(zip(runs[:-1], runs[1:]))]
+        stats = {key: np.concatenate([p[0][key] for p in parts]) for key in parts[0][0]}
+        stats["weight_norm"] = self.model.per_layer(norms(self._weights))
+        stats["update_to_weight"] = np.full(len(stats["grad_norm"]), np.nan)
+        return stats, torch.cat([p[1] for p in parts]), torch.cat([p[2] for p in parts])
+
+    def _measure_run(self, key: str, trace: Trace, zs: list[Tensor], a_list: list[Tensor], g_list: list[Tensor],
+                     u_list: list[Tensor]) -> tuple[dict[str, np.ndarray], Tensor, Tensor]:
+        """_measure over layers of one shape."""
+        a = self._stacked("a" + key, a_list)       # [L, B, W]
+        g = self._stacked("g" + key, g_list)
         # per-row squared norms, in float64: ‖g_l‖² and ‖a_l‖² are their sums, and the noise
         # statistic's per-example energies their products (one pass each instead of several)
         g_rows = torch.linalg.vector_norm(g, dim=2).double().square_()
@@ -287,12 +322,11 @@ class Simulator:
             grad_nonfinite = torch.count_nonzero(~torch.isfinite(g), dim=(1, 2)).cpu().numpy()
             for i in np.flatnonzero(~np.isfinite(grad_norm) & (grad_nonfinite == 0)):  # float32 overflow of
                 grad_norm[i] = float(torch.linalg.vector_norm(g[i].double()))       # finite entries, as in norms()
-        sat, dead = saturation(self._derivative(trace, zs, a), self._max_deriv)
+        sat, dead = saturation(self._derivative(key, trace, u_list, a), self._max_deriv)
         stats = dict(
             preact_mean=pre.mean, preact_std=pre.std, act_mean=act.mean, act_std=act.std,
             act_hist_counts=act_counts, act_hist_edges=act_edges, saturated_frac=sat, dead_frac=dead,
             grad_norm=grad_norm, grad_hist_counts=grad_counts, grad_hist_edges=grad_edges,
-            weight_norm=self.model.per_layer(norms(self._weights)), update_to_weight=np.full(len(grad_norm), np.nan),
             act_nonfinite=pre.nonfinite + act.nonfinite, grad_nonfinite=grad_nonfinite,
         )
         return stats, g_rows, a_rows
@@ -313,14 +347,14 @@ class Simulator:
         with np.errstate(divide="ignore", invalid="ignore"):
             return delta / weight_norm, new_norm
 
-    def _derivative(self, trace: Trace, zs: list[Tensor], a: Tensor) -> Tensor:
+    def _derivative(self, key: str, trace: Trace, u_list: list[Tensor], a: Tensor) -> Tensor:
         """|φ′| at every activation input, [L, B, W]; from the outputs when that is cheaper."""
         act, slope = self._activation, self.config.leaky_slope
         if self.config.architecture == "lstm":  # sigmoid gates and φ side by side
             return self.model.abs_derivative(trace)
         if act.from_output is not None:
             return act.from_output(a, slope)  # already |φ′| (see core.activations)
-        u = self._stacked("u", [t.detach() for t in trace.u] if self.model.has_norm else zs)
+        u = self._stacked("u" + key, u_list)
         return act.derivative(u, slope).abs_()
 
 
