@@ -173,7 +173,7 @@ def test_declared_fields():
 ], ids=["digits", "residual-bn-pool", "layernorm-pool"])
 def test_exported_script_matches_the_simulator(tmp_path, monkeypatch, capsys, overrides):
     """As in test_export_script: the same float32 kernels in the same order, rel 1e-5."""
-    c = cfg(depth=4, width=12, n_samples=256, batch_size=32, **overrides)
+    c = cfg(**{**dict(depth=4, width=12, n_samples=256, batch_size=32), **overrides})
     path = tmp_path / "cnn.py"
     path.write_text(export_script(c, path.name))
     got = _script_losses(_run_in_process(path, monkeypatch, capsys))
