@@ -233,3 +233,17 @@ def test_cnn_batchnorm_trains():
     g = probe.layers.grad_norm
     assert quoted(g[-1], 0.34, 2) and quoted(g[0], 5.2, 2) and 14.5 <= g[0] / g[-1] < 15.5
     assert quoted(losses[:10].mean(), 1.4, 2) and quoted(losses[-50:].mean(), 0.5)
+
+
+@pytest.mark.parametrize("changes", [dict(architecture="residual_cnn", dataset="stripes", normalization="batchnorm"),
+                                     dict(architecture="transformer", dataset="first_token", norm_position="pre"),
+                                     dict(architecture="transformer", dataset="adding", norm_position="post"),
+                                     dict(architecture="autoencoder", dataset="digits")],
+                         ids=["residual_cnn", "transformer-pre", "transformer-post", "autoencoder"])
+def test_memory_estimate_counts_the_new_networks_parameters_and_data(changes):
+    from core.memory import estimate
+    c = cfg(**{**dict(depth=4, width=16), **changes})
+    sim = Simulator(c)
+    est = estimate(c)
+    assert est.gradients == 4 * sum(p.numel() for p in sim.model.parameters())
+    assert est.data == sum(t.numel() * t.element_size() for t in (sim.x, sim.y))
