@@ -64,6 +64,9 @@ class Spectrum:
 
 
 def check_supported(cfg: SimConfig) -> None:
+    if cfg.architecture not in RECURRENT_ARCHITECTURES + ("mlp", "residual"):
+        raise ConfigError("architecture", f"the Jacobian spectrum is computed for 'mlp' and 'residual', "
+                                          f"not for '{cfg.architecture}'")
     if cfg.architecture in RECURRENT_ARCHITECTURES:
         raise ConfigError("architecture", f"the Jacobian spectrum is computed for 'mlp' and 'residual'; for "
                                           f"'{cfg.architecture}' use the W_hh spectrum view ('rnn')")

@@ -247,3 +247,15 @@ def test_memory_estimate_counts_the_new_networks_parameters_and_data(changes):
     est = estimate(c)
     assert est.gradients == 4 * sum(p.numel() for p in sim.model.parameters())
     assert est.data == sum(t.numel() * t.element_size() for t in (sim.x, sim.y))
+
+
+@pytest.mark.parametrize("arch, dataset", [("cnn", "digits"), ("residual_cnn", "stripes"),
+                                           ("transformer", "majority"), ("autoencoder", "digits")])
+def test_theory_and_jacobian_views_say_why_they_do_not_apply(arch, dataset):
+    from core.jacobian import check_supported
+    from core.theory import not_applicable
+    c = SimConfig(architecture=arch, dataset=dataset)
+    assert not_applicable(c).startswith(f"no mean-field prediction for '{arch}': ")
+    with pytest.raises(ConfigError, match="computed for 'mlp' and 'residual', not for") as err:
+        check_supported(c)
+    assert err.value.field == "architecture"
