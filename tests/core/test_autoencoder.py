@@ -144,3 +144,17 @@ def test_autoencoder_accumulated(noisy, accumulated):
     ratio = np.median((small.grad_noise * small.weight_grad_norm) / (first.layers.grad_noise * first.layers.weight_grad_norm))
     assert quoted(ratio, 2.4, 2) and 1.8 < ratio < 4.0
     assert np.clip(np.diff(means), 0, None).sum() < np.clip(np.diff(noisy[1]), 0, None).sum() / 10
+
+
+def test_session_keeps_the_new_fields_and_a_nan_accuracy(tmp_path):
+    from core.session import Curve, Session, load_session, save_session
+    c = cfg(depth=3)
+    snap = Simulator(c).step()
+    other = SimConfig(architecture="transformer", dataset="majority", norm_position="post", heads=2, seq_len=5,
+                      width=8, depth=2)
+    save_session(tmp_path / "s.json", Session({"a": Session.single(c, [snap], Curve((1,), (snap.loss,), (snap.accuracy,)))
+                                                .main, "b": Session.single(other).main}))
+    back = load_session(tmp_path / "s.json")
+    assert back.entries["a"].config == c and back.entries["b"].config == other
+    assert math.isnan(back.entries["a"].snapshots[0].accuracy) and math.isnan(back.entries["a"].curve.accuracy[0])
+    assert back.entries["a"].snapshots[0].loss == snap.loss
