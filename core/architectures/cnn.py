@@ -31,7 +31,8 @@ from torch import Tensor, nn
 from ..activations import ACTIVATIONS
 from ..config import IMAGE_DATASETS, SimConfig
 from ..inits import INITS, init_bias
-from ..model import Trace, UninitializedLinear
+from ..model import UninitializedLinear
+from ..trace import Trace
 from .base import Architecture
 
 KERNEL = 3

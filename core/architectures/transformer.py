@@ -33,7 +33,8 @@ from torch import Tensor, nn
 from ..activations import ACTIVATIONS
 from ..config import SEQUENCE_DATASETS, SimConfig
 from ..inits import INITS, init_bias
-from ..model import Trace, UninitializedLinear
+from ..model import UninitializedLinear
+from ..trace import Trace
 from .base import Architecture
 
 MLP_RATIO = 4  # the MLP's hidden width over the model width, as in Vaswani et al. 2017
