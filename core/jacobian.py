@@ -70,7 +70,7 @@ def check_supported(cfg: SimConfig) -> None:
     """ConfigError naming the field unless the Jacobian spectrum can be computed for `cfg`."""
     if cfg.architecture not in FEED_FORWARD:
         other = (f"; for '{cfg.architecture}' use the W_hh spectrum view ('rnn')"
-                 if get_architecture(cfg.architecture).recurrent else f", not '{cfg.architecture}'")
+                 if get_architecture(cfg.architecture).recurrent else f", not for '{cfg.architecture}'")
         raise ConfigError("architecture", "the Jacobian spectrum is computed for 'mlp' and 'residual'" + other)
     if cfg.depth < 2:
         raise ConfigError("depth", "the hidden-to-hidden Jacobian needs depth >= 2")

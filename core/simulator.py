@@ -311,10 +311,24 @@ class Simulator:
 
     def _measure(self, trace: Trace) -> tuple[dict[str, np.ndarray], Tensor, Tensor]:
         """Per-layer statistics of one traced pass (everything but the update and weight
-        gradients), and the squared row norms [L, B] of ∂L/∂z and of a (see _shared_energy)."""
-        zs = [t.detach() for t in trace.z]                          # L × [B, W]
-        a = self._stacked("a", [t.detach() for t in trace.a])       # [L, B, W]
-        g = self._stacked("g", [t.grad if t.grad is not None else torch.zeros_like(t) for t in trace.z])
+        gradients), and the squared row norms [L, B] of ∂L/∂z and of a (see _shared_energy).
+
+        A probe point's tensors are read as [B, values] (t.reshape(B, −1): all of a conv layer's
+        channels and positions, all of a transformer block's positions and units); layers of one
+        shape are measured together, run by run (pooling shrinks a CNN's maps)."""
+        zs, a, g, u = _flat_layers(trace, self.model.has_norm)
+        parts = [self._measure_run(str(k), trace, zs[s:e], a[s:e], g[s:e], u[s:e])
+                 for k, (s, e) in enumerate(_runs_of_one_shape(zs, a))]
+        stats = {key: np.concatenate([p[0][key] for p in parts]) for key in parts[0][0]}
+        stats["weight_norm"] = self.model.per_layer(norms(self._weights))
+        stats["update_to_weight"] = np.full(len(stats["grad_norm"]), np.nan)
+        return stats, torch.cat([p[1] for p in parts]), torch.cat([p[2] for p in parts])
+
+    def _measure_run(self, key: str, trace: Trace, zs: list[Tensor], a_list: list[Tensor], g_list: list[Tensor],
+                     u_list: list[Tensor]) -> tuple[dict[str, np.ndarray], Tensor, Tensor]:
+        """_measure over a run of layers whose tensors are all [B, W]."""
+        a = self._stacked("a" + key, a_list)       # [L, B, W]
+        g = self._stacked("g" + key, g_list)
         # per-row squared norms, in float64: ‖g_l‖² and ‖a_l‖² are their sums, and the noise
         # statistic's per-example energies their products (one pass each instead of several)
         g_rows = torch.linalg.vector_norm(g, dim=2).double().square_()
@@ -328,12 +342,11 @@ class Simulator:
             grad_nonfinite = torch.count_nonzero(~torch.isfinite(g), dim=(1, 2)).cpu().numpy()
             for i in np.flatnonzero(~np.isfinite(grad_norm) & (grad_nonfinite == 0)):  # float32 overflow of
                 grad_norm[i] = float(torch.linalg.vector_norm(g[i].double()))       # finite entries, as in norms()
-        sat, dead = saturation(self._derivative(trace, zs, a), self._max_deriv)
+        sat, dead = saturation(self._derivative(key, trace, u_list, a), self._max_deriv)
         stats = dict(
             preact_mean=pre.mean, preact_std=pre.std, act_mean=act.mean, act_std=act.std,
             act_hist_counts=act_counts, act_hist_edges=act_edges, saturated_frac=sat, dead_frac=dead,
             grad_norm=grad_norm, grad_hist_counts=grad_counts, grad_hist_edges=grad_edges,
-            weight_norm=self.model.per_layer(norms(self._weights)), update_to_weight=np.full(len(grad_norm), np.nan),
             act_nonfinite=pre.nonfinite + act.nonfinite, grad_nonfinite=grad_nonfinite,
             unit_spread=unit_spread(a),
         )
@@ -355,15 +368,17 @@ class Simulator:
         with np.errstate(divide="ignore", invalid="ignore"):
             return delta / weight_norm, new_norm
 
-    def _derivative(self, trace: Trace, zs: list[Tensor], a: Tensor) -> Tensor:
-        """|φ′| at every activation input, [L, B, W]; from the outputs when that is cheaper."""
+    def _derivative(self, key: str, trace: Trace, u_list: list[Tensor], a: Tensor) -> Tensor:
+        """|φ′| at every activation input of a run of layers (u_list, outputs a [L, B, W]);
+        from the outputs when that is cheaper. A network's own |φ′| (abs_derivative) covers
+        the whole trace: such a network's probe points are of one shape, a single run."""
         act, slope = self._activation, self.config.leaky_slope
         own = self.model.abs_derivative(trace)  # a network with other nonlinearities (the LSTM's gates)
         if own is not None:
             return own
         if act.from_output is not None:
             return act.from_output(a, slope)  # already |φ′| (see core.activations)
-        u = self._stacked("u", [t.detach() for t in trace.u] if self.model.has_norm else zs)
+        u = self._stacked("u" + key, u_list)
         return act.derivative(u, slope).abs_()
 
 
@@ -393,6 +408,26 @@ def _freeze(stats: dict[str, np.ndarray]) -> LayerStats:
         stats["grad_to_weight"] = stats["weight_grad_norm"] / stats["weight_norm"]
     return LayerStats(**{k: frozen_array(v, np.int64 if k in _INTEGER_STATS else np.float64)
                          for k, v in stats.items()})
+
+
+def _flat_layers(trace: Trace, has_norm: bool) -> tuple[list[Tensor], ...]:
+    """z, a, ∂L/∂z and the activation inputs u of every probe point, detached, each as
+    [B, values] = t.reshape(B, −1) (a view for the [B, W] layers of an MLP)."""
+    def flat(ts):
+        return [t.reshape(t.shape[0], -1) for t in ts]
+    zs = flat(t.detach() for t in trace.z)
+    a = flat(t.detach() for t in trace.a)
+    g = flat(t.grad if t.grad is not None else torch.zeros_like(t) for t in trace.z)
+    u = flat(t.detach() for t in trace.u) if has_norm else zs
+    return zs, a, g, u
+
+
+def _runs_of_one_shape(zs: list[Tensor], a: list[Tensor]) -> list[tuple[int, int]]:
+    """[start, end) of each maximal run of consecutive layers whose z and a keep their shapes."""
+    shapes = [(z.shape, y.shape) for z, y in zip(zs, a)]
+    cuts = [i for i in range(1, len(shapes)) if shapes[i] != shapes[i - 1]]
+    bounds = [0, *cuts, len(shapes)]
+    return list(zip(bounds[:-1], bounds[1:]))
 
 
 def _inputs_are_outputs(trace: Trace) -> bool:

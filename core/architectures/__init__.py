@@ -3,6 +3,7 @@ fields it reads, its layer noun). Adding an architecture is one module and one l
 from __future__ import annotations
 
 from ..config import ConfigError
+from . import autoencoder, cnn, transformer
 from .base import Architecture
 from .mlp import MLP, RESIDUAL
 from .recurrent import LSTM, RNN
@@ -12,6 +13,10 @@ ARCHITECTURES: dict[str, Architecture] = {
     "residual": RESIDUAL,
     "rnn": RNN,
     "lstm": LSTM,
+    "cnn": cnn.ARCHITECTURE,
+    "residual_cnn": cnn.RESIDUAL_ARCHITECTURE,
+    "transformer": transformer.ARCHITECTURE,
+    "autoencoder": autoencoder.ARCHITECTURE,
 }
 
 

@@ -21,6 +21,7 @@ NEW_VALUES = {
     "batch_size": 32, "grad_accum": 2, "optimizer": "radam", "lr": 0.001, "momentum": 0.5, "weight_decay": 0.01,
     "warmup_steps": 10, "clip_mode": "norm",
     "clip_threshold": 5.0, "seed": 42, "device": "cpu",
+    "norm_position": "post", "heads": 2, "pool_every": 2, "seq_len": 9,
 }
 
 
