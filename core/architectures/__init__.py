@@ -28,4 +28,10 @@ def get_architecture(name: str) -> Architecture:
         raise ConfigError("architecture", f"unknown value {name!r}; allowed: {', '.join(ARCHITECTURES)}") from None
 
 
-__all__ = ["ARCHITECTURES", "Architecture", "get_architecture"]
+def layer_noun(name: str) -> str:
+    """What one entry of a snapshot's per-layer arrays is for architecture `name`, as its registry
+    entry declares: 'layer', 'time step', 'conv layer', 'block'. The one place anything asks."""
+    return get_architecture(name).noun
+
+
+__all__ = ["ARCHITECTURES", "Architecture", "get_architecture", "layer_noun"]
