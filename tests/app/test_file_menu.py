@@ -273,7 +273,7 @@ def test_a_stale_stored_config_falls_back_to_defaults(stored, why):
 
 def test_window_starts_from_defaults_with_a_notice_when_the_stored_config_is_stale(make_window):
     settings = remembered.default_settings()
-    settings.setValue(remembered.CONFIG_KEY, '{"architecture": "transformer", "depth": 3}')
+    settings.setValue(remembered.CONFIG_KEY, '{"architecture": "vit", "depth": 3}')
     w = make_window(None, settings=settings)
     assert w.controls.config() == SimConfig()
     assert "no longer valid" in w.message_label.text() and "architecture" in w.message_label.text()
