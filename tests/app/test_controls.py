@@ -161,7 +161,7 @@ def shows_fields_of(panel, architecture: str) -> None:
 def test_ignored_fields_are_disabled_with_the_reason(panel, qtbot):
     shows_fields_of(panel, "mlp")
     disabled = {s.name for s in FIELDS if not panel.connectors[s.name].widget.isEnabled()}
-    assert disabled == {"forget_bias", "norm_position", "heads", "pool_every", "seq_len"}
+    assert disabled == {"forget_bias", "norm_position", "heads", "pool_every", "seq_len", "model"}
     assert "no gates" in panel.connectors["forget_bias"].widget.toolTip()
     spin_tip = panel.connectors["depth"].spin.toolTip()  # a child with its own tooltip keeps it
     assert spin_tip.startswith("Depth up to")

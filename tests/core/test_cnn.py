@@ -140,7 +140,7 @@ def test_both_clip_modes_act_on_the_cnn():
 
 # --- configuration ---------------------------------------------------------------------------
 @pytest.mark.parametrize("changes, field, text", [
-    (dict(dataset="spirals"), "dataset", "'cnn' allowed: 'digits' (1×8×8) or 'stripes' (1×16×16)"),
+    (dict(dataset="spirals"), "dataset", "'cnn' allowed: 'digits' (1×8×8), 'stripes' (1×16×16) or 'file' (an .npz of images)"),
     (dict(pool_every=-1), "pool_every", "-1 is out of range; allowed 0..1000"),
     (dict(architecture="residual_cnn", dataset="first_token"), "dataset", "is not an image data set"),
 ])
@@ -160,7 +160,7 @@ def test_pool_every_round_trips_and_is_set_from_the_cli():
 
 def test_declared_fields():
     assert ARCHITECTURE.noun == RESIDUAL_ARCHITECTURE.noun == "conv layer"
-    assert ARCHITECTURE.datasets == ("digits", "stripes") and not ARCHITECTURE.reconstruct
+    assert ARCHITECTURE.datasets == ("digits", "stripes", "file") and not ARCHITECTURE.reconstruct
     assert "pool_every" in ARCHITECTURE.uses and ARCHITECTURE.why_unused("pool_every") is None
     assert "norm_position" in ARCHITECTURE.why_unused("norm_position")
 
