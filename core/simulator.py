@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterable
 
 import numpy as np
 import torch
@@ -21,7 +21,8 @@ from .recurrent import RecurrentNetwork
 from .runtime import tune_allocator
 from .snapshot import LayerStats, Snapshot, frozen_array
 from .spectrum import Spectrum, recurrent_spectrum, unavailable_reason
-from .stats import histograms, moments, norms, saturation
+from .stats import (derivative_counts, finish_moments, histogram_samples, histograms_device, norms, row_sq_norms,
+                    to_host)
 
 
 def resolve_device(requested: str) -> tuple[torch.device, str]:
@@ -89,7 +90,7 @@ class Simulator:
         self._weights = self.model.hidden_weights()
         self._before: list[Tensor] = [torch.empty_like(w) for w in self._weights]
         self._trail: deque[StepRecord] = deque(maxlen=TRAIL_MAX)
-        self._buffers: dict[str, Tensor] = {}
+        self._buffers: dict[str, Tensor] = {}  # large buffers kept between passes (none at present)
         self.steps_done = 0
 
     # --- public API -------------------------------------------------------------
@@ -199,14 +200,6 @@ class Simulator:
         loss.backward()
         return loss
 
-    def _stacked(self, key: str, tensors: list[Tensor]) -> Tensor:
-        """torch.stack into a buffer kept between passes (fresh large allocations are slow)."""
-        buf = self._buffers.get(key)
-        shape = (len(tensors), *tensors[0].shape)
-        if buf is None or buf.shape != shape or buf.dtype != tensors[0].dtype:
-            buf = self._buffers[key] = torch.empty(shape, dtype=tensors[0].dtype, device=tensors[0].device)
-        return torch.stack(tensors, out=buf)
-
     def _pass(self, idx: Tensor, update: bool) -> Snapshot:
         """Instrumented forward/backward on batch `idx`, then (if `update`) the optimizer step."""
         model, cfg = self.model, self.config
@@ -270,32 +263,56 @@ class Simulator:
 
     def _measure(self, trace: Trace) -> tuple[dict[str, np.ndarray], Tensor, Tensor]:
         """Per-layer statistics of one traced pass (everything but the update and weight
-        gradients), and the squared row norms [L, B] of ∂L/∂z and of a (see _shared_energy)."""
-        zs = [t.detach() for t in trace.z]                          # L × [B, W]
-        a = self._stacked("a", [t.detach() for t in trace.a])       # [L, B, W]
-        g = self._stacked("g", [t.grad if t.grad is not None else torch.zeros_like(t) for t in trace.z])
-        # per-row squared norms, in float64: ‖g_l‖² and ‖a_l‖² are their sums, and the noise
-        # statistic's per-example energies their products (one pass each instead of several)
-        g_rows = torch.linalg.vector_norm(g, dim=2).double().square_()
-        a_rows = torch.linalg.vector_norm(a, dim=2).double().square_()
-        pre, act = moments(zs), moments(a, a_rows.sum(1).cpu().numpy())
-        act_counts, act_edges = histograms(a)
-        grad_counts, grad_edges = histograms(g)
-        grad_norm = g_rows.sum(1).sqrt_().cpu().numpy()
+        gradients), and the squared row norms [L, B] of ∂L/∂z and of a (see _shared_energy).
+
+        One layer at a time, each entry read as `t.reshape(B, -1)` (layers may differ in
+        shape): a few fused reductions while the layer is in cache, results kept on the
+        device and moved to the CPU in one transfer (core.stats).
+        """
+        zs = [t.detach() for t in trace.z]
+        acts = [t.detach() for t in trace.a]
+        gs = [t.grad if t.grad is not None else torch.zeros_like(t) for t in trace.z]
+        derivs = self._derivative(trace, zs, acts)
+        z_sum, z_sq, a_sum, g_rows, a_rows, deriv = [], [], [], [], [], []
+        for z, a, g, d in zip(zs, acts, gs, derivs):
+            z_sum.append(z.sum(dtype=torch.float64))
+            z_sq.append(torch.linalg.vector_norm(z).double().square())
+            a_sum.append(a.sum(dtype=torch.float64))
+            # per-row squared norms, in float64: ‖g_l‖² and ‖a_l‖² are their sums, and the noise
+            # statistic's per-example energies their products
+            a_rows.append(row_sq_norms(a))
+            g_rows.append(row_sq_norms(g))
+            deriv.append(derivative_counts(d, self._max_deriv))
+        g_rows_t, a_rows_t = torch.stack(g_rows), torch.stack(a_rows)   # [L, B] float64
+        act_counts, act_edges = histograms_device(histogram_samples(acts))
+        grad_counts, grad_edges = histograms_device(histogram_samples(gs))
+        host = to_host(dict(
+            z_sum=torch.stack(z_sum), z_sq=torch.stack(z_sq), a_sum=torch.stack(a_sum),
+            a_sq=a_rows_t.sum(1), g_sq=g_rows_t.sum(1), deriv=torch.stack(deriv),
+            act_counts=act_counts, act_edges=act_edges, grad_counts=grad_counts, grad_edges=grad_edges,
+            weight_norm=torch.stack(torch._foreach_norm(self._weights)).double(),
+        ))
+        pre = finish_moments(zs, host["z_sum"], host["z_sq"])
+        act = finish_moments(acts, host["a_sum"], host["a_sq"])
+        grad_norm = np.sqrt(host["g_sq"])
         grad_nonfinite = np.zeros(len(grad_norm), dtype=np.int64)
-        if not np.isfinite(grad_norm).all():
-            grad_nonfinite = torch.count_nonzero(~torch.isfinite(g), dim=(1, 2)).cpu().numpy()
-            for i in np.flatnonzero(~np.isfinite(grad_norm) & (grad_nonfinite == 0)):  # float32 overflow of
-                grad_norm[i] = float(torch.linalg.vector_norm(g[i].double()))       # finite entries, as in norms()
-        sat, dead = saturation(self._derivative(trace, zs, a), self._max_deriv)
+        for i in np.flatnonzero(~np.isfinite(grad_norm)):
+            grad_nonfinite[i] = int(torch.count_nonzero(~torch.isfinite(gs[i])))
+            if grad_nonfinite[i] == 0:  # float32 overflow of finite entries, as in norms()
+                grad_norm[i] = float(torch.linalg.vector_norm(gs[i].double()))
+        weight_norm = host["weight_norm"]
+        for i in np.flatnonzero(np.isinf(weight_norm)):
+            weight_norm[i] = float(torch.linalg.vector_norm(self._weights[i].double()))
+        counts = host["deriv"]                      # [L, 4]: saturated, looked at, dead, units
         stats = dict(
             preact_mean=pre.mean, preact_std=pre.std, act_mean=act.mean, act_std=act.std,
-            act_hist_counts=act_counts, act_hist_edges=act_edges, saturated_frac=sat, dead_frac=dead,
-            grad_norm=grad_norm, grad_hist_counts=grad_counts, grad_hist_edges=grad_edges,
-            weight_norm=self.model.per_layer(norms(self._weights)), update_to_weight=np.full(len(grad_norm), np.nan),
+            act_hist_counts=host["act_counts"], act_hist_edges=host["act_edges"],
+            saturated_frac=counts[:, 0] / counts[:, 1], dead_frac=counts[:, 2] / counts[:, 3],
+            grad_norm=grad_norm, grad_hist_counts=host["grad_counts"], grad_hist_edges=host["grad_edges"],
+            weight_norm=self.model.per_layer(weight_norm), update_to_weight=np.full(len(grad_norm), np.nan),
             act_nonfinite=pre.nonfinite + act.nonfinite, grad_nonfinite=grad_nonfinite,
         )
-        return stats, g_rows, a_rows
+        return stats, g_rows_t, a_rows_t
 
     def _apply_update(self, weight_norm: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """Optimizer step; returns ‖ΔW‖/‖W‖ per hidden layer, with W before the step (as in
@@ -313,16 +330,18 @@ class Simulator:
         with np.errstate(divide="ignore", invalid="ignore"):
             return delta / weight_norm, new_norm
 
-    def _derivative(self, trace: Trace, zs: list[Tensor], a: Tensor) -> Tensor:
-        """|φ′| at every activation input, [L, B, W]; from the outputs when that is cheaper."""
+    def _derivative(self, trace: Trace, zs: list[Tensor], acts: list[Tensor]) -> Iterable[Tensor]:
+        """|φ′| at every activation input, one tensor per layer (made as it is read); from the
+        outputs when that is cheaper; the network's own where it says (LSTM gates)."""
+        own = getattr(self.model, "abs_derivative", None)
+        custom = own(trace) if own is not None else None
+        if custom is not None:
+            return custom
         act, slope = self._activation, self.config.leaky_slope
-        if self.config.architecture == "lstm":  # sigmoid gates and φ side by side
-            return self.model.abs_derivative(trace)
-        if act.from_output is not None:
-            return act.from_output(a, slope)  # already |φ′| (see core.activations)
-        u = self._stacked("u", [t.detach() for t in trace.u] if self.model.has_norm else zs)
-        return act.derivative(u, slope).abs_()
-
+        if act.from_output is not None:  # already |φ′| (see core.activations)
+            return (act.from_output(a, slope) for a in acts)
+        us = [t.detach() for t in trace.u] if self.model.has_norm else zs
+        return (act.derivative(u, slope).abs_() for u in us)
 
 def _inputs_are_outputs(trace: Trace) -> bool:
     """Whether each hidden layer's input is the previous layer's output (a plain MLP)."""
