@@ -41,14 +41,64 @@ def resolve_device(requested: str) -> tuple[torch.device, str]:
 TRAIL_MAX = 4096  # records kept by one step(n) call (the window's chunks are at most this long)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class StepRecord:
-    """The scalars of one uninstrumented training step (see Simulator.trail)."""
+    """The cheap statistics of one training step without a snapshot (see Simulator.trail).
+
+    `grad_norm` is ‖∂L/∂z‖ per probe point, as `LayerStats.grad_norm`; `update_to_weight`
+    is ‖ΔW‖/‖W‖ per layer, as `LayerStats.update_to_weight` (for plain SGD without weight
+    decay ‖ΔW‖ = lr·‖g‖ and for momentum lr·‖p‖: the update the optimizer applies, with g
+    the clipped gradient and p the momentum buffer; for the others W before minus W after).
+    """
 
     step: int
     loss: float
     accuracy: float
     clipped: bool
+    grad_norm: np.ndarray
+    update_to_weight: np.ndarray
+
+
+class _NormTrace:
+    """What an instrumented forward appends to a Trace, reduced at once instead of kept: each
+    probe point's Σz (a NaN/Inf in z makes it non-finite) while z is in cache, and ‖∂L/∂z‖ by a
+    hook when backward produces ∂L/∂z (in cache again). Results stay on the device."""
+
+    class _Z(list):
+        def __init__(self, owner: "_NormTrace"):
+            super().__init__()
+            self.owner = owner
+
+        def append(self, z: Tensor) -> None:  # (z itself is not kept)
+            owner = self.owner
+            owner.sums.append(z.detach().sum())
+            slot = len(owner.grad_norms)
+            owner.grad_norms.append(None)
+
+            def hook(g: Tensor, slot: int = slot) -> None:
+                owner.grad_norms[slot] = torch.linalg.vector_norm(g)
+
+            if z.requires_grad:
+                z.register_hook(hook)
+
+    class _Discard(list):
+        def append(self, _: Tensor) -> None:
+            pass
+
+    def __init__(self) -> None:
+        self.sums: list[Tensor] = []
+        self.grad_norms: list[Tensor | None] = []
+        self.z = _NormTrace._Z(self)
+        self.u = self.a = self.h = _NormTrace._Discard()
+
+    def results(self) -> tuple[np.ndarray, np.ndarray]:
+        """(Σz per probe point, ‖∂L/∂z‖ per probe point, 0 where none reached it), float64."""
+        if not self.sums:
+            return np.zeros(0), np.zeros(0)
+        zero = torch.zeros((), dtype=self.sums[0].dtype, device=self.sums[0].device)
+        host = to_host({"sums": torch.stack(self.sums),
+                        "grads": torch.stack([zero if g is None else g for g in self.grad_norms])})
+        return host["sums"], host["grads"]
 
 
 class Simulator:
@@ -163,29 +213,57 @@ class Simulator:
         return params, norms([p.grad for p in params])
 
     def _bare_step(self) -> Tensor | None:
-        """An uninstrumented training step (for step(n) with n > 1).
+        """A training step without a snapshot (for step(n) with n > 1); appends its StepRecord.
 
-        Returns None, or the batch's indices if it went non-finite (then no update is made).
+        Returns None, or the batch's indices if it went non-finite (then no update is made): a
+        NaN/Inf in the loss, in any gradient, or in any probe point's z or ∂L/∂z.
         """
+        cfg = self.config
         idx = self._sampler.next_indices().to(self.device)
         self.optimizer.zero_grad(set_to_none=True)
         loss = correct = torch.zeros((), device=self.device)
-        for mb in self._micro(idx):
-            logits = self.model(self.x[mb])
+        micro = self._micro(idx)
+        for k, mb in enumerate(micro):
+            trace = _NormTrace() if k == len(micro) - 1 else None  # (∂L/∂z of the last micro-batch, as _pass)
+            logits = self.model(self.x[mb], trace)
             loss = loss + self._micro_loss(logits, self.y[mb]).detach()
             correct = correct + _correct(logits, self.y[mb])
         params, grad_norms = self._grads()
         before = _global_norm(grad_norms)
         loss_value = float(loss)
-        if not (math.isfinite(loss_value) and math.isfinite(before)):
+        z_sums, z_grad_norms = trace.results()
+        if not (math.isfinite(loss_value) and math.isfinite(before) and np.isfinite(z_sums).all()
+                and np.isfinite(z_grad_norms).all()):
             return idx
         after = self._clip(params, before)
-        set_lr(self.optimizer, effective_lr(self.config, self.steps_done + 1))
-        self.optimizer.step()
+        lr = effective_lr(cfg, self.steps_done + 1)
+        set_lr(self.optimizer, lr)
+        by_id = {id(p): n for p, n in zip(params, grad_norms)}
+        with torch.no_grad():
+            update = self._cheap_update(by_id, after / before if before > 0 else 1.0, lr)
         self.steps_done += 1
         self._trail.append(StepRecord(self.steps_done, loss_value, float(correct) / len(idx),
-                                      _was_clipped(self.config, before, after)))
+                                      _was_clipped(cfg, before, after), frozen_array(z_grad_norms * cfg.grad_accum),
+                                      frozen_array(update)))
         return None
+
+    def _cheap_update(self, grad_norm_by_id: dict[int, float], clip_scale: float, lr: float) -> np.ndarray:
+        """Optimizer step; ‖ΔW‖/‖W‖ per layer (W before the step) from the update the optimizer
+        applies where it is a tensor at hand (StepRecord), else as _apply_update."""
+        cfg, weights = self.config, self._weights
+        weight_norm = norms(weights)
+        if cfg.optimizer == "sgd" and cfg.weight_decay == 0 and cfg.clip_mode != "value":
+            self.optimizer.step()  # ΔW = −lr·g, g clipped by norm: scaled by clip_scale
+            delta = lr * clip_scale * np.array([grad_norm_by_id.get(id(w), 0.0) for w in weights])
+        elif cfg.optimizer == "momentum":
+            self.optimizer.step()  # ΔW = −lr·p with p the momentum buffer just updated (weight decay in it)
+            state = self.optimizer.state
+            buffers = [state[w].get("momentum_buffer") if w in state else None for w in weights]
+            delta = lr * norms([b if b is not None else torch.zeros_like(w) for b, w in zip(buffers, weights)])
+        else:
+            return self._apply_update(self.model.per_layer(weight_norm))[0]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return self.model.per_layer(delta) / self.model.per_layer(weight_norm)
 
     def _micro(self, idx: Tensor) -> Tensor:
         """The effective batch's indices as [grad_accum, batch_size] micro-batches."""
@@ -275,9 +353,9 @@ class Simulator:
         derivs = self._derivative(trace, zs, acts)
         z_sum, z_sq, a_sum, g_rows, a_rows, deriv = [], [], [], [], [], []
         for z, a, g, d in zip(zs, acts, gs, derivs):
-            z_sum.append(z.sum(dtype=torch.float64))
+            z_sum.append(z.sum())
             z_sq.append(torch.linalg.vector_norm(z).double().square())
-            a_sum.append(a.sum(dtype=torch.float64))
+            a_sum.append(a.sum())
             # per-row squared norms, in float64: ‖g_l‖² and ‖a_l‖² are their sums, and the noise
             # statistic's per-example energies their products
             a_rows.append(row_sq_norms(a))
@@ -287,7 +365,7 @@ class Simulator:
         act_counts, act_edges = histograms_device(histogram_samples(acts))
         grad_counts, grad_edges = histograms_device(histogram_samples(gs))
         host = to_host(dict(
-            z_sum=torch.stack(z_sum), z_sq=torch.stack(z_sq), a_sum=torch.stack(a_sum),
+            z_sum=torch.stack(z_sum), z_sq=torch.stack(z_sq), a_sum=torch.stack(a_sum),  # (sums in float32, as torch's own)
             a_sq=a_rows_t.sum(1), g_sq=g_rows_t.sum(1), deriv=torch.stack(deriv),
             act_counts=act_counts, act_edges=act_edges, grad_counts=grad_counts, grad_edges=grad_edges,
             weight_norm=torch.stack(torch._foreach_norm(self._weights)).double(),

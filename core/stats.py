@@ -30,9 +30,9 @@ HIST_BINS = 50
 # r = 8192/units rows when the units of one example move together.
 HIST_MAX_VALUES = 8_192
 # The saturated share counts at most this many values per layer, from whole rows, like the
-# histograms: its standard error is √(p(1−p)/n) ≤ 0.5/√n for n independent values (< 0.2 %
-# for n = 65 536), and at most 0.5/√r over the r rows used when units saturate together.
-SATURATION_MAX_VALUES = 65_536
+# histograms: its standard error is √(p(1−p)/n) ≤ 0.5/√n for n independent values (< 0.4 %
+# for n = 16 384), and at most 0.5/√r over the r rows used when units saturate together.
+SATURATION_MAX_VALUES = 16_384
 # A unit is saturated where |φ′(u)| < SATURATION_FRACTION · max|φ′|.
 SATURATION_FRACTION = 0.05
 # Above this ratio of mean² to variance the one-pass variance E[x²] − E[x]² loses
@@ -71,12 +71,12 @@ def derivative_counts(deriv: Tensor, max_deriv: float, max_values: int = SATURAT
     neither); dead: φ′ = 0 for every example of the batch (exact). Overwrites `deriv`'s sample.
     """
     flat = rows(deriv)
-    dead = (flat.amax(dim=0) == 0).sum()
+    dead = (flat.sum(dim=0) == 0).sum()  # |φ′| ≥ 0: a column sums to 0 only when all of it is 0
     sample = sample_rows(flat, max_values)
     # −Σ sign(min(|φ′| − thr, 0)) counts the entries below thr: float arithmetic is faster than a
     # boolean mask here; a NaN stays NaN and is left out by nansum (rows ≤ 2²⁴ values sum exactly)
     below = sample.sub(SATURATION_FRACTION * max_deriv).clamp_(max=0).sign_()
-    sat = torch.nansum(below, dtype=torch.float64).neg()
+    sat = torch.nansum(below).double().neg()
     return torch.stack([sat + 0.0, sat.new_tensor(sample.numel()), dead.double(), sat.new_tensor(flat.shape[1])])
 
 
@@ -88,18 +88,26 @@ def histogram_samples(layers: Iterable[Tensor], max_values: int = HIST_MAX_VALUE
 def histograms_device(samples: list[Tensor], bins: int = HIST_BINS) -> tuple[Tensor, Tensor]:
     """Per-layer histograms of 1-D `samples` (any lengths) over the finite values, each on its
     own range [min, max] (a constant layer gets ±0.5, or ±|x|·1e-3 past 500). Returns counts
-    [L, bins] and edges [L, bins+1], float64, on the device; the last bin is closed, like NumPy's."""
-    L = len(samples)
-    device = samples[0].device
-    flat = torch.cat(samples) if L > 1 else samples[0]
-    sizes = torch.tensor([s.numel() for s in samples], device=device)
-    layer = torch.repeat_interleave(torch.arange(L, device=device), sizes)
-    finite = torch.isfinite(flat)
-    inf = torch.tensor(float("inf"), dtype=flat.dtype, device=device)
-    lo = torch.full((L,), float("inf"), dtype=flat.dtype, device=device).scatter_reduce(
-        0, layer, torch.where(finite, flat, inf), "amin").double()
-    hi = torch.full((L,), float("-inf"), dtype=flat.dtype, device=device).scatter_reduce(
-        0, layer, torch.where(finite, flat, -inf), "amax").double()
+    [L, bins] and edges [L, bins+1], float64, on the device; the last bin is closed, like NumPy's.
+    Runs of equal-length samples (every layer of an MLP) are binned together."""
+    counts, edges, start = [], [], 0
+    while start < len(samples):
+        end = start + 1
+        while end < len(samples) and samples[end].numel() == samples[start].numel():
+            end += 1
+        c, e = _histograms_2d(torch.stack(samples[start:end]), bins)
+        counts.append(c)
+        edges.append(e)
+        start = end
+    return (counts[0], edges[0]) if len(counts) == 1 else (torch.cat(counts), torch.cat(edges))
+
+
+def _histograms_2d(x: Tensor, bins: int) -> tuple[Tensor, Tensor]:
+    """`histograms_device` for the rows of x [L, n]."""
+    L = x.shape[0]
+    finite = torch.isfinite(x)
+    lo = torch.where(finite, x, float("inf")).amin(1).double()
+    hi = torch.where(finite, x, float("-inf")).amax(1).double()
     empty = ~(lo <= hi)  # no finite value at all
     lo, hi = torch.where(empty, 0.0, lo), torch.where(empty, 0.0, hi)
     span = hi - lo
@@ -111,13 +119,14 @@ def histograms_device(samples: list[Tensor], bins: int = HIST_BINS) -> tuple[Ten
     hi = torch.where(flat_range, lo + 2 * pad, hi)
     scale = bins / (hi - lo)
     # (x − lo)·scale ∈ [0, bins]: cannot overflow
-    pos = (flat - lo.to(flat.dtype)[layer]).mul_(scale.to(flat.dtype)[layer]).clamp_(0, bins - 1)
+    pos = torch.sub(x, lo.to(x.dtype)[:, None]).mul_(scale.to(x.dtype)[:, None]).clamp_(0, bins - 1)
     pos.masked_fill_(~finite, bins)  # NaN/Inf go to a discarded extra bin
-    idx = pos.int().add_(layer.int() * (bins + 1))
-    counts = torch.bincount(idx, minlength=L * (bins + 1)).view(L, bins + 1)[:, :bins]
-    edges = lo[:, None] + (hi - lo)[:, None] * torch.linspace(0.0, 1.0, bins + 1, dtype=torch.float64,
-                                                               device=device)[None, :]
-    return counts.double(), edges
+    # int32 is enough (L·(bins+1) ≪ 2³¹) and halves the bytes written by the conversion
+    offsets = torch.arange(0, L * (bins + 1), bins + 1, device=x.device, dtype=torch.int32)[:, None]
+    idx = pos.int().add_(offsets)
+    counts = torch.bincount(idx.view(-1), minlength=L * (bins + 1)).view(L, bins + 1)[:, :bins]
+    grid = torch.linspace(0.0, 1.0, bins + 1, dtype=torch.float64, device=x.device)
+    return counts.double(), lo[:, None] + (hi - lo)[:, None] * grid[None, :]
 
 
 def to_host(parts: dict[str, Tensor]) -> dict[str, np.ndarray]:
@@ -169,7 +178,7 @@ def moments(x: Tensor | Sequence[Tensor], sq_norms: np.ndarray | None = None) ->
     shapes) over the finite entries: one pass each for Σx and ‖x‖² (‖x‖² may be given as
     `sq_norms`), then `finish_moments`."""
     layers = _layers(x)
-    total = torch.stack([t.sum(dtype=torch.float64) for t in layers])
+    total = torch.stack([t.sum() for t in layers]).double()
     if sq_norms is None:
         sq = torch.stack([torch.linalg.vector_norm(t).double().square() for t in layers])
         host = to_host({"total": total, "sq": sq})
