@@ -47,8 +47,7 @@ class StepRecord:
 
     `grad_norm` is ‖∂L/∂z‖ per probe point, as `LayerStats.grad_norm`; `update_to_weight`
     is ‖ΔW‖/‖W‖ per layer, as `LayerStats.update_to_weight` (for plain SGD without weight
-    decay ‖ΔW‖ = lr·‖g‖ and for momentum lr·‖p‖: the update the optimizer applies, with g
-    the clipped gradient and p the momentum buffer; for the others W before minus W after).
+    decay ‖ΔW‖ = lr·‖g‖ and for momentum lr·‖p‖, see Simulator._apply_update).
     """
 
     step: int
@@ -138,7 +137,7 @@ class Simulator:
         self._activation = ACTIVATIONS[config.activation]
         self._max_deriv = max_abs_derivative(config.activation, config.leaky_slope)
         self._weights = self.model.hidden_weights()
-        self._before: list[Tensor] = [torch.empty_like(w) for w in self._weights]
+        self._before: list[Tensor] = []  # W before an update, where ΔW is measured (allocated when first used)
         self._trail: deque[StepRecord] = deque(maxlen=TRAIL_MAX)
         self._buffers: dict[str, Tensor] = {}  # large buffers kept between passes (none at present)
         self.steps_done = 0
@@ -176,7 +175,13 @@ class Simulator:
                 break
             bad_batch = self._bare_step()
             if bad_batch is not None:  # report the step that went non-finite, on its own batch
-                return self._pass(bad_batch, update=True)
+                snap = self._pass(bad_batch, update=True)
+                if snap.nonfinite:
+                    return snap
+                # a false alarm (Σz overflowed float32 on finite values): the pass made the step
+                ls = snap.layers
+                self._trail.append(StepRecord(snap.step, snap.loss, snap.accuracy, snap.clipped, ls.grad_norm,
+                                              ls.update_to_weight))
         return self._pass(self._sampler.next_indices().to(self.device), update=True)
 
     def trail(self) -> tuple[StepRecord, ...]:
@@ -240,30 +245,13 @@ class Simulator:
         set_lr(self.optimizer, lr)
         by_id = {id(p): n for p, n in zip(params, grad_norms)}
         with torch.no_grad():
-            update = self._cheap_update(by_id, after / before if before > 0 else 1.0, lr)
+            update = self._apply_update(self.model.per_layer(norms(self._weights)), by_id,
+                                        after / before if before > 0 else 1.0, lr)[0]
         self.steps_done += 1
         self._trail.append(StepRecord(self.steps_done, loss_value, float(correct) / len(idx),
                                       _was_clipped(cfg, before, after), frozen_array(z_grad_norms * cfg.grad_accum),
                                       frozen_array(update)))
         return None
-
-    def _cheap_update(self, grad_norm_by_id: dict[int, float], clip_scale: float, lr: float) -> np.ndarray:
-        """Optimizer step; ‖ΔW‖/‖W‖ per layer (W before the step) from the update the optimizer
-        applies where it is a tensor at hand (StepRecord), else as _apply_update."""
-        cfg, weights = self.config, self._weights
-        weight_norm = norms(weights)
-        if cfg.optimizer == "sgd" and cfg.weight_decay == 0 and cfg.clip_mode != "value":
-            self.optimizer.step()  # ΔW = −lr·g, g clipped by norm: scaled by clip_scale
-            delta = lr * clip_scale * np.array([grad_norm_by_id.get(id(w), 0.0) for w in weights])
-        elif cfg.optimizer == "momentum":
-            self.optimizer.step()  # ΔW = −lr·p with p the momentum buffer just updated (weight decay in it)
-            state = self.optimizer.state
-            buffers = [state[w].get("momentum_buffer") if w in state else None for w in weights]
-            delta = lr * norms([b if b is not None else torch.zeros_like(w) for b, w in zip(buffers, weights)])
-        else:
-            return self._apply_update(self.model.per_layer(weight_norm))[0]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return self.model.per_layer(delta) / self.model.per_layer(weight_norm)
 
     def _micro(self, idx: Tensor) -> Tensor:
         """The effective batch's indices as [grad_accum, batch_size] micro-batches."""
@@ -323,7 +311,8 @@ class Simulator:
                 # never apply an update from a pass that saw a NaN/Inf (it may not reach the loss: relu(−inf) = 0)
                 if math.isfinite(loss_value) and math.isfinite(grad_before) and not stats["act_nonfinite"].any() \
                         and not grad_bad.any():
-                    stats["update_to_weight"], new_weight_norm = self._apply_update(stats["weight_norm"])
+                    scale = grad_after / grad_before if grad_before > 0 else 1.0
+                    stats["update_to_weight"], new_weight_norm = self._apply_update(stats["weight_norm"], by_id, scale, lr)
                     self.steps_done = step_index
         with np.errstate(divide="ignore", invalid="ignore"):
             stats["grad_to_weight"] = stats["weight_grad_norm"] / stats["weight_norm"]
@@ -392,19 +381,39 @@ class Simulator:
         )
         return stats, g_rows_t, a_rows_t
 
-    def _apply_update(self, weight_norm: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    def _apply_update(self, weight_norm: np.ndarray, grad_norm_by_id: dict[int, float], clip_scale: float,
+                      lr: float) -> tuple[np.ndarray, np.ndarray | None]:
         """Optimizer step; returns ‖ΔW‖/‖W‖ per hidden layer, with W before the step (as in
         cs231n's update:data ratio, so weights the step zeroes give no 0 denominator), and the
-        new ‖W‖, or None when it is finite for certain (then it is not computed)."""
-        torch._foreach_copy_(self._before, self._weights)
-        self.optimizer.step()
-        torch._foreach_sub_(self._before, self._weights)
-        delta = self.model.per_layer(norms(self._before))
+        new ‖W‖, or None when it is finite for certain (then it is not computed).
+
+        ‖ΔW‖ is that of the update the optimizer applies where that is a tensor at hand: plain
+        SGD without weight decay ΔW = −lr·g (g clipped by norm: `clip_scale`·‖g‖, norms by
+        id(W) in `grad_norm_by_id`), momentum ΔW = −lr·p (p its buffer after the step).
+        Otherwise W before minus W after (a copy and a difference: three more passes over W).
+        """
+        cfg, weights = self.config, self._weights
+        if cfg.optimizer == "sgd" and cfg.weight_decay == 0 and cfg.clip_mode != "value":
+            self.optimizer.step()
+            delta = lr * clip_scale * np.array([grad_norm_by_id.get(id(w), 0.0) for w in weights])
+        elif cfg.optimizer == "momentum":
+            self.optimizer.step()
+            state = self.optimizer.state
+            buffers = [state[w].get("momentum_buffer") if w in state else None for w in weights]
+            delta = lr * norms([b if b is not None else torch.zeros_like(w) for b, w in zip(buffers, weights)])
+        else:
+            if not self._before:
+                self._before = [torch.empty_like(w) for w in weights]
+            torch._foreach_copy_(self._before, weights)
+            self.optimizer.step()
+            torch._foreach_sub_(self._before, weights)
+            delta = norms(self._before)
+        delta = self.model.per_layer(delta)
         new_norm = None
         # ‖W + ΔW‖ ≤ ‖W‖ + ‖ΔW‖: below float32's largest value no new entry can be Inf (nor NaN,
         # which a NaN ΔW would have shown); otherwise measure, to say the update overflowed
         if not (np.all(weight_norm + delta < FLOAT32_SAFE)):
-            new_norm = self.model.per_layer(norms(self._weights))
+            new_norm = self.model.per_layer(norms(weights))
         with np.errstate(divide="ignore", invalid="ignore"):
             return delta / weight_norm, new_norm
 

@@ -26,13 +26,13 @@ from torch import Tensor
 HIST_BINS = 50
 # Histograms bin at most this many values per layer: the first ⌈HIST_MAX_VALUES / units⌉
 # rows. A bin holding a share p of the layer's values is then read with a sampling
-# error of at most √(p(1−p)/8192) < 0.6 % (independent values), and of √(p(1−p)/r) over
-# r = 8192/units rows when the units of one example move together.
-HIST_MAX_VALUES = 8_192
+# error of √(p(1−p)/4096) ≤ 0.8 % (independent values), and at most √(p(1−p)/r) over
+# the r = ⌈4096/units⌉ rows when the units of one example move together.
+HIST_MAX_VALUES = 4_096
 # The saturated share counts at most this many values per layer, from whole rows, like the
-# histograms: its standard error is √(p(1−p)/n) ≤ 0.5/√n for n independent values (< 0.4 %
-# for n = 16 384), and at most 0.5/√r over the r rows used when units saturate together.
-SATURATION_MAX_VALUES = 16_384
+# histograms: its standard error is √(p(1−p)/n) ≤ 0.5/√n for n independent values (≤ 0.55 %
+# for n = 8192), and at most 0.5/√r over the r rows used when units saturate together.
+SATURATION_MAX_VALUES = 8_192
 # A unit is saturated where |φ′(u)| < SATURATION_FRACTION · max|φ′|.
 SATURATION_FRACTION = 0.05
 # Above this ratio of mean² to variance the one-pass variance E[x²] − E[x]² loses
