@@ -21,7 +21,7 @@ from .recurrent import RecurrentNetwork
 from .runtime import tune_allocator
 from .snapshot import LayerStats, Snapshot, frozen_array
 from .spectrum import Spectrum, recurrent_spectrum, unavailable_reason
-from .stats import (derivative_counts, finish_moments, histogram_samples, histograms_device, norms, row_sq_norms,
+from .stats import (derivative_counts, derivative_sizes, finish_moments, histogram_samples, histograms_device, norms, row_sq_norms,
                     to_host)
 
 
@@ -340,8 +340,8 @@ class Simulator:
         acts = [t.detach() for t in trace.a]
         gs = [t.grad if t.grad is not None else torch.zeros_like(t) for t in trace.z]
         derivs = self._derivative(trace, zs, acts)
-        z_sum, z_sq, a_sum, g_rows, a_rows, deriv = [], [], [], [], [], []
-        for z, a, g, d in zip(zs, acts, gs, derivs):
+        z_sum, z_sq, a_sum, g_rows, a_rows, deriv, sizes = [], [], [], [], [], [], []
+        for z, a, g, d in zip(zs, acts, gs, derivs):  # (Σ in float32: a float64 sum would copy the layer)
             z_sum.append(z.sum())
             z_sq.append(torch.linalg.vector_norm(z).double().square())
             a_sum.append(a.sum())
@@ -350,11 +350,12 @@ class Simulator:
             a_rows.append(row_sq_norms(a))
             g_rows.append(row_sq_norms(g))
             deriv.append(derivative_counts(d, self._max_deriv))
+            sizes.append(derivative_sizes(d))
         g_rows_t, a_rows_t = torch.stack(g_rows), torch.stack(a_rows)   # [L, B] float64
         act_counts, act_edges = histograms_device(histogram_samples(acts))
         grad_counts, grad_edges = histograms_device(histogram_samples(gs))
         host = to_host(dict(
-            z_sum=torch.stack(z_sum), z_sq=torch.stack(z_sq), a_sum=torch.stack(a_sum),  # (sums in float32, as torch's own)
+            z_sum=torch.stack(z_sum), z_sq=torch.stack(z_sq), a_sum=torch.stack(a_sum),
             a_sq=a_rows_t.sum(1), g_sq=g_rows_t.sum(1), deriv=torch.stack(deriv),
             act_counts=act_counts, act_edges=act_edges, grad_counts=grad_counts, grad_edges=grad_edges,
             weight_norm=torch.stack(torch._foreach_norm(self._weights)).double(),
@@ -370,11 +371,12 @@ class Simulator:
         weight_norm = host["weight_norm"]
         for i in np.flatnonzero(np.isinf(weight_norm)):
             weight_norm[i] = float(torch.linalg.vector_norm(self._weights[i].double()))
-        counts = host["deriv"]                      # [L, 4]: saturated, looked at, dead, units
+        counts = host["deriv"]                                          # [L, 2]: saturated, dead
+        sizes = np.array(sizes, dtype=np.float64).reshape(-1, 2)         # looked at, units
         stats = dict(
             preact_mean=pre.mean, preact_std=pre.std, act_mean=act.mean, act_std=act.std,
             act_hist_counts=host["act_counts"], act_hist_edges=host["act_edges"],
-            saturated_frac=counts[:, 0] / counts[:, 1], dead_frac=counts[:, 2] / counts[:, 3],
+            saturated_frac=counts[:, 0] / sizes[:, 0], dead_frac=counts[:, 1] / sizes[:, 1],
             grad_norm=grad_norm, grad_hist_counts=host["grad_counts"], grad_hist_edges=host["grad_edges"],
             weight_norm=self.model.per_layer(weight_norm), update_to_weight=np.full(len(grad_norm), np.nan),
             act_nonfinite=pre.nonfinite + act.nonfinite, grad_nonfinite=grad_nonfinite,

@@ -64,20 +64,26 @@ def row_sq_norms(t: Tensor) -> Tensor:
 
 
 def derivative_counts(deriv: Tensor, max_deriv: float, max_values: int = SATURATION_MAX_VALUES) -> Tensor:
-    """From one layer's |φ′| (any shape, batch first): [saturated entries, entries looked at,
-    dead units, units] as a float64 [4] tensor on the device.
+    """From one layer's |φ′| (any shape, batch first): [saturated entries, dead units] as a
+    float64 [2] tensor on the device (divide by `derivative_sizes`).
 
     Saturated: |φ′| < 5 % of max|φ′|, counted over `sample_rows` (NaN entries count as
-    neither); dead: φ′ = 0 for every example of the batch (exact). Overwrites `deriv`'s sample.
+    neither); dead: φ′ = 0 for every example of the batch (exact).
     """
     flat = rows(deriv)
     dead = (flat.sum(dim=0) == 0).sum()  # |φ′| ≥ 0: a column sums to 0 only when all of it is 0
     sample = sample_rows(flat, max_values)
     # −Σ sign(min(|φ′| − thr, 0)) counts the entries below thr: float arithmetic is faster than a
-    # boolean mask here; a NaN stays NaN and is left out by nansum (rows ≤ 2²⁴ values sum exactly)
+    # boolean mask here; a NaN stays NaN and is left out by nansum (exact in float32 below 2²⁴)
     below = sample.sub(SATURATION_FRACTION * max_deriv).clamp_(max=0).sign_()
-    sat = torch.nansum(below).double().neg()
-    return torch.stack([sat + 0.0, sat.new_tensor(sample.numel()), dead.double(), sat.new_tensor(flat.shape[1])])
+    return torch.stack([torch.nansum(below).double().neg() + 0.0, dead.double()])  # (+ 0.0: never −0)
+
+
+def derivative_sizes(t: Tensor, max_values: int = SATURATION_MAX_VALUES) -> tuple[int, int]:
+    """(entries `derivative_counts` looks at for saturation, units of the layer) of a layer shaped like t."""
+    B = t.shape[0]
+    units = t[0].numel() if B else 0
+    return max(1, min(B, -(-max_values // max(1, units)))) * units, units
 
 
 def histogram_samples(layers: Iterable[Tensor], max_values: int = HIST_MAX_VALUES) -> list[Tensor]:
@@ -202,8 +208,10 @@ def saturation(deriv: Tensor | Sequence[Tensor], max_deriv: float,
     """From |φ′| per layer (stacked [L, B, ...] or per-layer): (share of the sampled entries with
     |φ′| < 5 % of max|φ′|, share of units whose φ′ is 0 for every example of the batch).
     See `derivative_counts`; overwrites nothing the caller keeps beyond `deriv`."""
-    counts = torch.stack([derivative_counts(d, max_deriv, max_values) for d in _layers(deriv)]).cpu().numpy()
-    return counts[:, 0] / counts[:, 1], counts[:, 2] / counts[:, 3]
+    layers = _layers(deriv)
+    counts = torch.stack([derivative_counts(d, max_deriv, max_values) for d in layers]).cpu().numpy()
+    sizes = np.array([derivative_sizes(d, max_values) for d in layers], dtype=np.float64).reshape(-1, 2)
+    return counts[:, 0] / sizes[:, 0], counts[:, 1] / sizes[:, 1]
 
 
 def norms(tensors: list[Tensor]) -> np.ndarray:
