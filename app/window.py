@@ -44,8 +44,9 @@ from .worker import Delivery, SpectrumDelivery, WorkerThread
 pin_none_refcount()  # idempotent; covers `app` imported as a namespace package (see app/compat.py)
 
 # While training, drawing may take at most this share of wall time: the worker
-# needs the GIL too, and a redraw of all plots costs ~10-30 ms offscreen.
-DRAW_BUDGET = 0.12
+# needs the GIL too, and a redraw of all plots costs ~10-15 ms offscreen at depth 100,
+# so 15 frames/s (app/worker.py FRAMES_PER_SECOND) needs about a fifth.
+DRAW_BUDGET = 0.25
 DEFAULT_SIZE = (1600, 1000)
 SESSION_FILTER = "Vanishing Point session (*.json)"
 PLOTS_FILTER = "PNG image (*.png);;SVG drawing (*.svg)"
