@@ -75,6 +75,25 @@ def bandwidth_gbs(mb: int = 256) -> float:
     return 2 * x.numel() * 4 / t / 1e9
 
 
+def read_gbs(mb: int = 256) -> float:
+    """Read bandwidth of a large torch sum, GB/s."""
+    x = torch.ones(mb * 2**20 // 4)
+    x.sum()
+    t = min(timed(lambda: x.sum(), 3) for _ in range(3))
+    return x.numel() * 4 / t / 1e9
+
+
+def statistics_bytes(cfg: SimConfig) -> tuple[int, int]:
+    """(bytes read by the full statistics of a snapshot, bytes read by one step's cheap statistics)
+    beyond a bare step, for an MLP: the snapshot reads z, a and ∂L/∂z once each (each layer's further
+    reductions hit the cache) and ‖W‖; every step reads the weight gradients (their norms, for the
+    non-finite check and clipping), W (‖W‖ for the update ratio) and ∂L/∂z (its norms, hooked while
+    it is in cache: counted anyway)."""
+    acts = cfg.depth * cfg.batch_size * cfg.width * 4
+    weights = (cfg.depth - 1) * cfg.width * cfg.width * 4
+    return 3 * acts + weights, 2 * weights + acts
+
+
 def describe(ratios: list[float]) -> str:
     return f"median {statistics.median(ratios):.3f}x, range {min(ratios):.3f}-{max(ratios):.3f}x over {len(ratios)} rounds"
 
@@ -90,10 +109,15 @@ def main() -> None:
     bare = bare_trainer(sim)
     for _ in range(3):  # warm up every path
         bare(); sim.step(); sim.step(2)
+    read = read_gbs()
     print(f"config: depth 50, width 256, batch 256, tanh, SGD, {sim.device_reason}, torch threads "
-          f"{torch.get_num_threads()}; bandwidth (copy) {bandwidth_gbs():.1f} GB/s")
+          f"{torch.get_num_threads()}; bandwidth: copy {bandwidth_gbs():.1f} GB/s, read {read:.1f} GB/s")
     b_ms, full = interleaved(bare, sim.step, args.steps, args.rounds)
     print(f"bare PyTorch step:                      {b_ms:7.2f} ms (median)")
+    snap_bytes, step_bytes = statistics_bytes(CONFIG)
+    print(f"memory the statistics read: {snap_bytes / 1e6:.0f} MB a snapshot, {step_bytes / 1e6:.0f} MB a step: at "
+          f"{read:.1f} GB/s {snap_bytes / read / 1e6:.2f} ms ({snap_bytes / read / 1e6 / b_ms:.3f}x the bare step) and "
+          f"{step_bytes / read / 1e6:.2f} ms ({step_bytes / read / 1e6 / b_ms:.3f}x)")
     print(f"Simulator.step(), statistics every step: {describe(full)}  (target <= 1.25x)")
 
     def run_every_10() -> None:  # one call of the CLI's loop: 10 steps, the 10th with full statistics
