@@ -21,8 +21,8 @@ from .recurrent import RecurrentNetwork
 from .runtime import tune_allocator
 from .snapshot import LayerStats, Snapshot, frozen_array
 from .spectrum import Spectrum, recurrent_spectrum, unavailable_reason
-from .stats import (derivative_counts, derivative_sizes, finish_moments, histogram_samples, histograms_device, norms, row_sq_norms,
-                    to_host)
+from .stats import (derivative_counts, derivative_sizes, finish_moments, histogram_samples, histograms_device, norms,
+                    row_sq_norms, to_host)
 
 
 def resolve_device(requested: str) -> tuple[torch.device, str]:
