@@ -95,7 +95,8 @@ def statistics_bytes(cfg: SimConfig) -> tuple[int, int]:
 
 
 def describe(ratios: list[float]) -> str:
-    return f"median {statistics.median(ratios):.3f}x, range {min(ratios):.3f}-{max(ratios):.3f}x over {len(ratios)} rounds"
+    return (f"median {statistics.median(ratios):.3f}x, range {min(ratios):.3f}-{max(ratios):.3f}x "
+            f"over {len(ratios)} rounds")
 
 
 def main() -> None:

@@ -312,7 +312,8 @@ class Simulator:
                 if math.isfinite(loss_value) and math.isfinite(grad_before) and not stats["act_nonfinite"].any() \
                         and not grad_bad.any():
                     scale = grad_after / grad_before if grad_before > 0 else 1.0
-                    stats["update_to_weight"], new_weight_norm = self._apply_update(stats["weight_norm"], by_id, scale, lr)
+                    stats["update_to_weight"], new_weight_norm = self._apply_update(
+                        stats["weight_norm"], by_id, scale, lr)
                     self.steps_done = step_index
         with np.errstate(divide="ignore", invalid="ignore"):
             stats["grad_to_weight"] = stats["weight_grad_norm"] / stats["weight_norm"]
