@@ -7,12 +7,13 @@ between training chunks. Only the latest pending config is kept, so dragging a
 slider rebuilds the network once per chunk at most, never once per pixel.
 
 While running, the worker calls ``Simulator.step(n)`` with n chosen so each
-chunk takes at most about `CHUNK_SECONDS`: only a chunk's last step computes the
+chunk takes about `CHUNK_SECONDS` (`chunk_length`): only a chunk's last step computes the
 full statistics (the distributions a frame draws) and makes a snapshot; every other
 step records its cheap per-step statistics (Simulator.trail) at nearly the cost of a
 bare training step. CHUNK_SECONDS gives the window a new snapshot for each frame it
 may draw (FRAMES_PER_SECOND), and no more: a snapshot no frame draws costs its
-statistics for nothing. A pause, a reset or a new config ends a chunk at its next
+statistics for nothing. Where steps are slow, chunks are made longer so the full
+statistics keep within STATISTICS_SHARE of the training time: then fewer frames. A pause, a reset or a new config ends a chunk at its next
 step (Simulator.step's `stop`). bench/bench_e2e.py measures the window against a bare loop.
 Every snapshot is emitted once, tagged with the simulator's
 generation (bumped on each rebuild), and never touched again.
@@ -20,6 +21,7 @@ generation (bumped on each rebuild), and never touched again.
 from __future__ import annotations
 
 import copy
+import math
 import os
 import threading
 import time
@@ -92,6 +94,26 @@ def leave_a_core_for_the_gui() -> int:
 FRAMES_PER_SECOND = 16
 CHUNK_SECONDS = 1 / FRAMES_PER_SECOND
 MAX_CHUNK = 4096
+# The full statistics may take at most this share of the training time (their cost beyond a step)
+STATISTICS_SHARE = 0.15
+
+
+def chunk_length(cheap_step: float | None, snapshot_step: float, current: int) -> int:
+    """Steps for the next chunk, from the last chunk's seconds per step without a snapshot
+    (`cheap_step`; None: not measured, taken as `snapshot_step`) and of its snapshot step.
+
+    The chunk is as long as needed to keep the snapshot's extra cost e = snapshot − cheap
+    within STATISTICS_SHARE of the time, e / ((n − 1)·cheap + snapshot) ≤ s, i.e.
+    n ≥ e·(1 − s)/(s·cheap), and otherwise as short as CHUNK_SECONDS allows (a snapshot for
+    each frame). It grows by at most 2× per chunk (a step's time can jump after a change).
+    """
+    cheap = cheap_step if cheap_step is not None else snapshot_step
+    if cheap <= 0:
+        return min(MAX_CHUNK, 2 * current)
+    extra = max(0.0, snapshot_step - cheap)
+    for_share = math.ceil(extra * (1 - STATISTICS_SHARE) / (STATISTICS_SHARE * cheap))
+    for_frames = int((CHUNK_SECONDS - snapshot_step) / cheap) + 1
+    return max(1, min(MAX_CHUNK, 2 * current, max(for_share, for_frames)))
 # While running, W_hh's eigenvalues (O(width³)) are recomputed at most every SPECTRUM_INTERVAL
 # seconds and at most SPECTRUM_BUDGET of the time; when the run stops, once more for the final weights.
 SPECTRUM_INTERVAL = 0.25
@@ -391,11 +413,13 @@ class SimWorker(QObject):
         if target is not None and self._sim.steps_done >= target:
             self.set_running(False)
         elapsed = time.perf_counter() - t0
-        done = max(1, self._sim.steps_done - before)
-        # as many steps as fit in CHUNK_SECONDS at this chunk's time per step (the snapshot's
-        # statistics included), growing by at most 2x per chunk
-        fit = int(CHUNK_SECONDS * done / elapsed) if elapsed > 0 else 2 * self._chunk
-        self._chunk = max(1, min(MAX_CHUNK, 2 * self._chunk, fit))
+        timing = getattr(self._sim, "timing", None)
+        if timing is not None:
+            self._chunk = chunk_length(timing.cheap_step, timing.snapshot_step, self._chunk)
+        else:  # (an engine without timings: as many steps as fit in CHUNK_SECONDS)
+            done = max(1, self._sim.steps_done - before)
+            fit = int(CHUNK_SECONDS * done / elapsed) if elapsed > 0 else 2 * self._chunk
+            self._chunk = max(1, min(MAX_CHUNK, 2 * self._chunk, fit))
 
     def _deliver(self, snap: Snapshot, rate: float | None, trail: tuple = ()) -> None:
         self.snapshotReady.emit(Delivery(snap, self._generation, rate, trail))

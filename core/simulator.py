@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import time
 from collections import deque
 from dataclasses import dataclass
 from typing import Callable, Iterable
@@ -56,6 +57,15 @@ class StepRecord:
     clipped: bool
     grad_norm: np.ndarray
     update_to_weight: np.ndarray
+
+
+@dataclass(frozen=True)
+class StepTiming:
+    """Seconds of the last step(n) call: per step without a snapshot (None if there was none),
+    and of the final step with its full statistics."""
+
+    cheap_step: float | None
+    snapshot_step: float
 
 
 class _NormTrace:
@@ -141,6 +151,7 @@ class Simulator:
         self._trail: deque[StepRecord] = deque(maxlen=TRAIL_MAX)
         self._buffers: dict[str, Tensor] = {}  # large buffers kept between passes (none at present)
         self.steps_done = 0
+        self.timing: StepTiming | None = None  # of the last step(n) call
 
     # --- public API -------------------------------------------------------------
     def use_batches_of(self, other: "Simulator") -> None:
@@ -170,6 +181,7 @@ class Simulator:
         if n < 1:
             raise ValueError(f"n must be >= 1, got {n}")
         self._trail.clear()
+        t0 = time.perf_counter()
         for _ in range(n - 1):
             if stop is not None and stop():
                 break
@@ -182,7 +194,11 @@ class Simulator:
                 ls = snap.layers
                 self._trail.append(StepRecord(snap.step, snap.loss, snap.accuracy, snap.clipped, ls.grad_norm,
                                               ls.update_to_weight))
-        return self._pass(self._sampler.next_indices().to(self.device), update=True)
+        t1 = time.perf_counter()
+        snap = self._pass(self._sampler.next_indices().to(self.device), update=True)
+        cheap = len(self._trail)
+        self.timing = StepTiming((t1 - t0) / cheap if cheap else None, time.perf_counter() - t1)
+        return snap
 
     def trail(self) -> tuple[StepRecord, ...]:
         """The uninstrumented steps of the last step(n) call, oldest first (the most recent
