@@ -21,6 +21,7 @@ import torch
 
 from .config import RECURRENT_ARCHITECTURES, SEQUENCE_DATASETS, ConfigError, SimConfig
 from .data import FIRST_TOKEN_SYMBOLS, input_dim_for
+from .optim import applied_update
 from .stats import HIST_BINS, HIST_MAX_VALUES
 
 BUDGET_ENV = "VP_MEMORY_BUDGET_MB"
@@ -69,7 +70,7 @@ class MemoryEstimate:
 
     parameters: int   # weights, biases, normalization parameters and buffers
     gradients: int
-    optimizer: int    # momentum / Adam moments, and the copy of W kept to measure ΔW
+    optimizer: int    # momentum / Adam moments, and the copy of W where ΔW is measured (optim.applied_update)
     data: int
     activations: int  # per-layer tensors kept for backward (and their gradients)
     statistics: int   # the statistics' temporaries (one layer's, and the sampled rows)
@@ -122,7 +123,7 @@ def estimate(cfg: SimConfig, recorded_snapshots: int = 0, gui: bool = False) -> 
     return MemoryEstimate(
         parameters=(params + buffers) * F32,
         gradients=params * F32,
-        optimizer=(moments * params + weights) * F32,
+        optimizer=(moments * params + (weights if applied_update(cfg) == "measured" else 0)) * F32,
         data=n * steps_in_data * d * F32 + n * I64,
         activations=layer * (LAYER_TENSORS + (1 if norm else 0) + (1 if cfg.architecture == "residual" else 0)
                              + (RECURRENT_EXTRA_TENSORS if recurrent else 0)),

@@ -17,7 +17,7 @@ from .data import DATASETS, BatchSampler, Dataset
 from .memory import check_fits
 from .model import Network, Trace, build_network
 from .noise import energy_from_rows, example_energy, noise_to_signal
-from .optim import effective_lr, make_optimizer, set_lr
+from .optim import applied_update, effective_lr, make_optimizer, set_lr
 from .recurrent import RecurrentNetwork
 from .runtime import tune_allocator
 from .snapshot import LayerStats, Snapshot, frozen_array
@@ -411,11 +411,11 @@ class Simulator:
         id(W) in `grad_norm_by_id`), momentum ΔW = −lr·p (p its buffer after the step).
         Otherwise W before minus W after (a copy and a difference: three more passes over W).
         """
-        cfg, weights = self.config, self._weights
-        if cfg.optimizer == "sgd" and cfg.weight_decay == 0 and cfg.clip_mode != "value":
+        weights, kind = self._weights, applied_update(self.config)
+        if kind == "gradient":
             self.optimizer.step()
             delta = lr * clip_scale * np.array([grad_norm_by_id.get(id(w), 0.0) for w in weights])
-        elif cfg.optimizer == "momentum":
+        elif kind == "momentum":
             self.optimizer.step()
             state = self.optimizer.state
             buffers = [state[w].get("momentum_buffer") if w in state else None for w in weights]
