@@ -134,6 +134,20 @@ def test_sgd_update_to_weight_is_lr_times_gradient():
     np.testing.assert_allclose(L.grad_to_weight, L.weight_grad_norm / L.weight_norm, rtol=1e-12)
 
 
+@pytest.mark.parametrize("steps", [1, 3])  # a snapshot's update, and the cheap steps' records before it
+def test_an_update_float32_rounds_away_is_reported_as_applied(steps):
+    """lr·‖g‖/‖W‖ far below float32's 2⁻²⁴: W − lr·g rounds back to W, and the ratio says so (0), as
+    W after minus W before does, not the lr·‖g‖ that was asked for."""
+    cfg = SimConfig(depth=4, width=16, n_samples=256, batch_size=32, lr=1e-30, device="cpu")
+    sim = Simulator(cfg)
+    before = [w.detach().clone() for w in sim.model.hidden_weights()]
+    snap = sim.step(steps)
+    assert all(torch.equal(w.detach(), b) for w, b in zip(sim.model.hidden_weights(), before))
+    assert (snap.layers.weight_grad_norm > 0).all()  # an update was asked for ...
+    assert snap.layers.update_to_weight.tolist() == [0.0] * cfg.depth  # ... and none applied
+    assert all(r.update_to_weight.tolist() == [0.0] * cfg.depth for r in sim.trail())
+
+
 def test_an_update_that_zeroes_the_weights_has_ratio_one():
     """Saturated sigmoids (φ′ = 0 exactly) pass no gradient; weight decay 1 at lr 1 then sets
     W ← W − 1·(0 + W) = 0: ‖ΔW‖/‖W‖ = 1, not 1/0, and the update is not called non-finite."""
