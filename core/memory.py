@@ -2,8 +2,8 @@
 
 `estimate(cfg)` counts the bytes of everything the simulator keeps at its peak,
 a training pass: parameters, their gradients and optimizer state, the data set,
-the per-layer tensors autograd keeps for backward, the statistics' stacked
-[depth, batch, width] buffers and their temporaries, and the recorded history.
+the per-layer tensors autograd keeps for backward, the statistics' temporaries
+(one layer at a time, and the sampled rows), and the recorded history.
 `check_fits(cfg)` refuses a configuration whose estimate exceeds the limit: the
 smaller of a budget (``--memory-budget MB`` or the environment variable
 ``VP_MEMORY_BUDGET_MB``) and 90 % of the device's free memory (MemAvailable in
@@ -24,6 +24,7 @@ from .config import (IMAGE_ARCHITECTURES, RECURRENT_ARCHITECTURES, SEQUENCE_DATA
                      SimConfig, sequence_length)
 from .data import FIRST_TOKEN_SYMBOLS, STRIPES_ANGLES, input_dim_for, keeps_steps
 from .data_files import MAX_CLASSES, known_classes, peek_shape
+from .optim import applied_update
 from .stats import HIST_BINS, HIST_MAX_VALUES
 
 BUDGET_ENV = "VP_MEMORY_BUDGET_MB"
@@ -72,10 +73,10 @@ class MemoryEstimate:
 
     parameters: int   # weights, biases, normalization parameters and buffers
     gradients: int
-    optimizer: int    # momentum / Adam moments, and the copy of W kept to measure ΔW
+    optimizer: int    # momentum / Adam moments, and the copy of W where ΔW is measured (optim.applied_update)
     data: int
     activations: int  # per-layer tensors kept for backward (and their gradients)
-    statistics: int   # stacked [depth, batch, width] buffers and the passes' temporaries
+    statistics: int   # the statistics' temporaries (one layer's, and the sampled rows)
     history: int      # recorded snapshots (CLI) or the plots' history (GUI)
 
     @property
@@ -137,23 +138,23 @@ def estimate(cfg: SimConfig, recorded_snapshots: int = 0, gui: bool = False) -> 
         W *= 4 * cfg.seq_len
     moments = {"sgd": 0, "momentum": 1, "adam": 2}.get(cfg.optimizer, 2)
     layer = L * B * W * F32
-    # stacked z, a, grad (+u when φ′ is computed from u), |φ′| and a temporary of its formula,
-    # and the comparison mask (1 byte)
-    stacked = 3 + (1 if norm else 0) + 2
+    # core.stats works one layer at a time: |φ′| and a temporary of one layer; a recurrent
+    # network's abs_derivative stacks its steps' u and |φ′|
+    stacked = 2 if recurrent else 0
     rows = max(1, min(B, -(-HIST_MAX_VALUES // W)))
-    hist = L * rows * W * (F32 + F32 + I64)  # the histogrammed copy, positions, bin indices
+    hist = L * rows * W * (F32 + I64 + F32 + F32 + 1)  # sampled values, layer index, positions, mask
     history = L * (SNAPSHOT_LAYER_BYTES + JSON_LAYER_BYTES) * recorded_snapshots
     if gui:
         history += GUI_HISTORY_SNAPSHOTS * L * 2 * 8 + L * SNAPSHOT_LAYER_BYTES * 4
     return MemoryEstimate(
         parameters=(params + buffers) * F32,
         gradients=params * F32,
-        optimizer=(moments * params + weights) * F32,
+        optimizer=(moments * params + (weights if applied_update(cfg) == "measured" else 0)) * F32,
         # a reconstruction's targets are x itself: no labels
         data=n * steps_in_data * d * F32 + (0 if reconstruct else n * I64) + _file_bytes(cfg),
         activations=layer * (LAYER_TENSORS + (1 if norm else 0) + (1 if cfg.architecture == "residual" else 0)
                              + (RECURRENT_EXTRA_TENSORS if recurrent else 0)),
-        statistics=layer * stacked + L * B * W + hist,
+        statistics=layer * stacked + 2 * B * W * F32 + hist,
         history=history,
     )
 

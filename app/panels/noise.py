@@ -83,7 +83,7 @@ class NoisePanel(ScrollingLayoutWidget):
             for curve in (self.median_curve, *self.step_curves):
                 curve.setData([], [])
             return
-        steps = history.layer_steps().astype(np.float64)
+        steps = history.noise_steps().astype(np.float64)             # (measured with the snapshots only)
         logs, _, _ = safe_log10(history.grad_noise())                 # [H, L]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: nothing to draw there
