@@ -29,6 +29,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--size", default="1600x1000", help="window size for the screenshot, WxH")
     p.add_argument("--compare", action="store_true", help="open the A/B comparison window (B = A + --b)")
     p.add_argument("--b", action="append", default=[], metavar="KEY=VALUE", help="with --compare: change B only")
+    p.add_argument("--present", action="store_true",
+                   help="presentation mode: big text, the plots and the scenario only (View menu, F5)")
     p.add_argument("--run", action="store_true", help="start training as soon as the window is up")
     p.add_argument("--close-after", type=int, metavar="MS",
                    help="close the window after MS milliseconds as a user would (unattended demos, tests); "
@@ -81,6 +83,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         window.show_scenario(scenario)
     status = 1
     try:
+        if args.present and pair is None:
+            window.set_presenting(True)
         if args.screenshot:
             window.resize(int(w), int(h))
             status = _screenshot(app, window, args.screenshot, args.steps)

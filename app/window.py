@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, Signal
-from PySide6.QtGui import QAction, QFont, QKeySequence
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget, QLabel, QLineEdit, QMainWindow, QPushButton, QSizePolicy, QSplitter, QStatusBar,
     QTabWidget, QToolBar, QVBoxLayout, QWidget,
@@ -37,6 +37,7 @@ from .panels.plot_panel import PlotPanel
 from .panels.scenario import ScenarioPanel
 from .panels.spectrum import SpectrumView
 from .plot_math import layer_noun
+from .presentation import Presentation
 from .run_commands import RunCommands
 from .state import Frame, SingleState
 from .theory_view import TheoryController
@@ -183,11 +184,8 @@ class MainWindow(RunCommands, QMainWindow):
                   self.clip_label):
             status.addPermanentWidget(w)
         status.addWidget(self.message_label, 1)
-        # a long device sentence is clipped (its tooltip has it whole) rather than widening the window
-        self.device_label.setMinimumWidth(80)
-        font = QFont()
-        font.setPointSize(11)
-        status.setFont(font)
+        # long sentences (message, device, χ) are cut with "…", their tooltips whole (ElidedLabel),
+        # rather than widening the window past the screen
 
         # actions and shortcuts
         self.addAction(self.table_action)
@@ -207,6 +205,8 @@ class MainWindow(RunCommands, QMainWindow):
         state.frameDue.connect(self._draw_spectrum)
         state.frameDue.connect(self._show_status)
         self._install_theory()
+        self.presentation = Presentation(self)
+        self.presentation.apply()
         self._start()
         self.resize(*DEFAULT_SIZE)
         geometry = remembered.stored_geometry(settings) if settings is not None else None
@@ -223,6 +223,15 @@ class MainWindow(RunCommands, QMainWindow):
         self.statusBar().addPermanentWidget(self.theory.button)
         self.statusBar().addPermanentWidget(self.theory.chi_label)
         self.theory.profileChanged.connect(self.plots.set_theory)
+
+    def set_presenting(self, on: bool) -> None:
+        """Enter or leave presentation mode (app/presentation.py)."""
+        self.presentation.set_presenting(on)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        if hasattr(self, "presentation"):
+            self.presentation.fit_scenario_panel()
 
     # --- commands ------------------------------------------------------------------
     def open_compare(self, pair=None) -> QMainWindow:
@@ -354,6 +363,8 @@ class MainWindow(RunCommands, QMainWindow):
         """Show a scenario's text in the scenario panel (the config is not touched)."""
         self.scenario_panel.show_scenario(scenario)
         self.scenario_dock.show()
+        if self.presentation.presenting:
+            self.presentation.apply()   # (its rows of plots follow the scenario)
         self.message_label.setText(f"Scenario: {scenario.title}. Predict first, then run it.")
 
     def _run_scenario(self, steps: int) -> None:

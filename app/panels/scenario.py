@@ -40,9 +40,15 @@ class ScenarioPanel(QWidget):
         col.addWidget(scroll, 1)
         col.addWidget(self.run_button)
         self.scenario: Scenario | None = None
+        self.preferred_width: int | None = None
+
+    def set_preferred_width(self, width: int | None) -> None:
+        """The width the panel asks for (presentation mode narrows it); None: the default."""
+        self.preferred_width = width
+        self.updateGeometry()
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt override: a narrow side panel
-        return QSize(340, 500)
+        return QSize(self.preferred_width or 340, 500)
 
     def show_scenario(self, scenario: Scenario) -> None:
         self.scenario = scenario
