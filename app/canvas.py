@@ -8,7 +8,6 @@ from PySide6.QtWidgets import QStyle
 
 
 ZOOM_FIT_STEP = 0.05
-ZOOM_FIT_LEAST = 0.6
 
 
 class ScrollingLayoutWidget(pg.GraphicsLayoutWidget):
@@ -26,9 +25,9 @@ class ScrollingLayoutWidget(pg.GraphicsLayoutWidget):
 
     `set_zoom(s)` magnifies everything drawn (text, lines, spacing) by s, like a browser's zoom:
     the layout is laid out at the widget's size / s and drawn scaled by s. With `data_min`
-    (w, h in screen px) every plot's data area is kept at least that large; with `fit` the zoom
-    is lowered (by ZOOM_FIT_STEP, to at most 1/ZOOM_FIT_LEAST of it) until the layout fits
-    without scrolling.
+    (w, h in screen px) every plot's data area is kept at least that large; with `fit` (a
+    fraction) the zoom is lowered by ZOOM_FIT_STEP, down to `fit` × itself, until the layout fits
+    without scrolling (below that, it scrolls).
     """
 
     def __init__(self, parent=None, floor_height: int = 0, min_height: int = 0):
@@ -39,11 +38,11 @@ class ScrollingLayoutWidget(pg.GraphicsLayoutWidget):
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         self._floor = QSizeF()
         self.zoom = 1.0
-        self._zoom_request: tuple[float, tuple[float, float] | None, bool] = (1.0, None, False)
+        self._zoom_request: tuple[float, tuple[float, float] | None, float] = (1.0, None, 1.0)
 
-    def set_zoom(self, zoom: float, data_min: tuple[float, float] | None = None, fit: bool = False) -> None:
+    def set_zoom(self, zoom: float, data_min: tuple[float, float] | None = None, fit: float = 1.0) -> None:
         """Draw everything `zoom` times larger (1 = as designed), keeping every plot's data area at
-        least `data_min` = (w, h) screen px; with `fit`, a smaller zoom where the layout would not fit."""
+        least `data_min` = (w, h) screen px; where the layout would not fit, draw down to `fit` × smaller."""
         request = (zoom, data_min, fit)
         if request != self._zoom_request:
             self._zoom_request = request
@@ -63,12 +62,12 @@ class ScrollingLayoutWidget(pg.GraphicsLayoutWidget):
         while True:
             for plot in self.data_plots():
                 plot.vb.setMinimumSize(data_min[0] / z, data_min[1] / z)
-            if not fit or z <= zoom * ZOOM_FIT_LEAST:
+            if z <= zoom * fit + 1e-9:
                 return z
             floor = self.floor()
             if floor.width() * z <= width and floor.height() * z <= height:
                 return z
-            z = max(zoom * ZOOM_FIT_LEAST, z - ZOOM_FIT_STEP)
+            z = max(zoom * fit, z - ZOOM_FIT_STEP)
 
     def updateMatrix(self, propagate=True) -> None:  # noqa: N802 - pyqtgraph's name
         super().updateMatrix(propagate)

@@ -28,12 +28,15 @@ PRESENT_PLOT_ZOOM = 1.5     # the plots, drawn magnified as a whole
 STATUS_FONT_PT = 11.0       # the status bar in normal mode
 PRESENT_DATA_MIN = (184, 123)   # px: every plot's data area in presentation mode (the zoom gives way first)
 NORMAL_DATA_MIN = (60, 100)     # px: every plot's data area in normal mode (the plots scroll below it)
+PRESENT_FIT = 0.6   # the plots' text shrinks down to this share of its size before the plots scroll...
+NORMAL_FIT = 0.7    # ...and in normal mode (a laptop screen with docks open)
 # the plot panel's view each "look for" plot names ("table": the per-layer figures beside the histograms)
 PLOT_VIEWS = {"activations": "activations", "histograms": "histograms", "table": "histograms",
               "gradients": "gradients", "grad_history": "gradient_history", "loss": "loss", "updates": "updates"}
 OVER_STEPS = ("gradient_history", "loss", "updates")
 SHOWN_PLOTS = 2
-SCENARIO_WIDTH = (0.22, 220, 360)
+SCENARIO_WIDTH = (0.22, 220, 360)          # presentation: the scenario panel's share of the width, bounds (px)
+NORMAL_SCENARIO_WIDTH = (0.22, 260, 340)   # normal mode: the same (a laptop's width is shared with the controls)
 
 
 def plots_for(scenario) -> list[str]:
@@ -147,7 +150,6 @@ class Presentation(QObject):
             for dock in self._reopen:
                 dock.show()
             self._reopen = []
-            w.scenario_panel.set_preferred_width(None)
         with signals_blocked(self.present_action):
             self.present_action.setChecked(on)
         self.apply()
@@ -168,18 +170,16 @@ class Presentation(QObject):
         w.plots.focus(None if shown is None else [getattr(w.plots, name) for name in shown])
         for canvas in (w.plots, w.noise_plots, w.spectrum_view):
             if self.presenting:
-                canvas.set_zoom(self.plot_zoom(), PRESENT_DATA_MIN, fit=True)
+                canvas.set_zoom(self.plot_zoom(), PRESENT_DATA_MIN, PRESENT_FIT)
             else:
-                canvas.set_zoom(self.plot_zoom(), NORMAL_DATA_MIN)
+                canvas.set_zoom(self.plot_zoom(), NORMAL_DATA_MIN, NORMAL_FIT)
         self.fit_scenario_panel()
         self.changed.emit()
 
     def fit_scenario_panel(self) -> None:
-        """In presentation mode, narrow the scenario panel to its share of the window's width."""
+        """Size the scenario panel to its share of the window's width."""
         w = self.window
-        if not self.presenting:
-            return
-        share, least, most = SCENARIO_WIDTH
+        share, least, most = SCENARIO_WIDTH if self.presenting else NORMAL_SCENARIO_WIDTH
         width = int(min(most, max(least, share * w.width())))
         w.scenario_panel.set_preferred_width(width)
         if w.scenario_dock.isVisible():

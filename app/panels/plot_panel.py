@@ -113,6 +113,12 @@ class PlotPanel(ScrollingLayoutWidget):
         self.focused = list(views) if views is not None else None
         self.resizeEvent(None)
 
+    def view_items(self, view) -> list:
+        """`view`'s plot and the items beside it in its row (colour bar, legend)."""
+        if not self._slots:
+            self._make_slots()
+        return [item for item, _ in self._units[view]]
+
     def _make_slots(self) -> None:
         """A layout per view for focus(), and each view's unit: its plot and the items beside it up
         to the next plot in its row, with where they sit at home (row, r, c, rowspan, colspan, alignment)."""
