@@ -8,6 +8,14 @@ from PySide6.QtWidgets import QStyle
 
 
 ZOOM_FIT_STEP = 0.05
+LAYOUT_DEPTH = 6   # nested layouts between a view box and the canvas's own, with room to spare
+
+
+def settle_layouts() -> None:
+    """Apply pending layout changes now. A graphics layout passes a change of a least size up one
+    level per posted LayoutRequest (Qt's default, without instant invalidate propagation)."""
+    for _ in range(LAYOUT_DEPTH):
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)
 
 
 class ScrollingLayoutWidget(pg.GraphicsLayoutWidget):
@@ -62,6 +70,7 @@ class ScrollingLayoutWidget(pg.GraphicsLayoutWidget):
         while True:
             for plot in self.data_plots():
                 plot.vb.setMinimumSize(data_min[0] / z, data_min[1] / z)
+            settle_layouts()   # (floor() reads the new sizes)
             if z <= zoom * fit + 1e-9:
                 return z
             floor = self.floor()
@@ -97,6 +106,7 @@ class ScrollingLayoutWidget(pg.GraphicsLayoutWidget):
         w, h = self.width() - frame, self.height() - frame
         bar = self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
         self.zoom = z = self._fit_zoom(w, h)   # screen px per layout px
+        settle_layouts()
         floor = self.floor()   # (the plots' least sizes follow the zoom)
         self._floor = floor
         # (a scroll bar for one direction takes room from the other)
