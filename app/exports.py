@@ -73,9 +73,10 @@ def render_slide(view: pg.GraphicsView, source=None, caption: str = "", scale: f
     from PySide6.QtCore import QRectF, Qt
     from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter
 
+    to_screen = view.viewportTransform()   # (the view's zoom and scroll included)
     if source is None:
-        source = view.mapToScene(view.viewport().rect()).boundingRect()
-    on_screen = view.mapFromScene(source).boundingRect()   # (the view's zoom included)
+        source = to_screen.inverted()[0].mapRect(QRectF(view.viewport().rect()))
+    on_screen = to_screen.mapRect(source)
     width, height = round(on_screen.width() * scale), round(on_screen.height() * scale)
     font = QFont()
     font.setPixelSize(max(1, round(CAPTION_PT * 96 / 72 * scale)))
