@@ -74,7 +74,7 @@ class ScrollingLayoutWidget(pg.GraphicsLayoutWidget):
             if z <= zoom * fit + 1e-9:
                 return z
             floor = self.floor()
-            if floor.width() * z <= width and floor.height() * z <= height:
+            if floor.width() * z <= width - 1 and floor.height() * z <= height - 1:
                 return z
             z = max(zoom * fit, z - ZOOM_FIT_STEP)
 
@@ -113,7 +113,8 @@ class ScrollingLayoutWidget(pg.GraphicsLayoutWidget):
         scroll_y = h < floor.height() * z
         scroll_x = w - (bar if scroll_y else 0) < floor.width() * z
         scroll_y = scroll_y or (scroll_x and h - bar < floor.height() * z)
-        self.range = QRectF(0, 0, max(floor.width(), (w - (bar if scroll_y else 0)) / z),
-                            max(floor.height(), (h - (bar if scroll_x else 0)) / z))
+        # (1 px short of the viewport: a scene rect scaled to a fraction of a pixel more shows a scroll bar)
+        self.range = QRectF(0, 0, max(floor.width(), (w - (bar if scroll_y else 0) - (z != 1)) / z),
+                            max(floor.height(), (h - (bar if scroll_x else 0) - (z != 1)) / z))
         pg.GraphicsView.setRange(self, self.range, padding=0, disableAutoPixel=False)
         self.updateMatrix()
