@@ -2,16 +2,17 @@
 
 Presentation mode hides the control panel (the run buttons and their keys stay), closes every
 dock but the scenario panel, which it narrows, shows the two plots the scenario's "look for"
-names first, one under the other (all six with "All plots", F6), and enlarges every text: the widgets' font by
-PRESENT_FONT_SCALE and the plots (titles, axis labels, tick labels, legends, drawn as a whole)
-by PRESENT_PLOT_ZOOM. Leaving it reopens the docks that were open. The zoom multiplies both, in
-either mode, and is remembered (app/settings.py).
+names first, one under the other (all six with "All plots", F6), and enlarges every text: the
+widgets' font to PRESENT_FONT_PT and the plots (titles, axis labels, tick labels, legends, drawn
+as a whole) by PRESENT_PLOT_ZOOM, less where they would not fit (app/canvas.py). Leaving it
+reopens the docks that were open. The zoom multiplies both, in either mode, and is remembered
+(app/settings.py).
 
-Sizes for a projector: the plots' tick labels are 11 pt and titles 13 pt at zoom 1 (app/plot_kit.py);
-× PRESENT_PLOT_ZOOM they are drawn at about 18 and 22 px on a 1280×720 image, the widgets' text at
-PRESENT_FONT_PT. Projected 2 m high, 18 px is about 5 cm: readable from the back of a 10 m room by the
-usual rule of 1 cm of letter height per 2–3 m. More would not leave every plot its data area
-(at least 120 px high) at 720 px.
+Sizes for a projector: the plots' tick labels are 11 pt and titles 13 pt at zoom 1
+(app/plot_kit.py); drawn 1.15–1.5× larger on a 1280×720 or 1024×768 image they are 17–22 px and
+20–26 px high, the widgets' text 14 pt (19 px). Projected 2 m high, 18 px is about 5 cm: readable
+from the back of a 10 m room by the usual rule of 1 cm of letter height per 2–3 m. More would
+not leave each plot a data area of 180 × 120 px.
 """
 from __future__ import annotations
 
