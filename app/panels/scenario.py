@@ -29,9 +29,13 @@ class ScenarioPanel(QWidget):
         self.label.setMargin(6)
         self.label.setTextFormat(Qt.TextFormat.RichText)
         self.label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        # the text wraps to the panel's width, however narrow (a word-wrapped QLabel's own least
+        # width is a guess that left lines cut off under a horizontal scroll bar)
+        self.label.setMinimumWidth(60)
         scroll = QScrollArea()
         scroll.setWidget(self.label)
         scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.run_button = QPushButton()
         self.run_button.setToolTip("Rebuild the network from the seed and run the scenario's steps")
         self.run_button.clicked.connect(lambda: self.runRequested.emit(self.scenario.steps if self.scenario else 0))
