@@ -118,3 +118,12 @@ class ScrollingLayoutWidget(pg.GraphicsLayoutWidget):
                             max(floor.height(), (h - (bar if scroll_x else 0) - (z != 1)) / z))
         pg.GraphicsView.setRange(self, self.range, padding=0, disableAutoPixel=False)
         self.updateMatrix()
+        self._laid_out_for = (w, h)   # (what this call saw: a nested call may have seen a newer size)
+
+    def paintEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        # (a resize during our own layout pass, e.g. when a scroll bar came or went, is handled by
+        # a nested resizeEvent that the outer one then undoes with its older size: lay out again)
+        frame = 2 * self.frameWidth()
+        if getattr(self, "_laid_out_for", None) not in (None, (self.width() - frame, self.height() - frame)):
+            self.resizeEvent(None)
+        super().paintEvent(event)
