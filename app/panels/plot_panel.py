@@ -32,6 +32,7 @@ from .loss import LossAccuracy
 from .updates import UpdateRatios
 
 PANEL_FLOOR_HEIGHT = 500   # px: three rows of plots laid out lower crush the middle one (see canvas.py)
+ROW_STRETCH = (4, 5, 4)    # top, middle, bottom (the gradient row also holds its legend's two lines)
 PANEL_MIN_HEIGHT = 400     # px: docks give way before the panel gets lower (and scrolls)
 HIGHLIGHT_COLOR = "#ff8f00"  # the frame around the plots a scenario points at
 
@@ -50,9 +51,12 @@ class PlotPanel(ScrollingLayoutWidget):
         self.highlighted: tuple[str, ...] = ()
         self.activation_scale = "auto"   # 'auto', 'common' or 'per_layer' (layer_scale.use_per_layer)
         self.locked: dict[str, tuple[float, float]] | None = None
+        self.focused: list | None = None   # the views focus() shows alone (None: all, in their rows)
+        self._slots: list = []
+        self._units: dict = {}
         # One sub-layout per row: a column's width then follows its own row's legends and colour bars.
         self.ci.layout.setSpacing(8)
-        top, middle, bottom = (self.ci.addLayout(row=r, col=0) for r in range(3))
+        top, middle, bottom = self.rows = tuple(self.ci.addLayout(row=r, col=0) for r in range(3))
         for row in (top, middle, bottom):
             row.layout.setSpacing(8)
             row.layout.setContentsMargins(0, 0, 0, 0)
@@ -67,12 +71,87 @@ class PlotPanel(ScrollingLayoutWidget):
         for row, stretch in ((top, {0: 5, 2: 5}), (middle, {0: 6, 1: 5}), (bottom, {0: 6, 1: 5})):
             for col, factor in stretch.items():
                 row.layout.setColumnStretchFactor(col, factor)
-        for r, factor in enumerate((4, 5, 4)):  # (the gradient row also holds its legend's two lines)
+        for r, factor in enumerate(ROW_STRETCH):
             self.ci.layout.setRowStretchFactor(r, factor)
         cache_unchanging([item for view in self.views for item in view.unchanging()])
         self.set_layer_noun("layer")
         for view in self.views:
             view.plot.disableAutoRange()  # ranges are set from the data (see fit_range): no per-frame bounds search
+
+    def focus(self, views: list | None = None) -> None:
+        """Show only `views` (some of `self.views`), one under the other and each as wide as the
+        panel, with what sits beside it in its row (colour bar, legend); None: every view in its row.
+
+        (For a projector: two plots side by side with their axes, colour bars and legends leave
+        each too little width once the text is large.)
+        """
+        grid = self.ci.layout
+        if not self._slots:
+            self._make_slots()
+        for item in [*self._slots, *self.rows]:
+            if item.isVisible():
+                grid.removeItem(item)
+                item.hide()
+        for slot, view in zip(self._slots, self.views):   # every item back home
+            for item, (row, r, c, rs, cs, align) in self._units[view]:
+                if item.parentLayoutItem() is not row.layout:
+                    slot.layout.removeItem(item)
+                    row.layout.addItem(item, r, c, rs, cs)
+                    row.layout.setAlignment(item, align)
+        shown = self.rows if views is None else [self._slots[self.views.index(v)] for v in views]
+        for view in views or ():
+            slot = self._slots[self.views.index(view)]
+            c0 = self._units[view][0][1][2]
+            for item, (row, r, c, rs, cs, align) in self._units[view]:
+                row.layout.removeItem(item)
+                slot.layout.addItem(item, r, c - c0, rs, cs)
+                slot.layout.setAlignment(item, align)
+        for i, item in enumerate(shown):
+            grid.addItem(item, i, 0)
+            item.show()
+        for view in self.views:   # a view's own items outside the layout (the accuracy's view box) go with it
+            extra = getattr(view, "acc_view", None)
+            if extra is not None and extra.parentItem() is None:
+                extra.setVisible(views is None or view in views)
+        for i in range(len(self.views)):
+            stretch = (ROW_STRETCH[i] if views is None else 1) if i < len(shown) else 0
+            grid.setRowStretchFactor(i, stretch)
+        # (alone, each plot's data area has its own least size: no floor for the whole)
+        self.floor_height = PANEL_FLOOR_HEIGHT if views is None else 0
+        self.focused = list(views) if views is not None else None
+        self.resizeEvent(None)
+
+    def view_items(self, view) -> list:
+        """`view`'s plot and the items beside it in its row (colour bar, legend)."""
+        if not self._slots:
+            self._make_slots()
+        return [item for item, _ in self._units[view]]
+
+    def _make_slots(self) -> None:
+        """A layout per view for focus(), and each view's unit: its plot and the items beside it up
+        to the next plot in its row, with where they sit at home (row, r, c, rowspan, colspan, alignment)."""
+        import pyqtgraph as pg
+
+        for row in self.rows:
+            placed = {item: (min(r for r, _ in cells), min(c for _, c in cells),
+                             1 + max(r for r, _ in cells) - min(r for r, _ in cells),
+                             1 + max(c for _, c in cells) - min(c for _, c in cells))
+                      for item, cells in row.items.items()}
+            starts = sorted(((placed[view.plot][1], i) for i, view in enumerate(self.views) if view.plot in placed))
+            for k, (c0, i) in enumerate(starts):
+                c1 = starts[k + 1][0] if k + 1 < len(starts) else 1 << 30
+                unit = [(item, (row, *pos, row.layout.alignment(item))) for item, pos in placed.items()
+                        if c0 <= pos[1] < c1]
+                unit.sort(key=lambda entry: entry[1][2])
+                self._units[self.views[i]] = unit
+        for _ in self.views:
+            slot = pg.GraphicsLayout()
+            slot.setParentItem(self.ci)
+            slot.layout.setSpacing(8)
+            slot.layout.setContentsMargins(0, 0, 0, 0)
+            slot.layout.setColumnStretchFactor(0, 1)
+            slot.hide()
+            self._slots.append(slot)
 
     def paintEvent(self, event) -> None:  # noqa: N802 - Qt override
         t0 = time.perf_counter()

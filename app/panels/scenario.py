@@ -25,6 +25,9 @@ def _label() -> QLabel:
     label.setMargin(6)
     label.setTextFormat(Qt.TextFormat.RichText)
     label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+    # the text wraps to the panel's width, however narrow (a word-wrapped QLabel's own least
+    # width is a guess that left lines cut off under a horizontal scroll bar)
+    label.setMinimumWidth(60)
     return label
 
 
@@ -59,6 +62,7 @@ class ScenarioPanel(QWidget):
         scroll = QScrollArea()
         scroll.setWidget(inner)
         scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.run_button = QPushButton()
         self.run_button.setToolTip("Rebuild the network from the seed and run the scenario's steps")
         self.run_button.clicked.connect(lambda: self.runRequested.emit(self.scenario.steps if self.scenario else 0))
@@ -68,9 +72,15 @@ class ScenarioPanel(QWidget):
         col.addWidget(self.run_button)
         self.scenario: Scenario | None = None
         self.modified: tuple[str, ...] = ()
+        self.preferred_width: int | None = None
+
+    def set_preferred_width(self, width: int | None) -> None:
+        """The width the panel asks for (presentation mode narrows it); None: the default."""
+        self.preferred_width = width
+        self.updateGeometry()
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt override: a narrow side panel
-        return QSize(340, 500)
+        return QSize(self.preferred_width or 340, 500)
 
     def show_scenario(self, scenario: Scenario) -> None:
         """Show `scenario`'s title and question, its answer hidden until Reveal."""

@@ -41,7 +41,8 @@ def test_file_menu_lists_every_action(window):
     texts = [a.text().replace("&", "") for a in window.menuBar().actions()[0].menu().actions() if a.text()]
     assert texts == ["Open session…", "Open model…", "Open data…", "Save session…", "Save session with recorded steps…",
                      "Export plots (PNG/SVG)…", "Export statistics (CSV/JSON)…", "Export PyTorch script…",
-                     "Restore defaults"]
+                     "Export slide of all plots (2×, captioned)…", "Export slide of one plot",
+                     "Record…", "Stop recording", "Restore defaults"]
 
 
 def test_save_with_steps_then_open_restores_config_and_plots(window, make_window, qtbot, tmp_path, fake_dialogs):

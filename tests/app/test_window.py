@@ -278,9 +278,11 @@ def test_docks_on_a_laptop_screen_leave_the_plots_whole(make_window, qtbot, dock
     floor, laid_out = panel.floor(), panel.ci.geometry()
     viewport = panel.viewport().size()
     assert laid_out.width() >= floor.width() - 0.5 and laid_out.height() >= floor.height() - 0.5
-    # the layout fills the view where it fits and scrolls where it does not
-    for laid, seen, bar in ((laid_out.width(), viewport.width(), panel.horizontalScrollBar()),
-                            (laid_out.height(), viewport.height(), panel.verticalScrollBar())):
+    # the layout fills the view where it fits and scrolls where it does not (in screen px: the
+    # layout is drawn `panel.zoom` times its size, app/canvas.py)
+    z = panel.zoom
+    for laid, seen, bar in ((laid_out.width() * z, viewport.width(), panel.horizontalScrollBar()),
+                            (laid_out.height() * z, viewport.height(), panel.verticalScrollBar())):
         if laid > seen + 0.5:
             assert bar.isVisible() and bar.maximum() >= laid - seen - 1
         else:
