@@ -30,7 +30,7 @@ STATUS_FONT_PT = 11.0       # the status bar in normal mode
 PRESENT_DATA_MIN = (184, 123)   # px: every plot's data area in presentation mode (the zoom gives way first)
 NORMAL_DATA_MIN = (60, 100)     # px: every plot's data area in normal mode (the plots scroll below it)
 PRESENT_FIT = 0.6   # the plots' text shrinks down to this share of its size before the plots scroll...
-NORMAL_FIT = 0.7    # ...and in normal mode (a laptop screen with docks open)
+NORMAL_FIT = 0.6    # ...and in normal mode (a laptop screen with docks open)
 # the plot panel's view each "look for" plot names ("table": the per-layer figures beside the histograms)
 PLOT_VIEWS = {"activations": "activations", "histograms": "histograms", "table": "histograms",
               "gradients": "gradients", "grad_history": "gradient_history", "loss": "loss", "updates": "updates"}
@@ -75,7 +75,7 @@ class Presentation(QObject):
         self.base_font_pt = QApplication.font().pointSizeF()
         self._reopen: list[QDockWidget] = []
         self._controls_shown = True
-        menu = window.menuBar().addMenu("&View")
+        menu = window.view_menu
         self.present_action = QAction("&Presentation mode", window, checkable=True)
         self.present_action.setShortcuts([QKeySequence("F5"), QKeySequence("Ctrl+Shift+P")])
         self.present_action.setToolTip("Big text, the plots and the scenario only: for a projector (F5)")

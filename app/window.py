@@ -165,6 +165,7 @@ class MainWindow(RunCommands, QMainWindow):
         self._build_slide_actions()
         self._build_guidance_docks()
         self._build_scenarios_menu()
+        self.view_menu = self.menuBar().addMenu("&View")  # presentation, zoom and the optional docks
         # W_hh spectrum (rnn): eigenvalues are computed by the worker only while this dock is open
         self.spectrum_view = SpectrumView()
         self.spectrum_dock = QDockWidget("W_hh spectrum (rnn)", self)

@@ -371,9 +371,7 @@ class TrainabilityDock:
         self.dock.setObjectName("trainability_dock")
         window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.dock)
         self.dock.hide()
-        menu = next((a.menu() for a in window.menuBar().actions() if a.text() == "&View"), None) \
-            or window.menuBar().addMenu("&View")
-        menu.addAction(self.dock.toggleViewAction())
+        window.view_menu.addAction(self.dock.toggleViewAction())
         self.dock.visibilityChanged.connect(lambda visible: visible and self.view)
 
     @property
