@@ -11,14 +11,13 @@ from PySide6.QtCore import QSettings, QStandardPaths, QThread, QTimer  # noqa: E
 from shiboken6 import isValid  # noqa: E402
 
 from core import SimConfig  # noqa: E402
-
-# Small networks keep the whole app suite fast.
-SMALL = dict(depth=6, width=16, n_samples=128, batch_size=16, input_dim=8)
+from tests.helpers import WINDOW  # noqa: E402
 
 
 @pytest.fixture
 def small_config() -> SimConfig:
-    return SimConfig(**SMALL)
+    """The small network every window test uses (tests/helpers.py WINDOW)."""
+    return SimConfig(**WINDOW)
 
 
 class FakeDialogs:

@@ -16,23 +16,23 @@ import pytest
 import core.cli
 from core.cli import UsageError, main
 from core.snapshot import CSV_COLUMNS, LAYER_SCALARS
+from tests.helpers import QUICK, as_sets
 
 ROOT = Path(__file__).resolve().parents[2]
-SMALL = ["--set", "depth=3", "--set", "width=8", "--set", "n_samples=64", "--set", "batch_size=16",
-         "--set", "device=cpu"]
+SMALL = as_sets(QUICK)
 
 
 def test_probe_json_document(run_cli):
     code, out, err = run_cli("probe", *SMALL)
     assert code == 0 and err == ""
     doc = json.loads(out)
-    assert doc["device"] == "cpu" and doc["config"]["depth"] == 3
+    assert doc["device"] == "cpu" and doc["config"]["depth"] == QUICK["depth"]
     (snap,) = doc["snapshots"]
-    assert snap["step"] == 0 and snap["kind"] == "probe" and len(snap["layers"]) == 3
+    assert snap["step"] == 0 and snap["kind"] == "probe" and len(snap["layers"]) == QUICK["depth"]
     layer = snap["layers"][0]
     assert set(LAYER_SCALARS) - {"update_to_weight"} <= set(layer)
     assert "update_to_weight" not in layer  # no update in a probe
-    assert sum(layer["act_hist"]["counts"]) == 16 * 8 and len(layer["act_hist"]["edges"]) == 51
+    assert sum(layer["act_hist"]["counts"]) == QUICK["batch_size"] * QUICK["width"] and len(layer["act_hist"]["edges"]) == 51
 
 
 def test_run_with_config_file_every_and_csv(tmp_path, run_cli):

@@ -16,7 +16,7 @@ from core.diagnoses import (
 )
 from core.scenarios import load_scenario
 
-from .test_scenarios import run
+from tests.helpers import run_scenario as run
 
 
 def kinds(diagnoses: list[Diagnosis]) -> set[str]:

@@ -22,7 +22,7 @@ from core.trace import Trace
 from core.scenarios import SCENARIOS, load_scenario
 from core.snapshot import Snapshot
 
-from .test_simulator import TOL  # the fast.ai layer's sampling tolerance, derived there
+from tests.helpers import FASTAI_TOL as TOL  # the fast.ai layer's sampling tolerance
 
 LN2, LN8 = math.log(2.0), math.log(8.0)  # chance-level cross-entropy for 2 and 8 balanced classes
 BAND = 100.0  # the gradient plot's vanishing/exploding bands: 1/100 and 100× the last layer's

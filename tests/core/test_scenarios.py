@@ -12,22 +12,12 @@ from core.scenarios import (
     PLOTS, SCENARIOS, ScenarioRegistry, lesson_key, lesson_order, load_scenario, parse_scenario, read_scenario,
 )
 
-from .test_simulator import TOL  # the fast.ai layer's sampling tolerance, derived there
+from tests.helpers import FASTAI_TOL as TOL  # the fast.ai layer's sampling tolerance
+from tests.helpers import NOISE_SCENARIOS, RECURRENT_SCENARIOS, run_scenario as run, scenario_sim as sim_of
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/core/conftest.py: small nets, loaded machine
 
 LN2 = math.log(2.0)  # cross-entropy of a uniform guess between two classes (the spirals)
-
-
-def sim_of(name: str, **changes) -> Simulator:
-    return Simulator(load_scenario(name).config.replace(device="cpu", **changes))
-
-
-def run(name: str, **changes):
-    """(simulator, snapshot): the scenario's steps, or a probe for a probe-only scenario."""
-    sim = sim_of(name, **changes)
-    steps = load_scenario(name).steps
-    return sim, (sim.step(steps) if steps else sim.probe())
 
 
 def grad_ratio(snap) -> float:
@@ -49,11 +39,11 @@ def test_every_file_loads_with_text_for_the_class():
 
 
 def test_every_scenario_has_a_test_below():
-    from .test_recurrent_scenarios import COVERED as RECURRENT  # the recurrent scenarios
-    from .test_scenarios_noise import COVERED  # the noise and optimizer scenarios are tested there
-
+    # the recurrent ones are tested in test_recurrent_scenarios.py, the noise and optimizer ones in
+    # test_scenarios_noise.py
     tested = {n for n in globals() if n.startswith("test_")}
-    missing = [name for name in SCENARIOS if f"test_{name}" not in tested and name not in COVERED + RECURRENT]
+    missing = [name for name in SCENARIOS
+               if f"test_{name}" not in tested and name not in NOISE_SCENARIOS + RECURRENT_SCENARIOS]
     assert not missing, f"scenarios without their test: {missing}"
 
 
