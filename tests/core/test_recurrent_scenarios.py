@@ -20,7 +20,6 @@ COVERED = RECURRENT_SCENARIOS
 BAND = 100.0  # app/panels/gradients.py BAND_DECADES = 2: the vanishing/exploding bands
 
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/core/conftest.py
 
 
 def scenario(name: str) -> tuple[Scenario, object]:

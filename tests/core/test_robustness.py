@@ -32,16 +32,6 @@ BUILT_IN_ARCHITECTURES = tuple(a for a in C.ARCHITECTURES if a not in C.USER_ARC
 BUILT_IN_DATASETS = tuple(d for d in C.DATASET_NAMES if d != "file")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """Hundreds of tiny passes: with two intra-op threads on a loaded 2-core machine each pass
-    spends 10-50x longer waiting for the other thread than computing (measured)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def log_uniform(lo: float, hi: float) -> st.SearchStrategy[float]:
     return st.floats(math.log10(lo), math.log10(hi)).map(lambda e: float(f"{10 ** e:.3g}"))
 

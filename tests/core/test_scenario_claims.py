@@ -28,15 +28,6 @@ LN2, LN8 = math.log(2.0), math.log(8.0)  # chance-level cross-entropy for 2 and 
 BAND = 100.0  # the gradient plot's vanishing/exploding bands: 1/100 and 100× the last layer's
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # one thread: a fixed summation order, hence exactly the run the texts were measured on
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @dataclass
 class Run:
     sim: Simulator

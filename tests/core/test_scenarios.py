@@ -15,7 +15,6 @@ from core.scenarios import (
 from tests.helpers import FASTAI_TOL as TOL  # the fast.ai layer's sampling tolerance
 from tests.helpers import NOISE_SCENARIOS, RECURRENT_SCENARIOS, run_scenario as run, scenario_sim as sim_of
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/core/conftest.py: small nets, loaded machine
 
 LN2 = math.log(2.0)  # cross-entropy of a uniform guess between two classes (the spirals)
 

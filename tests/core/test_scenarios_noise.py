@@ -12,7 +12,6 @@ from tests.helpers import NOISE_SCENARIOS
 COVERED = NOISE_SCENARIOS
 
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/core/conftest.py
 
 
 def scenario(name: str) -> tuple[Scenario, SimConfig]:
