@@ -1,10 +1,10 @@
 """``python -m app [CONFIG.json] [--scenario NAME] [--set key=value ...] [--compare [--b key=value ...]]
-[--screenshot FILE [--steps N]]``.
+[--present] [--screenshot FILE] [--record FILE.gif|.mp4] [--steps N] [--size WxH]``.
 
-Without --screenshot: the interactive window. With it: build the real main
+Without --screenshot or --record: the interactive window. With them: build the real main
 window offscreen, train N steps through the same worker path, wait until the
-plots show the last snapshot, write the PNG and exit 0. Bad input prints one
-``error: ...`` line and exits 2.
+plots show the last snapshot, write the PNG (and the recording, one frame per drawn
+snapshot) and exit 0. Bad input prints one ``error: ...`` line and exits 2.
 """
 from __future__ import annotations
 
@@ -27,10 +27,15 @@ def _parser() -> argparse.ArgumentParser:
     p = Parser(prog="python -m app", description="Vanishing Point: watch gradients vanish and explode.")
     add_config_arguments(p)
     p.add_argument("--screenshot", metavar="FILE", help="render the window offscreen to a PNG and exit")
+    p.add_argument("--record", metavar="FILE",
+                   help="record the run offscreen as an animated .gif (or .mp4 with imageio-ffmpeg), one frame "
+                        "per drawn snapshot, and exit")
     p.add_argument("--steps", type=int, help="training steps before the screenshot (default: the scenario's, else 0)")
     p.add_argument("--size", default="1600x1000", help="window size for the screenshot, WxH")
     p.add_argument("--compare", action="store_true", help="open the A/B comparison window (B = A + --b)")
     p.add_argument("--b", action="append", default=[], metavar="KEY=VALUE", help="with --compare: change B only")
+    p.add_argument("--present", action="store_true",
+                   help="presentation mode: big text, the plots and the scenario only (View menu, F5)")
     p.add_argument("--run", action="store_true", help="start training as soon as the window is up")
     p.add_argument("--close-after", type=int, metavar="MS",
                    help="close the window after MS milliseconds as a user would (unattended demos, tests); "
@@ -54,6 +59,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         w, _, h = args.size.partition("x")
         if not (w.isdigit() and h.isdigit()):
             raise UsageError(f"--size must look like 1600x1000, got {args.size!r}")
+        if args.record is not None:
+            if args.compare:
+                raise UsageError("--record records the main window: leave out --compare")
+            from .recording import RecordError, check_target
+            try:
+                check_target(args.record)
+            except RecordError as exc:
+                raise UsageError(f"--record: {exc}") from None
         memory.set_budget_mb(args.memory_budget)  # also applies to every network the window builds
         memory.check_fits(config, gui=True)
         for side in (pair.a, pair.b) if pair is not None else (config,):
@@ -62,7 +75,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    if args.screenshot:
+    offscreen = bool(args.screenshot or args.record)
+    if offscreen:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtWidgets import QApplication
 
@@ -75,7 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     if pair is not None:
         window = CompareWindow(pair)
-    elif args.screenshot:  # reproducible: never the remembered state
+    elif offscreen:  # reproducible: never the remembered state
         window = MainWindow(config)
     else:  # remembers its configuration and geometry; CONFIG, --scenario or --set on the command line win
         from .settings import default_settings
@@ -87,9 +101,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         window.show_scenario(scenario)
     status = 1
     try:
-        if args.screenshot:
+        if args.present and pair is None:
+            window.set_presenting(True)
+        if offscreen:
             window.resize(int(w), int(h))
-            status = _screenshot(app, window, args.screenshot, args.steps)
+            status = _screenshot(app, window, args.screenshot, args.steps, args.record)
         else:
             window.show()
             if args.run:
@@ -142,12 +158,17 @@ def _close_on_request(window, close_after_ms: int | None) -> None:
         QTimer.singleShot(max(0, close_after_ms), window, close_timed)
 
 
-def _screenshot(app, window, path: str, steps: int) -> int:
+def _screenshot(app, window, path: str | None, steps: int, record: str | None = None) -> int:
     import time
 
     from PySide6.QtCore import QEventLoop, QTimer
 
+    from .recording import RecordError, Recorder
+
     window.show()
+    recorder = Recorder(window, record) if record else None
+    if recorder is not None:
+        window.redrawn.connect(lambda _snap: recorder.grab())
 
     def settled() -> bool:
         snap = window.plots.drawn_snapshot
@@ -184,6 +205,15 @@ def _screenshot(app, window, path: str, steps: int) -> int:
         print("error: timed out waiting for the plots", file=sys.stderr)
         return 1
     app.processEvents()
+    if recorder is not None:
+        try:
+            frames = recorder.finish()
+        except (RecordError, OSError) as exc:
+            print(f"error: cannot write {record}: {exc}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        print(f"wrote {record} ({frames} frames: one per drawn snapshot)")
+    if path is None:
+        return 0
     if not window.grab().save(path, "PNG"):
         print(f"error: cannot write {path}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -7,7 +7,9 @@ turns every `changed` into ``config.replace(field=value)`` (or, for typed text,
 ``config.with_overrides(["field=text"])`` so the core parses it) and hands
 the new config to its `request` (a window's `RunState.request_config`, which
 runs the memory check); a `ConfigError` from either is shown next to the
-control and the last good config is kept.
+control and the last good config is kept. A control whose field the shown
+config's architecture does not read is disabled, its tooltip saying why
+(`Architecture.why_unused`).
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from superqt.utils import signals_blocked
 
 from core import ConfigError, SimConfig
 from core import config as cc
+from core.architectures import get_architecture
 
 from .tooltips import TOOLTIPS
 
@@ -250,6 +253,9 @@ FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("activation", "Network", "Activation", _choice(cc.ACTIVATION_NAMES)),
     FieldSpec("leaky_slope", "Network", "Leaky slope", lambda: DoubleSliderConnector(0.0, 1.0)),
     FieldSpec("normalization", "Network", "Normalization", _choice(cc.NORMALIZATIONS)),
+    FieldSpec("norm_position", "Network", "LayerNorm position", _choice(cc.NORM_POSITIONS)),
+    FieldSpec("heads", "Network", "Attention heads", lambda: SpinConnector(1, cc.MAX_WIDTH)),
+    FieldSpec("pool_every", "Network", "Pool every", lambda: SpinConnector(0, cc.MAX_DEPTH)),
     FieldSpec("init", "Initialization", "Init scheme", _choice(cc.INIT_NAMES)),
     FieldSpec("init_mode", "Initialization", "Init mode", _choice(cc.INIT_MODES)),
     FieldSpec("init_std", "Initialization", "Init std", lambda: LogSliderConnector(1e-4, 10.0, zero_at_min=True)),
@@ -261,6 +267,7 @@ FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("data_file", "Data", "Data file", TextConnector),
     FieldSpec("label_column", "Data", "Label column", TextConnector),
     FieldSpec("input_dim", "Data", "Input dim", lambda: SpinConnector(1, cc.MAX_INPUT_DIM)),
+    FieldSpec("seq_len", "Data", "Sequence length", lambda: SpinConnector(1, cc.MAX_SEQ_LEN)),
     FieldSpec("n_samples", "Data", "Samples", lambda: SpinConnector(cc.MIN_SAMPLES, cc.MAX_SAMPLES)),
     FieldSpec("batch_size", "Data", "Batch size", lambda: SpinConnector(1, cc.MAX_SAMPLES)),
     FieldSpec("grad_accum", "Data", "Accumulate", lambda: SpinConnector(1, cc.MAX_GRAD_ACCUM)),
@@ -295,6 +302,9 @@ class ControlPanel(QScrollArea):
         self.request = request or (lambda _config: None)
         self.connectors: dict[str, Connector] = {}
         self.errors: dict[str, QLabel] = {}
+        self.labels: dict[str, QLabel] = {}
+        # each field's label and widgets with their own tooltips, restored when the field is used again
+        self._tips: dict[str, list[tuple[QWidget, str]]] = {}
         body = QWidget()
         outer = QVBoxLayout(body)
         outer.setContentsMargins(4, 4, 4, 4)
@@ -321,6 +331,7 @@ class ControlPanel(QScrollArea):
             for child in conn.widget.findChildren(QWidget):
                 if not child.toolTip():
                     child.setToolTip(tip)
+            self._tips[spec.name] = [(w, w.toolTip()) for w in (label, conn.widget, *conn.widget.findChildren(QWidget))]
             error = QLabel()
             error.setObjectName(f"error_{spec.name}")
             error.setWordWrap(True)
@@ -338,6 +349,7 @@ class ControlPanel(QScrollArea):
             conn.changed.connect(lambda name=spec.name: self._edited(name))
             self.connectors[spec.name] = conn
             self.errors[spec.name] = error
+            self.labels[spec.name] = label
         self.setWidget(body)
         self.setWidgetResizable(True)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
@@ -354,6 +366,11 @@ class ControlPanel(QScrollArea):
         for name, conn in self.connectors.items():
             conn.set_value(getattr(config, name))
             self._show_error(name, "")
+        self._show_fields_used(config)
+
+    def unused_reason(self, name: str) -> str | None:
+        """Why the shown config's architecture ignores field `name` (its control is disabled), or None."""
+        return get_architecture(self._config.architecture).why_unused(name)
 
     def error_text(self, name: str) -> str:
         return self.errors[name].text()
@@ -379,6 +396,17 @@ class ControlPanel(QScrollArea):
         self.set_config(new)
         if changed:
             self.configChanged.emit(new)
+
+    def _show_fields_used(self, config: SimConfig) -> None:
+        """Enable each control iff `config`'s architecture reads its field; a disabled control and its
+        label carry the reason as their tooltip, an enabled one its own tooltip."""
+        architecture = get_architecture(config.architecture)
+        for name, conn in self.connectors.items():
+            why = architecture.why_unused(name)
+            conn.widget.setEnabled(why is None)
+            self.labels[name].setEnabled(why is None)
+            for widget, tip in self._tips[name]:
+                widget.setToolTip(tip if why is None else why)
 
     def _show_error(self, name: str, text: str) -> None:
         label = self.errors[name]

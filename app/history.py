@@ -1,9 +1,12 @@
 """Bounded history of training snapshots for the over-steps plots.
 
 Scalars (loss, accuracy) keep up to `scalar_capacity` points and are thinned
-by half when full, so a long run keeps its whole shape. Per-layer series
-(grad_norm, update_to_weight, grad_noise) keep the last `layer_capacity` snapshots in a
-ring: a [capacity, depth] array, oldest first when read. The snapshots
+by half when full, so a long run keeps its whole shape. The per-layer series
+grad_norm and update_to_weight keep the last `layer_capacity` training steps in a
+ring: a [capacity, depth] array, oldest first when read, filled from every step
+(the snapshot's, and the cheap per-step records of the steps between snapshots,
+core.simulator.StepRecord). grad_noise is measured with the full statistics only: it
+keeps the last `layer_capacity` snapshots in a ring of its own (`noise_steps()`). The snapshots
 themselves (for saving and exporting) are kept too, the most recent ones up to
 `layer_capacity` of them and `snapshot_budget` bytes of arrays (a snapshot of a
 1000-layer network holds about 1.7 MB).
@@ -39,7 +42,9 @@ class History:
         self._grad = np.zeros((self.layer_capacity, 0))
         self._update = np.zeros((self.layer_capacity, 0))
         self._noise = np.zeros((self.layer_capacity, 0))
-        self._count = 0  # snapshots written into the ring
+        self._noise_steps = np.zeros(self.layer_capacity, dtype=np.int64)
+        self._count = 0  # steps written into the ring
+        self._noise_count = 0  # snapshots written into the noise ring
         self._snapshots: deque[Snapshot] = deque()
         self._snapshot_bytes = 0
 
@@ -57,18 +62,27 @@ class History:
         for record in trail:
             if not self.steps or record.step > self.steps[-1]:  # (an A/B replay may repeat steps)
                 self._add_scalars(record.step, record.loss, record.accuracy, record.clipped)
+                grad = getattr(record, "grad_norm", None)
+                if grad is not None and len(grad) == self.depth:
+                    self._add_layer_row(record.step, grad, record.update_to_weight)
         self._add_scalars(snap.step, snap.loss, snap.accuracy, snap.clipped)
-        i = self._count % self.layer_capacity
-        self._layer_steps[i] = snap.step
-        self._grad[i] = snap.layers.grad_norm
-        self._update[i] = snap.layers.update_to_weight
-        self._noise[i] = snap.layers.grad_noise
-        self._count += 1
+        self._add_layer_row(snap.step, snap.layers.grad_norm, snap.layers.update_to_weight)
+        j = self._noise_count % self.layer_capacity
+        self._noise_steps[j] = snap.step
+        self._noise[j] = snap.layers.grad_noise
+        self._noise_count += 1
         self._snapshots.append(snap)
         self._snapshot_bytes += snap.nbytes
         while len(self._snapshots) > 1 and (len(self._snapshots) > self.layer_capacity
                                             or self._snapshot_bytes > self.snapshot_budget):
             self._snapshot_bytes -= self._snapshots.popleft().nbytes
+
+    def _add_layer_row(self, step: int, grad_norm: np.ndarray, update_to_weight: np.ndarray) -> None:
+        i = self._count % self.layer_capacity
+        self._layer_steps[i] = step
+        self._grad[i] = grad_norm
+        self._update[i] = update_to_weight
+        self._count += 1
 
     def _add_scalars(self, step: int, loss: float, accuracy: float, clipped: bool) -> None:
         self.steps.append(step)
@@ -101,22 +115,28 @@ class History:
     def __len__(self) -> int:
         return min(self._count, self.layer_capacity)
 
-    def _ordered(self, arr: np.ndarray) -> np.ndarray:
-        n = len(self)
-        if self._count <= self.layer_capacity:
-            return arr[:n]
-        start = self._count % self.layer_capacity
+    def _ordered(self, arr: np.ndarray, count: int | None = None) -> np.ndarray:
+        count = self._count if count is None else count
+        if count <= self.layer_capacity:
+            return arr[:count]
+        start = count % self.layer_capacity
         return np.concatenate([arr[start:], arr[:start]])
 
     def layer_steps(self) -> np.ndarray:
+        """The steps of `grad_norm()` and `update_to_weight()`'s rows."""
         return self._ordered(self._layer_steps)
 
     def grad_norm(self) -> np.ndarray:
-        """[snapshots, depth], oldest first."""
+        """[steps, depth], oldest first."""
         return self._ordered(self._grad)
 
     def update_to_weight(self) -> np.ndarray:
         return self._ordered(self._update)
 
+    def noise_steps(self) -> np.ndarray:
+        """The steps of `grad_noise()`'s rows: those of the recorded snapshots."""
+        return self._ordered(self._noise_steps, self._noise_count)
+
     def grad_noise(self) -> np.ndarray:
-        return self._ordered(self._noise)
+        """[snapshots, depth], oldest first (see noise_steps())."""
+        return self._ordered(self._noise, self._noise_count)

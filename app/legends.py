@@ -45,6 +45,9 @@ class _LaidOutLegend(pg.LegendItem):
 
     def __init__(self, **kwargs):
         super().__init__(sampleType=_Sample, **kwargs)
+        # (pyqtgraph's legend keeps its size on screen whatever the view's scale; laid out among
+        # the plots, it must scale with them: the canvas's zoom, app/canvas.py)
+        self.setFlag(self.GraphicsItemFlag.ItemIgnoresTransformations, False)
 
     def updateSize(self) -> None:  # noqa: N802 - pyqtgraph's name
         self.updateGeometry()

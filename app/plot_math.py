@@ -9,23 +9,20 @@ import math
 
 import numpy as np
 
-from core.config import RECURRENT_ARCHITECTURES
+from core.architectures import layer_noun  # noqa: F401 - the registry's noun, re-exported for the views
 
 GRID_BINS = 120            # common value grid of the activation heatmap
 ENVELOPE_GROUPS = 100      # the update plot's all-layer band is drawn over at most this many runs of steps
 
 
-def layer_noun(architecture: str) -> str:
-    """What one entry of a snapshot's per-layer arrays is for `architecture`: 'layer' or 'time step'.
-
-    The one place the app asks; every view is told the noun from here.
-    """
-    return "time step" if architecture in RECURRENT_ARCHITECTURES else "layer"
+# Legend prefixes of the nouns that are not a kind of layer (a conv layer is 'L' too).
+_PREFIXES = {"time step": "t", "block": "B"}
 
 
 def layer_prefix(noun: str) -> str:
-    """The short prefix naming one entry in legends: 'L' (layer 3 is L3) or 't' (time step t3)."""
-    return "t" if noun == "time step" else "L"
+    """The short prefix naming one entry in legends: 'L' (layer 3, conv layer 3: L3),
+    't' (time step t3) or 'B' (block B3)."""
+    return _PREFIXES.get(noun, "L")
 
 
 def layer_span(noun: str) -> str:
@@ -129,3 +126,20 @@ def short_number(x: float) -> str:
     if not math.isfinite(x):
         return str(x)
     return f"{x:.3g}"
+
+
+SPAN_DECADES = 2.0   # a quantity spanning more than this many decades goes on a log or per-layer scale
+
+
+def spans_decades(values: np.ndarray, decades: float = SPAN_DECADES) -> bool:
+    """Whether the positive finite `values` span more than `decades` decades: max / min > 10**decades."""
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v) & (v > 0)]
+    return bool(v.size) and float(v.max()) > float(v.min()) * 10.0 ** decades
+
+
+def layer_scales(std: np.ndarray) -> np.ndarray:
+    """Each layer's unit for a per-layer axis: its std where positive and finite, else 1
+    (a layer of equal values, or NaN, is drawn as it is)."""
+    s = np.asarray(std, dtype=np.float64)
+    return np.where(np.isfinite(s) & (s > 0), s, 1.0)

@@ -16,6 +16,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QLabel, QPushButton
 
 from .dialogs import Dialogs
+from .elided_label import ElidedLabel
 from .state import Frame, RunState
 
 # Closing waits this long for the worker's current chunk or probe; past it, python -m app exits
@@ -62,9 +63,9 @@ class RunCommands:
         self.reset_button.setToolTip("Rebuild the network from the seed: fresh weights, step 0 (R)")
         self.probe_button.setToolTip("One forward/backward pass on a fixed batch without updating (P)")
         self.banner = Banner()
-        self.device_label = QLabel("device: …")
+        self.device_label = ElidedLabel("device: …")   # (long sentences are cut, never widen the window)
         self.step_label = QLabel("step 0")
-        self.message_label = QLabel("")
+        self.message_label = ElidedLabel("")
         for text, key, slot, button in (("Run/Pause", "Space", self.toggle_run, self.run_button),
                                         ("Step", "S", self.step, self.step_button),
                                         ("Reset", "R", self.reset, self.reset_button),

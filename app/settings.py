@@ -1,4 +1,4 @@
-"""What the window remembers between runs (QSettings): its last configuration and its geometry.
+"""What the window remembers between runs (QSettings): its last configuration, its geometry and zoom.
 
 Stored in an INI file in the user's configuration folder (tests point
 `QSettings.setPath` at a temporary folder). A stored configuration that no
@@ -17,6 +17,7 @@ ORGANIZATION = "VanishingPoint"
 APPLICATION = "vanishing-point"
 CONFIG_KEY = "window/config"
 GEOMETRY_KEY = "window/geometry"
+ZOOM_KEY = "view/zoom"
 
 
 def default_settings() -> QSettings:
@@ -42,6 +43,22 @@ def stored_geometry(settings: QSettings) -> QByteArray | None:
     return value if isinstance(value, QByteArray) and not value.isEmpty() else None
 
 
+def stored_zoom(settings: QSettings) -> float:
+    """The remembered zoom (1.0 if none, or if what is stored is not a number in the zoom's range)."""
+    from .zoom import ZOOM_STEPS
+
+    try:
+        zoom = float(settings.value(ZOOM_KEY, 1.0))
+    except (TypeError, ValueError):
+        return 1.0
+    return zoom if ZOOM_STEPS[0] <= zoom <= ZOOM_STEPS[-1] else 1.0
+
+
+def remember_zoom(settings: QSettings, zoom: float) -> None:
+    settings.setValue(ZOOM_KEY, zoom)
+    settings.sync()
+
+
 def remember(settings: QSettings, config: SimConfig, geometry: QByteArray) -> None:
     settings.setValue(CONFIG_KEY, config.to_json(indent=None))
     settings.setValue(GEOMETRY_KEY, geometry)
@@ -51,6 +68,7 @@ def remember(settings: QSettings, config: SimConfig, geometry: QByteArray) -> No
 def forget(settings: QSettings) -> None:
     settings.remove(CONFIG_KEY)
     settings.remove(GEOMETRY_KEY)
+    settings.remove(ZOOM_KEY)
     settings.sync()
 
 

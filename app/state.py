@@ -27,8 +27,9 @@ from core.session import Curve
 from .history import History
 
 # While training, drawing may take at most this share of wall time: the worker
-# needs the GIL too, and a redraw of all plots costs ~10-30 ms offscreen.
-DRAW_BUDGET = 0.12
+# needs the GIL too, and a redraw of all plots costs ~10-15 ms offscreen at depth 100,
+# so 15 frames/s (app/worker.py FRAMES_PER_SECOND) needs about a fifth.
+DRAW_BUDGET = 0.25
 FRAME_MS = 16
 CONFIG_THROTTLE_MS = 60
 RATE_WINDOW_S = 0.5  # steps/s is measured over at least this long

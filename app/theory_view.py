@@ -27,6 +27,7 @@ from core.jacobian import MAX_DIRECTIONS, check_supported
 from core.jacobian import spectrum as jacobian_spectrum
 from core.sweep import OVER, geometric_depths, sweep
 
+from .elided_label import ElidedLabel
 from .jobs import JobSlot, time_left
 from .legends import legend_below
 from .plot_kit import LABEL_STYLE, TICK_FONT
@@ -350,7 +351,7 @@ class TheoryController(QObject):
         self.toggle_action = self.dock.toggleViewAction()
         self.toggle_action.setText("Theory views  [H]")
         self.toggle_action.setShortcut(QKeySequence("H"))
-        self.chi_label = QLabel("χ …")
+        self.chi_label = ElidedLabel("χ …")
         self.chi_label.setToolTip(CHI_EXPLANATION)
         self.button = QPushButton("Theory [H]")
         self.button.setCheckable(True)

@@ -32,6 +32,14 @@ TOOLTIPS: dict[str, str] = {
         "relu(x) − 0.5, the fast.ai lesson's trick to pull the mean back toward zero."
     ),
     "leaky_slope": "Slope of leaky_relu for negative inputs (0 turns it into a plain ReLU).",
+    "norm_position": (
+        "Transformer only: where each block's LayerNorm sits. post (the original Transformer): "
+        "x ← LN(x + sublayer(x)); pre: x ← x + sublayer(LN(x)), with a final LN before the readout. "
+        "Xiong et al. 2020: Post-LN's gradients near the output are large at initialization and it "
+        "needs a learning-rate warm-up; Pre-LN trains without one."
+    ),
+    "heads": "Transformer only: attention heads per block; must divide the width (each head has width/heads dimensions).",
+    "pool_every": "CNN only: a 2×2 max pooling after every k-th conv layer while the map is at least 2×2 (0: no pooling).",
     "normalization": (
         "Normalize each layer's pre-activations. BatchNorm standardizes each unit over the mini-batch, "
         "then rescales and shifts it with learned parameters: it makes sigmoid/tanh networks far less "
@@ -78,6 +86,7 @@ TOOLTIPS: dict[str, str] = {
         "whole sequence flattened into one input."
     ),
     "input_dim": "Number of input features fed to the first layer (2-D toy sets are lifted to this size).",
+    "seq_len": "Transformer only: steps of a token sequence (first_token, adding, majority); other architectures use depth steps.",
     "n_samples": "Size of the training set.",
     "grad_accum": (
         "Gradient accumulation: each update sums the gradients of this many micro-batches of batch_size "

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, Signal
-from PySide6.QtGui import QAction, QFont, QKeySequence
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget, QLabel, QLineEdit, QMainWindow, QPushButton, QSizePolicy, QSplitter, QStatusBar,
     QTabWidget, QToolBar, QVBoxLayout, QWidget,
@@ -29,7 +29,11 @@ from . import settings as remembered
 from .compare_window import CompareWindow
 from .controls import ControlPanel
 from .exports import export_plots as write_plots
+from .exports import export_slide as write_slide
+from .exports import slide_caption
+from .recording import RecordError, Recorder
 from .jobs import time_left
+from .lessons import LessonFlow
 from .open_files import OpenFiles
 from .panels.diagnoses import DiagnosesList
 from .panels.layer_table import LayerTable
@@ -39,6 +43,7 @@ from .panels.scenario import ScenarioPanel
 from .panels.spectrum import SpectrumView
 from .panels.trainability import install_trainability
 from .plot_math import layer_noun
+from .presentation import Presentation
 from .run_commands import RunCommands
 from .state import Frame, SingleState
 from .theory_view import TheoryController
@@ -52,6 +57,8 @@ SESSION_FILTER = "Vanishing Point session (*.json)"
 PLOTS_FILTER = "PNG image (*.png);;SVG drawing (*.svg)"
 STATS_FILTER = "CSV table (*.csv);;JSON document (*.json)"
 SCRIPT_FILTER = "Python script (*.py)"
+SLIDE_FILTER = "PNG image (*.png)"
+RECORD_FILTER = "Animated GIF (*.gif);;MP4 video (*.mp4)"
 
 
 def _spacer(width: int | None = None) -> QWidget:
@@ -155,6 +162,7 @@ class MainWindow(RunCommands, QMainWindow):
         self._build_file_menu()
         self.open_files = OpenFiles(self)
         self.open_files.install(self.file_menu, before=self.file_actions["save"])
+        self._build_slide_actions()
         self._build_guidance_docks()
         self._build_scenarios_menu()
         # W_hh spectrum (rnn): eigenvalues are computed by the worker only while this dock is open
@@ -187,11 +195,8 @@ class MainWindow(RunCommands, QMainWindow):
                   self.clip_label):
             status.addPermanentWidget(w)
         status.addWidget(self.message_label, 1)
-        # a long device sentence is clipped (its tooltip has it whole) rather than widening the window
-        self.device_label.setMinimumWidth(80)
-        font = QFont()
-        font.setPointSize(11)
-        status.setFont(font)
+        # long sentences (message, device, χ) are cut with "…", their tooltips whole (ElidedLabel),
+        # rather than widening the window past the screen
 
         # actions and shortcuts
         self.addAction(self.table_action)
@@ -212,6 +217,8 @@ class MainWindow(RunCommands, QMainWindow):
         state.frameDue.connect(self._show_status)
         self._install_theory()
         self.trainability = install_trainability(self)
+        self.presentation = Presentation(self)
+        self.presentation.apply()
         self._start()
         self.resize(*DEFAULT_SIZE)
         geometry = remembered.stored_geometry(settings) if settings is not None else None
@@ -228,6 +235,15 @@ class MainWindow(RunCommands, QMainWindow):
         self.statusBar().addPermanentWidget(self.theory.button)
         self.statusBar().addPermanentWidget(self.theory.chi_label)
         self.theory.profileChanged.connect(self.plots.set_theory)
+
+    def set_presenting(self, on: bool) -> None:
+        """Enter or leave presentation mode (app/presentation.py)."""
+        self.presentation.set_presenting(on)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        if hasattr(self, "presentation"):
+            self.presentation.fit_scenario_panel()
 
     # --- commands ------------------------------------------------------------------
     def open_compare(self, pair=None) -> QMainWindow:
@@ -322,7 +338,8 @@ class MainWindow(RunCommands, QMainWindow):
         self.diagnoses_dock.visibilityChanged.connect(self._diagnoses_shown)
 
     def _build_scenarios_menu(self) -> None:
-        """Scenarios menu: every scenario by title, then the two panels' show/hide toggles."""
+        """Scenarios menu: every scenario by title in lesson order, Next / Previous, then the two
+        panels' show/hide toggles."""
         menu = self.menuBar().addMenu("&Scenarios")
         self.scenario_actions: dict[str, QAction] = {}
         for name in SCENARIOS:
@@ -337,6 +354,8 @@ class MainWindow(RunCommands, QMainWindow):
             action.triggered.connect(lambda _=False, n=name: self.choose_scenario(n))
             self.scenario_actions[name] = action
         menu.setToolTipsVisible(True)
+        menu.addSeparator()
+        self.lessons = LessonFlow(self, menu)
         menu.addSeparator()
         for dock, text in ((self.scenario_dock, "Show scenario panel"), (self.diagnoses_dock, "Show diagnoses")):
             toggle = dock.toggleViewAction()
@@ -359,6 +378,9 @@ class MainWindow(RunCommands, QMainWindow):
         """Show a scenario's text in the scenario panel (the config is not touched)."""
         self.scenario_panel.show_scenario(scenario)
         self.scenario_dock.show()
+        self.lessons.shown(scenario)
+        if self.presentation.presenting:
+            self.presentation.apply()   # (its rows of plots follow the scenario)
         self.message_label.setText(f"Scenario: {scenario.title}. Predict first, then run it.")
 
     def _run_scenario(self, steps: int) -> None:
@@ -400,6 +422,95 @@ class MainWindow(RunCommands, QMainWindow):
             self.file_actions[key] = action
         self.file_actions["save_steps"].setToolTip(
             "Also save the recorded snapshots (the most recent ones, up to 400 or 64 MB) and the loss curve")
+
+    def _build_slide_actions(self) -> None:
+        """File menu: slides (a plot or the whole panel at 2×, with a caption) and recording."""
+        menu = self.file_menu
+        before = self.file_actions["defaults"]
+        slide = QAction("Export &slide of all plots (2×, captioned)…", self)
+        slide.triggered.connect(lambda: self.export_slide())
+        menu.insertAction(before, slide)
+        self.file_actions["slide"] = slide
+        plots = self.slide_menu = menu.addMenu("Export slide of &one plot")
+        menu.insertMenu(before, plots)
+        for view in self.plots.views:
+            action = plots.addAction(view.plot.titleLabel.text or type(view).__name__)
+            action.triggered.connect(lambda _=False, v=view: self.export_slide(view=v))
+        plots.aboutToShow.connect(self._name_slide_plots)
+        menu.insertSeparator(before)
+        self.record_action = QAction("&Record…", self)
+        self.record_action.setShortcut(QKeySequence("Ctrl+Shift+R"))
+        self.record_action.setToolTip("Record the window as an animated GIF (or MP4), one frame per drawn "
+                                      "snapshot, until Stop recording")
+        self.record_action.triggered.connect(lambda: self.start_recording())
+        self.stop_record_action = QAction("S&top recording", self)
+        self.stop_record_action.setShortcut(QKeySequence("Ctrl+Shift+T"))
+        self.stop_record_action.setEnabled(False)
+        self.stop_record_action.triggered.connect(lambda: self.stop_recording())
+        for action in (self.record_action, self.stop_record_action):
+            menu.insertAction(before, action)
+            self.addAction(action)
+        menu.insertSeparator(before)
+        self.recorder: Recorder | None = None
+
+    def _name_slide_plots(self) -> None:
+        for action, view in zip(self.slide_menu.actions(), self.plots.views):
+            action.setText(view.plot.titleLabel.text or type(view).__name__)
+
+    def slide_caption(self) -> str:
+        """The caption of a slide: the scenario's title (if one is shown), key config fields and the step."""
+        frame = self.state.frame
+        scenario = self.scenario_panel.scenario if self.scenario_dock.isVisible() else None
+        config = frame.config if frame is not None else self.state.config
+        step = frame.snapshot.step if frame is not None else None
+        return slide_caption(config, step, scenario.title if scenario is not None else None)
+
+    def export_slide(self, path: str | None = None, view=None) -> bool:
+        """Write `view` (one of `plots.views`; None: every plot shown) at 2× its size on screen, with a caption."""
+        def write(target: Path) -> str:
+            items = self.plots.view_items(view) if view is not None else None
+            w, h = write_slide(self.plots, target, self.slide_caption(), items)
+            return f"Exported a {w}×{h} slide to {target.name}."
+
+        return self._write_file("Export slide", SLIDE_FILTER, "slide.png", path, write)
+
+    def start_recording(self, path: str | None = None) -> bool:
+        """Record the window, one frame per drawn snapshot, until `stop_recording()`."""
+        if self.recorder is not None:
+            return False
+        path = path if path is not None else self.dialogs.save_path("Record", RECORD_FILTER, "run.gif")
+        if not path:
+            return False
+        try:
+            self.recorder = Recorder(self, path)
+        except RecordError as exc:
+            self._report("Cannot record", exc)
+            return False
+        self.redrawn.connect(self._record_frame)
+        self.record_action.setEnabled(False)
+        self.stop_record_action.setEnabled(True)
+        self.message_label.setText(f"Recording to {Path(path).name}: File → Stop recording (Ctrl+Shift+T) writes it.")
+        return True
+
+    def _record_frame(self, _snap) -> None:
+        if self.recorder is not None:
+            self.recorder.grab()
+
+    def stop_recording(self) -> bool:
+        """Write the recording (atomically); returns whether it was written."""
+        recorder, self.recorder = self.recorder, None
+        if recorder is None:
+            return False
+        self.redrawn.disconnect(self._record_frame)
+        self.record_action.setEnabled(True)
+        self.stop_record_action.setEnabled(False)
+        try:
+            frames = recorder.finish()
+        except (RecordError, OSError) as exc:
+            self._report("Cannot write the recording", exc)
+            return False
+        self.message_label.setText(f"Recorded {frames} frames to {recorder.path.name}.")
+        return True
 
     def recorded_snapshots(self) -> list[Snapshot]:
         """The recorded training snapshots (oldest first), then the latest probe if one is on screen;

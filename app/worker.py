@@ -6,13 +6,16 @@ quit) into a small lock-protected mailbox and the worker's loop picks them up
 between training chunks. Only the latest pending config is kept, so dragging a
 slider rebuilds the network once per chunk at most, never once per pixel.
 
-While running, the worker calls ``Simulator.step(n)`` with n adapted so each
-chunk takes about `CHUNK_SECONDS`: only a chunk's last step computes statistics
-and makes a snapshot, so 20 snapshots a second (more than the window draws
-within its budget, see state.DRAW_BUDGET) leave the other steps as fast as a
-bare training step; a pause, a reset or a new config ends a chunk at its next
-step (Simulator.step's `stop`). (Chunks of one 60 Hz frame made every step an instrumented one, and
-training with the window open ran at 0.66x the headless rate; bench/bench_gui.py.)
+While running, the worker calls ``Simulator.step(n)`` with n chosen so each
+chunk takes about `CHUNK_SECONDS` (`chunk_length`): only a chunk's last step computes the
+full statistics (the distributions a frame draws) and makes a snapshot; every other
+step records its cheap per-step statistics (Simulator.trail) at nearly the cost of a
+bare training step. CHUNK_SECONDS gives the window a new snapshot for each frame it
+may draw (FRAMES_PER_SECOND, within state.DRAW_BUDGET), and no more: a snapshot no frame
+draws costs its statistics for nothing. Where steps are slow, chunks are made longer so
+the full statistics keep within STATISTICS_SHARE of the training time: then fewer frames.
+A pause, a reset or a new config ends a chunk at its next step (Simulator.step's `stop`).
+bench/bench_e2e.py measures the window against a bare loop.
 Every snapshot is emitted once as an `app.state.Frame`, tagged with the config
 the worker ran and the simulator's generation (bumped on each rebuild), and
 never touched again.
@@ -20,6 +23,7 @@ never touched again.
 from __future__ import annotations
 
 import copy
+import math
 import os
 import threading
 import time
@@ -76,10 +80,13 @@ def default_threads() -> int:
 def leave_a_core_for_the_gui() -> int:
     """Give torch one intra-op thread fewer than there are cores (at least one).
 
-    Torch's threads wait for each other at the end of every parallel operation: if
-    the GUI thread takes one of their cores to paint, the whole operation stalls
-    until it is scheduled back. On a 2-core laptop that made training with the
-    window open several times slower than headless. Returns the thread count set.
+    The rule: threads = cores − 1 (at least 1). Torch's threads wait for each other at
+    the end of every parallel operation: if the GUI thread takes one of their cores to
+    paint (about 15 frames/s × 10–15 ms, a fifth of a core), the whole operation stalls
+    until it is scheduled back. On 2 cores that made training with the window open
+    several times slower than headless; with one thread the GUI paints on the other
+    core. On many cores the one left out is a small share. (Measure with
+    bench/bench_e2e.py --threads N.) Returns the thread count set.
     """
     threads = max(1, min(default_threads(), (os.cpu_count() or 1) - 1))
     if torch.get_num_threads() > threads:
@@ -87,8 +94,30 @@ def leave_a_core_for_the_gui() -> int:
     return torch.get_num_threads()
 
 
-CHUNK_SECONDS = 1 / 20
+# The window's frame rate while training (its target is ≥ 15 frames/s), and so the snapshot rate
+FRAMES_PER_SECOND = 16
+CHUNK_SECONDS = 1 / FRAMES_PER_SECOND
 MAX_CHUNK = 4096
+# The full statistics may take at most this share of the training time (their cost beyond a step)
+STATISTICS_SHARE = 0.15
+
+
+def chunk_length(cheap_step: float | None, snapshot_step: float, current: int) -> int:
+    """Steps for the next chunk, from the last chunk's seconds per step without a snapshot
+    (`cheap_step`; None: not measured, taken as `snapshot_step`) and of its snapshot step.
+
+    The chunk is as long as needed to keep the snapshot's extra cost e = snapshot − cheap
+    within STATISTICS_SHARE of the time, e / ((n − 1)·cheap + snapshot) ≤ s, i.e.
+    n ≥ e·(1 − s)/(s·cheap), and otherwise as short as CHUNK_SECONDS allows (a snapshot for
+    each frame). It grows by at most 2× per chunk (a step's time can jump after a change).
+    """
+    cheap = cheap_step if cheap_step is not None else snapshot_step
+    if cheap <= 0:
+        return min(MAX_CHUNK, 2 * current)
+    extra = max(0.0, snapshot_step - cheap)
+    for_share = math.ceil(extra * (1 - STATISTICS_SHARE) / (STATISTICS_SHARE * cheap))
+    for_frames = int((CHUNK_SECONDS - snapshot_step) / cheap) + 1
+    return max(1, min(MAX_CHUNK, 2 * current, max(for_share, for_frames)))
 # While running, W_hh's eigenvalues (O(width³)) are recomputed at most every SPECTRUM_INTERVAL
 # seconds and at most SPECTRUM_BUDGET of the time; when the run stops, once more for the final weights.
 SPECTRUM_INTERVAL = 0.25
@@ -363,16 +392,18 @@ class SimWorker(QObject):
             if n < 1:
                 self.set_running(False)
                 return
-        t0 = time.perf_counter()
+        t0, before = time.perf_counter(), self._sim.steps_done
         self._train(n, self._box.interrupts_chunk)
         if target is not None and self._sim.steps_done >= target:
             self.set_running(False)
         elapsed = time.perf_counter() - t0
-        # aim for CHUNK_SECONDS per chunk; grow or shrink by at most 2x per chunk
-        if elapsed < CHUNK_SECONDS / 2:
-            self._chunk = min(MAX_CHUNK, self._chunk * 2)
-        elif elapsed > CHUNK_SECONDS * 2 and self._chunk > 1:
-            self._chunk = max(1, self._chunk // 2)
+        timing = getattr(self._sim, "timing", None)
+        if timing is not None:
+            self._chunk = chunk_length(timing.cheap_step, timing.snapshot_step, self._chunk)
+        else:  # (an engine without timings: as many steps as fit in CHUNK_SECONDS)
+            done = max(1, self._sim.steps_done - before)
+            fit = int(CHUNK_SECONDS * done / elapsed) if elapsed > 0 else 2 * self._chunk
+            self._chunk = max(1, min(MAX_CHUNK, 2 * self._chunk, fit))
 
     def _deliver(self, snap: Snapshot, rate: float | None, trail: tuple = ()) -> None:
         self.snapshotReady.emit(Frame(snap, self._config, self._generation, rate, trail))

@@ -1,7 +1,14 @@
-"""Core speed: instrumented `Simulator.step()` against a bare PyTorch step, and probe latency.
+"""Core speed against a bare PyTorch step (headless), probe latency, and this machine's memory bandwidth.
 
-Target (issue 2), CPU, depth 50, width 256, batch 256, tanh: step ≤ 1.10× bare,
-probe of a fresh Simulator ≤ 100 ms. Run: python bench/bench_core.py
+Targets (CPU, depth 50, width 256, batch 256, tanh, SGD):
+  Simulator.step() with full statistics every step ≤ 1.25× the bare step;
+  `python -m core run --every 10` (statistics every 10th step) ≤ 1.05× per step;
+  a fresh Simulator(cfg).probe() ≤ 100 ms.
+
+Method: each round times `--steps` bare steps and `--steps` steps of the measured kind back to back
+(alternating which goes first), on the same model, optimizer and data, and takes their ratio; the
+figures are the median and the range over the rounds. Machine noise that lasts longer than a round
+hits both alike. Run: python bench/bench_core.py [--threads N]
 """
 from __future__ import annotations
 
@@ -16,6 +23,9 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from core import SimConfig, Simulator  # noqa: E402
+from core.cli_kit import record_steps  # noqa: E402  (the loop of `python -m core run`)
+
+CONFIG = SimConfig(depth=50, width=256, batch_size=256, activation="tanh", optimizer="sgd", device="cpu")
 
 
 def bare_trainer(sim: Simulator):
@@ -23,7 +33,7 @@ def bare_trainer(sim: Simulator):
     model, opt, sampler = sim.model, sim.optimizer, sim._sampler
 
     def step() -> None:
-        idx = sampler.next_indices()
+        idx = sampler.next_indices().to(sim.device)
         opt.zero_grad(set_to_none=True)
         nn.functional.cross_entropy(model(sim.x[idx]), sim.y[idx]).backward()
         opt.step()
@@ -31,39 +41,96 @@ def bare_trainer(sim: Simulator):
     return step
 
 
-def median_ms(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
+def timed(fn, n: int) -> float:
+    """Seconds per call of fn over n calls."""
+    t0 = time.perf_counter()
+    for _ in range(n):
         fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1000
+    return (time.perf_counter() - t0) / n
+
+
+def interleaved(bare, other, steps: int, rounds: int, per_call: int = 1) -> tuple[float, list[float]]:
+    """(median bare ms per step, the rounds' ratios of `other` per step to bare per step);
+    `other` makes `per_call` steps a call."""
+    bare_ms, ratios = [], []
+    calls = max(1, steps // per_call)
+    for r in range(rounds):
+        if r % 2:
+            o = timed(other, calls) / per_call
+            b = timed(bare, calls * per_call)
+        else:
+            b = timed(bare, calls * per_call)
+            o = timed(other, calls) / per_call
+        bare_ms.append(b * 1e3)
+        ratios.append(o / b)
+    return statistics.median(bare_ms), ratios
+
+
+def bandwidth_gbs(mb: int = 256) -> float:
+    """Read+write bandwidth of a large torch copy, GB/s (2 × size / time)."""
+    x = torch.ones(mb * 2**20 // 4)
+    y = torch.empty_like(x)
+    y.copy_(x)
+    t = min(timed(lambda: y.copy_(x), 3) for _ in range(3))
+    return 2 * x.numel() * 4 / t / 1e9
+
+
+def read_gbs(mb: int = 256) -> float:
+    """Read bandwidth of a large torch sum, GB/s."""
+    x = torch.ones(mb * 2**20 // 4)
+    x.sum()
+    t = min(timed(lambda: x.sum(), 3) for _ in range(3))
+    return x.numel() * 4 / t / 1e9
+
+
+def statistics_bytes(cfg: SimConfig) -> tuple[int, int]:
+    """(bytes read by the full statistics of a snapshot, bytes read by one step's cheap statistics)
+    beyond a bare step, for an MLP: the snapshot reads z, a and ∂L/∂z once each (each layer's further
+    reductions hit the cache) and ‖W‖; every step reads the weight gradients (their norms, for the
+    non-finite check and clipping), W (‖W‖ for the update ratio) and ∂L/∂z (its norms, hooked while
+    it is in cache: counted anyway)."""
+    acts = cfg.depth * cfg.batch_size * cfg.width * 4
+    weights = (cfg.depth - 1) * cfg.width * cfg.width * 4
+    return 3 * acts + weights, 2 * weights + acts
+
+
+def describe(ratios: list[float]) -> str:
+    return (f"median {statistics.median(ratios):.3f}x, range {min(ratios):.3f}-{max(ratios):.3f}x "
+            f"over {len(ratios)} rounds")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--repeats", type=int, default=30)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="torch intra-op threads")
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--steps", type=int, default=20, help="steps per timed block")
     args = parser.parse_args()
-    cfg = SimConfig(depth=50, width=256, batch_size=256, activation="tanh", device="cpu")
-    sim = Simulator(cfg)
+    torch.set_num_threads(args.threads)
+    sim = Simulator(CONFIG)
     bare = bare_trainer(sim)
-    for _ in range(5):  # warm up both paths
-        bare(); sim.step()
-    # interleave rounds so that machine noise hits both alike
-    bare_ms, inst_ms = [], []
-    for _ in range(3):
-        bare_ms.append(median_ms(bare, args.repeats))
-        inst_ms.append(median_ms(sim.step, args.repeats))
-    b, s = statistics.median(bare_ms), statistics.median(inst_ms)
-    amortized = median_ms(lambda: sim.step(10), max(3, args.repeats // 5)) / 10
-    probe_ms = median_ms(lambda: Simulator(cfg).probe(), 5)
-    probe_only = median_ms(sim.probe, 10)
-    print(f"config: depth 50, width 256, batch 256, tanh, {sim.device_reason}, torch threads {torch.get_num_threads()}")
-    print(f"bare PyTorch step:               {b:8.2f} ms")
-    print(f"Simulator.step() (full stats):   {s:8.2f} ms   ratio {s / b:.3f}x  (target <= 1.10x)")
-    print(f"Simulator.step(10) per step:     {amortized:8.2f} ms   ratio {amortized / b:.3f}x")
-    print(f"fresh Simulator(cfg).probe():    {probe_ms:8.2f} ms   (target <= 100 ms)")
-    print(f"probe() on a built Simulator:    {probe_only:8.2f} ms")
+    for _ in range(3):  # warm up every path
+        bare(); sim.step(); sim.step(2)
+    read = read_gbs()
+    print(f"config: depth 50, width 256, batch 256, tanh, SGD, {sim.device_reason}, torch threads "
+          f"{torch.get_num_threads()}; bandwidth: copy {bandwidth_gbs():.1f} GB/s, read {read:.1f} GB/s")
+    b_ms, full = interleaved(bare, sim.step, args.steps, args.rounds)
+    print(f"bare PyTorch step:                      {b_ms:7.2f} ms (median)")
+    snap_bytes, step_bytes = statistics_bytes(CONFIG)
+    print(f"memory the statistics read: {snap_bytes / 1e6:.0f} MB a snapshot, {step_bytes / 1e6:.0f} MB a step: at "
+          f"{read:.1f} GB/s {snap_bytes / read / 1e6:.2f} ms ({snap_bytes / read / 1e6 / b_ms:.3f}x the bare step) and "
+          f"{step_bytes / read / 1e6:.2f} ms ({step_bytes / read / 1e6 / b_ms:.3f}x)")
+    print(f"Simulator.step(), statistics every step: {describe(full)}  (target <= 1.25x)")
+
+    def run_every_10() -> None:  # one call of the CLI's loop: 10 steps, the 10th with full statistics
+        record_steps(sim, sim.steps_done + 10, 10, quiet=True)
+
+    _, every10 = interleaved(bare, run_every_10, args.steps, args.rounds, per_call=10)
+    print(f"python -m core run --every 10, per step: {describe(every10)}  (target <= 1.05x)")
+    _, chunk = interleaved(bare, lambda: sim.step(10), args.steps, args.rounds, per_call=10)
+    print(f"Simulator.step(10), per step:            {describe(chunk)}")
+    probes = [timed(lambda: Simulator(CONFIG).probe(), 1) * 1e3 for _ in range(5)]
+    print(f"fresh Simulator(cfg).probe():            median {statistics.median(probes):.0f} ms, "
+          f"range {min(probes):.0f}-{max(probes):.0f} ms (target <= 100 ms)")
 
 
 if __name__ == "__main__":

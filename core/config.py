@@ -13,10 +13,14 @@ import math
 from dataclasses import dataclass, fields
 from typing import Any, Iterable, Mapping
 
-ARCHITECTURES = ("mlp", "residual", "rnn", "lstm", "user", "user_autoencoder")
+ARCHITECTURES = ("mlp", "residual", "rnn", "lstm", "cnn", "residual_cnn", "transformer", "autoencoder", "user",
+                 "user_autoencoder")
 # a network the user's own Python file builds (core/architectures/user_model.py), named by the `model` field
 USER_ARCHITECTURES = ("user", "user_autoencoder")
 RECURRENT_ARCHITECTURES = ("rnn", "lstm")  # unrolled over `depth` time steps (core/architectures/recurrent.py)
+# Skip connections are chosen by the architecture's name, never by a separate field:
+# mlp/residual and cnn/residual_cnn; the transformer and the autoencoder always have them.
+IMAGE_ARCHITECTURES = ("cnn", "residual_cnn")  # take [C, H, W] images (core/architectures/cnn.py)
 ACTIVATION_NAMES = (
     "sigmoid", "tanh", "relu", "leaky_relu", "elu", "selu", "gelu", "silu",
     "softplus", "linear", "shifted_relu",
@@ -27,9 +31,15 @@ INIT_NAMES = (
 )
 INIT_MODES = ("fan_in", "fan_out")
 NORMALIZATIONS = ("none", "batchnorm", "layernorm")
-DATASET_NAMES = ("gaussian", "spirals", "circles", "xor", "moons", "digits", "first_token", "adding", "file")
+DATASET_NAMES = ("gaussian", "spirals", "circles", "xor", "moons", "digits", "first_token", "adding", "stripes",
+                 "majority", "file")
 DATA_FILE_SUFFIXES = (".csv", ".npz")  # dataset 'file' reads the user's own data (core/data_files.py)
-SEQUENCE_DATASETS = ("first_token", "adding")  # sequences of `depth` steps (core/data.py)
+# sequences of sequence_length(cfg) steps (core/data.py): `depth` steps, or `seq_len` for the transformer
+SEQUENCE_DATASETS = ("first_token", "adding", "majority")
+# 1×8×8 and 1×16×16 images for the CNNs, flat vectors for the others; a user's NPZ may hold (N, C, H, W)
+# images (core/data_files.py checks the shape against the architecture)
+IMAGE_DATASETS = ("digits", "stripes", "file")
+NORM_POSITIONS = ("pre", "post")
 OPTIMIZERS = ("sgd", "momentum", "adam", "radam", "rmsprop")
 CLIP_MODES = ("none", "norm", "value")
 DEVICES = ("auto", "cpu", "cuda")
@@ -45,6 +55,8 @@ MAX_WARMUP_STEPS = 1_000_000
 MAX_SEQUENCE_STEPS = 4_000_000
 # σ(±10) is within 5e-5 of 0 or 1: a gate pinned shut or open; larger values add nothing.
 MAX_FORGET_BIAS = 10.0
+# self-attention holds a [batch, heads, seq_len, seq_len] score tensor per block
+MAX_SEQ_LEN = 512
 
 
 class ConfigError(ValueError):
@@ -83,8 +95,12 @@ class SimConfig:
     bias_std: float = 0.0
     forget_bias: float = 1.0
     normalization: str = "none"
+    norm_position: str = "pre"
+    heads: int = 4
+    pool_every: int = 0
     dataset: str = "spirals"
     input_dim: int = 32
+    seq_len: int = 16
     n_samples: int = 2048
     batch_size: int = 128
     grad_accum: int = 1
@@ -231,8 +247,12 @@ def validate(cfg: SimConfig) -> None:
     _number(cfg, "bias_std", 0)
     _number(cfg, "forget_bias", -MAX_FORGET_BIAS, MAX_FORGET_BIAS)
     _choice(cfg, "normalization", NORMALIZATIONS)
+    _choice(cfg, "norm_position", NORM_POSITIONS)
+    _number(cfg, "heads", 1, MAX_WIDTH, integer=True)
+    _number(cfg, "pool_every", 0, MAX_DEPTH, integer=True)
     _choice(cfg, "dataset", DATASET_NAMES)
     _number(cfg, "input_dim", 1, MAX_INPUT_DIM, integer=True)
+    _number(cfg, "seq_len", 1, MAX_SEQ_LEN, integer=True)
     _number(cfg, "n_samples", MIN_SAMPLES, MAX_SAMPLES, integer=True)
     _number(cfg, "batch_size", 1, cfg.n_samples, integer=True)
     _number(cfg, "grad_accum", 1, MAX_GRAD_ACCUM, integer=True)
@@ -255,6 +275,29 @@ def validate(cfg: SimConfig) -> None:
                                         f"{cfg.grad_accum} exceeds n_samples = {cfg.n_samples}; allowed "
                                         f"1..{max(1, cfg.n_samples // cfg.batch_size)} with batch_size {cfg.batch_size}")
     _validate_recurrent(cfg)
+    _validate_new_architectures(cfg)
+
+
+def sequence_length(cfg: SimConfig) -> int:
+    """Steps of a sequence data set: `seq_len` for the transformer (its `depth` counts blocks),
+    `depth` for every other architecture (a recurrent net unrolls one step per layer)."""
+    return cfg.seq_len if cfg.architecture == "transformer" else cfg.depth
+
+
+def _validate_new_architectures(cfg: SimConfig) -> None:
+    """The data each of cnn, residual_cnn and transformer takes, and the transformer's heads."""
+    if cfg.architecture in IMAGE_ARCHITECTURES and cfg.dataset not in IMAGE_DATASETS:
+        raise ConfigError("dataset", f"{cfg.dataset!r} is not an image data set; {cfg.architecture!r} allowed: "
+                                     "'digits' (1×8×8), 'stripes' (1×16×16) or 'file' (an .npz of images)")
+    if cfg.architecture == "transformer":
+        if cfg.dataset not in SEQUENCE_DATASETS:
+            raise ConfigError("dataset", f"{cfg.dataset!r} is not a token sequence; 'transformer' allowed: "
+                                         + ", ".join(repr(d) for d in SEQUENCE_DATASETS))
+        if cfg.width % cfg.heads:
+            divisors = [h for h in range(1, cfg.width + 1) if cfg.width % h == 0]
+            shown = ", ".join(map(str, divisors[:12])) + (", ..." if len(divisors) > 12 else "")
+            raise ConfigError("heads", f"width {cfg.width} does not split into {cfg.heads} heads; allowed a "
+                                       f"divisor of width: {shown}")
 
 
 def _validate_recurrent(cfg: SimConfig) -> None:
@@ -264,11 +307,12 @@ def _validate_recurrent(cfg: SimConfig) -> None:
         # per-step statistics (Cooijmans et al. 2017) cannot run on a sequence longer than in training
         raise ConfigError("normalization", f"'batchnorm' is not available for {cfg.architecture!r}; allowed "
                                            "'none' or 'layernorm' (normalizes each step per example)")
-    if cfg.dataset in SEQUENCE_DATASETS and cfg.n_samples * cfg.depth > MAX_SEQUENCE_STEPS:
-        most = max(MIN_SAMPLES, MAX_SEQUENCE_STEPS // cfg.depth)
-        raise ConfigError("n_samples", f"{cfg.n_samples} sequences of {cfg.depth} steps (= depth) exceed the "
+    steps, steps_field = sequence_length(cfg), "seq_len" if cfg.architecture == "transformer" else "depth"
+    if cfg.dataset in SEQUENCE_DATASETS and cfg.n_samples * steps > MAX_SEQUENCE_STEPS:
+        most = max(MIN_SAMPLES, MAX_SEQUENCE_STEPS // steps)
+        raise ConfigError("n_samples", f"{cfg.n_samples} sequences of {steps} steps (= {steps_field}) exceed the "
                                        f"{MAX_SEQUENCE_STEPS:,} steps held in memory; allowed "
-                                       f"{MIN_SAMPLES}..{most} at this depth")
+                                       f"{MIN_SAMPLES}..{most} at this {steps_field}")
 
 
 def parse_model_ref(ref: str) -> tuple[str, str]:

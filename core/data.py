@@ -5,10 +5,13 @@ sequence tasks with a long-term dependency.
 standardized (zero mean, unit variance per feature) so that signal propagation
 starts from unit-variance inputs, as in the reference notes.
 
-The sequence sets (`SEQUENCE_DATASETS`) have `depth` time steps: x is
-[n, depth, features] for the recurrent architectures, flattened time-major to
-[n, depth·features] for the feed-forward ones (which then see the whole
-sequence at once).
+The sequence sets (`SEQUENCE_DATASETS`) have T = sequence_length(cfg) time steps
+(`depth`, or `seq_len` for the transformer): x is [n, T, features] for the
+recurrent architectures and the transformer, flattened time-major to
+[n, T·features] for the feed-forward ones (which then see the whole sequence at once).
+
+The image sets (`IMAGE_DATASETS`: digits, stripes) are [n, 1, H, W] for the CNNs
+(`IMAGE_ARCHITECTURES`) and flattened to [n, H·W] for every other architecture.
 """
 from __future__ import annotations
 
@@ -22,18 +25,25 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .config import RECURRENT_ARCHITECTURES, SEQUENCE_DATASETS, SimConfig
+from .config import (IMAGE_ARCHITECTURES, RECURRENT_ARCHITECTURES, SEQUENCE_DATASETS, SimConfig,
+                     sequence_length)
 from .data_files import check_architecture, example_shape_for, load_table, peek_shape
 
-# Alphabet of the first_token task: one-hot symbols, the label is the first one.
+# Alphabet of the first_token and majority tasks: one-hot symbols.
 FIRST_TOKEN_SYMBOLS = 8
+# The stripes images: STRIPES_SIZE × STRIPES_SIZE pixels, one class per orientation.
+STRIPES_SIZE = 16
+STRIPES_ANGLES = (0.0, 45.0, 90.0, 135.0)
+STRIPES_NOISE = 1.0  # per-pixel Gaussian noise std, against a grating of amplitude 1
+DIGITS_SIDE = 8
 RESOURCES = Path(__file__).resolve().parent.parent / "resources"
 DIGITS_FILE = RESOURCES / "data" / "digits.csv.gz"
 
 
 @dataclass(frozen=True)
 class Dataset:
-    """x: [n, input_dim] (or [n, steps, input_dim]) float32, y: [n] int64 labels in 0..n_classes−1."""
+    """x: [n, input_dim] (or [n, steps, input_dim], or [n, 1, H, W] images) float32,
+    y: [n] int64 labels in 0..n_classes−1."""
 
     x: Tensor
     y: Tensor
@@ -122,38 +132,86 @@ def digits(cfg: SimConfig, g: torch.Generator) -> Dataset:
     images, or all 1797 when n_samples is larger."""
     x, y = load_digits_array()
     order = torch.randperm(len(y), generator=g)[: cfg.n_samples]
-    return _make(torch.from_numpy(x)[order], torch.from_numpy(y)[order], 10)
+    return _images(cfg, _make(torch.from_numpy(x)[order], torch.from_numpy(y)[order], 10), DIGITS_SIDE)
+
+
+def _images(cfg: SimConfig, ds: Dataset, side: int) -> Dataset:
+    """[n, side²] pixels as [n, 1, side, side] images for the CNNs (pixels standardized alike)."""
+    if cfg.architecture in IMAGE_ARCHITECTURES:
+        return Dataset(ds.x.view(-1, 1, side, side), ds.y, ds.n_classes)
+    return ds
+
+
+def stripes(cfg: SimConfig, g: torch.Generator) -> Dataset:
+    """Noisy sine gratings, 16×16 pixels; the class is the stripes' orientation (0°, 45°, 90°, 135°).
+
+    pixel(i, j) = sin(2π·f·(j·cos θ + i·sin θ) + ψ) + ε, with f ~ U(0.1, 0.25) cycles per pixel,
+    ψ ~ U(0, 2π), ε ~ N(0, STRIPES_NOISE²) per pixel. Generated from the seed, no download.
+    No single pixel says anything about the class (ψ is uniform): the net has to combine
+    neighbouring pixels, which is what a convolution does.
+    """
+    n, size = cfg.n_samples, STRIPES_SIZE
+    label = torch.randint(len(STRIPES_ANGLES), (n,), generator=g)
+    theta = torch.tensor(STRIPES_ANGLES, dtype=torch.float64).deg2rad()[label].view(n, 1, 1)
+    freq = (0.1 + 0.15 * torch.rand(n, generator=g, dtype=torch.float64)).view(n, 1, 1)
+    phase = (2 * math.pi * torch.rand(n, generator=g, dtype=torch.float64)).view(n, 1, 1)
+    i = torch.arange(size, dtype=torch.float64).view(1, size, 1)
+    j = torch.arange(size, dtype=torch.float64).view(1, 1, size)
+    x = torch.sin(2 * math.pi * freq * (j * torch.cos(theta) + i * torch.sin(theta)) + phase)
+    x = x + STRIPES_NOISE * torch.randn(n, size, size, generator=g, dtype=torch.float64)
+    return _images(cfg, _make(x.view(n, size * size), label, len(STRIPES_ANGLES)), size)
 
 
 def _sequences(cfg: SimConfig, x: Tensor, y: Tensor, n_classes: int) -> Dataset:
     """Standardize each (step, feature) over the samples; flatten for feed-forward networks."""
     ds = _make(x, y, n_classes)
-    if cfg.architecture in RECURRENT_ARCHITECTURES:
+    if keeps_steps(cfg):
         return ds
     return Dataset(ds.x.flatten(1), ds.y, n_classes)
 
 
+def keeps_steps(cfg: SimConfig) -> bool:
+    """Whether the network reads a sequence step by step ([n, T, features]) rather than flat."""
+    return cfg.architecture in RECURRENT_ARCHITECTURES or cfg.architecture == "transformer"
+
+
 def first_token(cfg: SimConfig, g: torch.Generator) -> Dataset:
-    """Sequences of `depth` random one-hot symbols out of 8; the label is the first symbol.
+    """Sequences of T random one-hot symbols out of 8; the label is the first symbol.
 
     Every later symbol is noise, so the only way to the label is to carry step 1's
     input through all the following steps (chance accuracy: 1/8).
     """
-    tokens = torch.randint(FIRST_TOKEN_SYMBOLS, (cfg.n_samples, cfg.depth), generator=g)
+    tokens = torch.randint(FIRST_TOKEN_SYMBOLS, (cfg.n_samples, sequence_length(cfg)), generator=g)
     x = nn.functional.one_hot(tokens, FIRST_TOKEN_SYMBOLS)
     return _sequences(cfg, x, tokens[:, 0], FIRST_TOKEN_SYMBOLS)
+
+
+def majority(cfg: SimConfig, g: torch.Generator) -> Dataset:
+    """Sequences of T random one-hot symbols out of 8; the label is the most frequent symbol
+    (on a tie, the one that appears first, so no symbol is favoured).
+
+    Every position counts alike, so no single step, nor any fixed subset, holds the answer:
+    a token task for attention, where first_token rewards looking at one position.
+    """
+    tokens = torch.randint(FIRST_TOKEN_SYMBOLS, (cfg.n_samples, sequence_length(cfg)), generator=g)
+    x = nn.functional.one_hot(tokens, FIRST_TOKEN_SYMBOLS)
+    T = tokens.shape[1]
+    counts = x.sum(1)                                                        # [n, symbols]
+    steps = torch.arange(T).view(1, T, 1)
+    first_seen = torch.where(x.bool(), steps, T).amin(1)                     # [n, symbols], T if absent
+    return _sequences(cfg, x, (counts * (T + 1) - first_seen).argmax(1), FIRST_TOKEN_SYMBOLS)
 
 
 def adding(cfg: SimConfig, g: torch.Generator) -> Dataset:
     """The adding problem (Hochreiter & Schmidhuber 1997) as a two-class task.
 
     Each step carries (value ~ U(0, 1), marker ∈ {0, 1}); two steps are marked, one
-    among the first ⌈depth/10⌉ steps and one in the second half (the same step,
-    counted twice, when depth is 1). Label: the two marked values sum to more than 1
+    among the first ⌈T/10⌉ steps and one in the second half (the same step,
+    counted twice, when T is 1). Label: the two marked values sum to more than 1
     (P = 1/2). Knowing only the late value gives at best 75 % (E[max(v, 1−v)]); the
     rest needs the early one.
     """
-    n, T = cfg.n_samples, cfg.depth
+    n, T = cfg.n_samples, sequence_length(cfg)
     values = torch.rand(n, T, generator=g)
     first = torch.randint(-(-T // 10), (n,), generator=g)
     second = T // 2 + torch.randint(T - T // 2, (n,), generator=g)
@@ -178,18 +236,20 @@ def file(cfg: SimConfig, g: torch.Generator) -> Dataset:
 
 
 DATASETS: dict[str, Callable[[SimConfig, torch.Generator], Dataset]] = {
-    fn.__name__: fn for fn in (gaussian, spirals, circles, xor, moons, digits, first_token, adding, file)
+    fn.__name__: fn for fn in (gaussian, spirals, circles, xor, moons, digits, first_token, adding, stripes, majority,
+                               file)
 }
 
 
 def input_dim_for(cfg: SimConfig) -> int:
-    """Features per example (per time step for a recurrent network on a sequence set)."""
+    """Features per example (per time step for a recurrent network or the transformer on a sequence
+    set; the pixels of one image for a CNN)."""
     if cfg.dataset in SEQUENCE_DATASETS:
-        features = FIRST_TOKEN_SYMBOLS if cfg.dataset == "first_token" else 2
-        return features if cfg.architecture in RECURRENT_ARCHITECTURES else features * cfg.depth
+        features = 2 if cfg.dataset == "adding" else FIRST_TOKEN_SYMBOLS
+        return features if keeps_steps(cfg) else features * sequence_length(cfg)
     if cfg.dataset == "file":
         return math.prod(peek_shape(cfg.data_file, cfg.label_column).example)
-    return {"gaussian": cfg.input_dim, "digits": 64}.get(cfg.dataset, 2)
+    return {"gaussian": cfg.input_dim, "digits": DIGITS_SIDE**2, "stripes": STRIPES_SIZE**2}.get(cfg.dataset, 2)
 
 
 class BatchSampler:

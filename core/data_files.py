@@ -30,13 +30,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import ConfigError
+from .config import IMAGE_ARCHITECTURES, ConfigError
 
 MAX_CLASSES = 256
 MAX_VALUES = 100_000_000  # N × features: 400 MB as float32
-# Architectures that take [C, H, W] images (core/architectures/cnn.py); the user's own model
-# gets the array's own shape; every other architecture gets one flat vector per example.
-IMAGE_ARCHITECTURES = ("cnn", "residual_cnn")
 
 
 class DataFileError(ConfigError):
@@ -141,7 +138,7 @@ def known_classes(path_text: str, label_column: str = "") -> int | None:
 
 def example_shape_for(table_example: tuple[int, ...], architecture: str) -> tuple[int, ...]:
     """The shape one example is given to `architecture` in: as stored for the user's model and the
-    image architectures, else flattened."""
+    image architectures (config.IMAGE_ARCHITECTURES take [C, H, W]), else flattened."""
     if architecture in IMAGE_ARCHITECTURES or architecture.startswith("user"):
         return table_example
     return (math.prod(table_example),)

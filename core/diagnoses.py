@@ -3,8 +3,9 @@
 `diagnose(snapshot, config)` reads only the snapshot's small per-layer arrays
 (pure NumPy, O(depth)), so the GUI can call it on every redraw. Layers are
 numbered from 1 (input side); flagged layers that are contiguous are reported
-as one range ("layers 1–12"). A recurrent network's entries are its time steps,
-and are named so ("time steps 1–12").
+as one range ("layers 1–12"), in the architecture's own noun: a recurrent
+network's entries are its time steps ("time steps 1–12"), a transformer's its
+blocks, a CNN's its conv layers.
 """
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .architectures import layer_noun
 from .config import SimConfig
-from .report import layer_noun, nonfinite_location, nonfinite_quantity
+from .report import nonfinite_location, nonfinite_quantity
 from .snapshot import Snapshot
 from .stats import SATURATION_FRACTION
 
@@ -107,7 +109,7 @@ def diagnose(snapshot: Snapshot, config: SimConfig) -> list[Diagnosis]:
     """Everything the snapshot shows to be wrong, errors first, each layer range once per kind."""
     out: list[Diagnosis] = []
     ls = snapshot.layers
-    noun = layer_noun(config)
+    noun = layer_noun(config.architecture)
     last = f"the last {noun}'s"
 
     def ranges(kind: str, severity: str, mask: np.ndarray, text) -> list[Diagnosis]:

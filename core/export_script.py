@@ -22,7 +22,7 @@ from .activations import ACTIVATIONS
 from .config import RECURRENT_ARCHITECTURES, SimConfig, parse_model_ref
 from .data import DATASETS, DIGITS_FILE, BatchSampler
 from .inits import INITS
-from .architectures.mlp import build_mlp
+from .architectures.mlp import Network, build_mlp
 from .architectures.recurrent import RecurrentCell, init_recurrent
 from .optim import OPTIMIZERS, effective_lr, make_optimizer, set_lr
 from .trace import Trace
@@ -113,9 +113,27 @@ def _config_block(cfg: SimConfig) -> str:
     return "cfg = SimpleNamespace(  # the script runs on the CPU\n" + "\n".join(lines) + "\n)\n"
 
 
-RECURRENT_BUILDER = '''def build_network(cfg, input_dim: int, n_classes: int, generator: torch.Generator) -> RecurrentCell:
-    return init_recurrent(RecurrentCell(cfg, input_dim, n_classes), cfg, generator)
+RECURRENT_BUILDER = '''def build_network(cfg, input_shape: tuple, n_classes: int, generator: torch.Generator) -> RecurrentCell:
+    return init_recurrent(RecurrentCell(cfg, input_shape[-1], n_classes), cfg, generator)
 '''
+MLP_BUILDER = '''def build_network(cfg, input_shape: tuple, n_classes: int, generator: torch.Generator) -> Network:
+    return build_mlp(cfg, input_shape[-1], n_classes, generator)
+'''
+
+
+def _plugin_roots(cfg: SimConfig) -> tuple[list[Any], str, bool] | None:
+    """The model's roots, the `build_network` glue and whether the loss is a reconstruction, for the
+    cnn, residual_cnn, transformer and autoencoder plug-ins (None for the others)."""
+    if cfg.architecture in ("cnn", "residual_cnn"):
+        from .architectures.cnn import build_cnn
+        return [build_cnn], "build_network = build_cnn\n", False
+    if cfg.architecture == "transformer":
+        from .architectures.transformer import build_transformer
+        return [build_transformer], "build_network = build_transformer\n", False
+    if cfg.architecture == "autoencoder":
+        from .architectures.autoencoder import build_autoencoder
+        return [Network, build_autoencoder], "build_network = build_autoencoder\n", True
+    return None
 
 USER_BUILDER = '''def build_network(cfg, input_dim: int, n_classes: int, generator: torch.Generator) -> nn.Module:
     """Your model: {factory}(cfg) from {path}, imported from your file (it runs with your permissions),
@@ -147,8 +165,8 @@ def main() -> None:
 
     # The order of the random draws matters: data, then weights, then batches, all from one generator.
     gen = torch.Generator().manual_seed(cfg.seed)
-    data = DATASETS[cfg.dataset](cfg, gen)                       # x: [n, input_dim], y: [n]
-    model = build_network(cfg, data.input_dim, data.n_classes, gen)
+    data = DATASETS[cfg.dataset](cfg, gen)                       # x: [n, ...one example's shape], y: [n]
+    model = build_network(cfg, tuple(data.x.shape[1:]), data.n_classes, gen)
     optimizer = make_optimizer(cfg, model.parameters())
     sampler = BatchSampler(len(data.y), cfg.batch_size * cfg.grad_accum, gen)
     model.train()
@@ -208,19 +226,36 @@ from torch import Tensor, nn
 '''
 
 
+# The loop's loss for a reconstruction (autoencoder): the mean squared error against the input.
+CLASSIFY_LINES = (
+    "            micro_loss = nn.functional.cross_entropy(logits, data.y[micro]) / cfg.grad_accum\n",
+    "            correct += (logits.argmax(1) == data.y[micro]).sum().item()\n",
+)
+RECONSTRUCT_LINES = (
+    "            micro_loss = nn.functional.mse_loss(logits, data.x[micro]) / cfg.grad_accum  # reconstruction\n",
+    "            correct = math.nan  # accuracy does not apply to a reconstruction\n",
+)
+
+
 def export_script(cfg: SimConfig, filename: str = "experiment.py") -> str:
     """The source of a standalone script that builds and trains `cfg`'s network."""
     activation, extra = _activation_expression(cfg)
     if cfg.architecture == "user_autoencoder":
         raise ValueError("the PyTorch script is exported for classifiers; 'user_autoencoder' trains with the "
                          "mean squared error, which the script's loop does not have")
-    if cfg.architecture in RECURRENT_ARCHITECTURES:
+    loop, plugin = TRAIN_LOOP, _plugin_roots(cfg)
+    if plugin is not None:
+        model_roots, builder, reconstruct = plugin
+        if reconstruct:
+            for old, new in zip(CLASSIFY_LINES, RECONSTRUCT_LINES):
+                loop = loop.replace(old, new)
+    elif cfg.architecture in RECURRENT_ARCHITECTURES:
         model_roots, builder = [RecurrentCell, init_recurrent], RECURRENT_BUILDER
     elif cfg.architecture == "user":
         path, factory = parse_model_ref(cfg.model)
         model_roots, builder = [], USER_BUILDER.format(path=path, factory=factory)
     else:
-        model_roots, builder = [build_mlp], "build_network = build_mlp\n"
+        model_roots, builder = [build_mlp], MLP_BUILDER
     data_roots = [] if cfg.dataset == "file" else [DATASETS[cfg.dataset]]
     roots: list[Any] = [*extra, *data_roots, INITS[cfg.init], Trace, *model_roots, BatchSampler,
                         OPTIMIZERS[cfg.optimizer], make_optimizer, effective_lr, set_lr]
@@ -242,6 +277,6 @@ def export_script(cfg: SimConfig, filename: str = "experiment.py") -> str:
     for registry, (field_name, table) in _REGISTRIES.items():
         name = getattr(cfg, field_name)
         parts.append(f"\n\n{registry} = {{{name!r}: {table[name].__name__}}}\n")
-    parts.append("\n" + TRAIN_LOOP)
+    parts.append("\n" + loop)
     return "".join(parts)
 

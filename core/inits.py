@@ -1,7 +1,8 @@
 """Weight initialization schemes, one small function each (formula in the docstring).
 
 Every function has the signature ``fn(weight, cfg, generator)`` and fills the
-``[fan_out, fan_in]`` weight in place. ``cfg`` supplies init_std, init_gain and
+``[fan_out, fan_in]`` weight, or a ``[C_out, C_in, k, k]`` convolution kernel, in place
+(a kernel's fans are C_in·k·k and C_out·k·k, as torch.nn.init counts them). ``cfg`` supplies init_std, init_gain and
 init_mode. Fan-scaled schemes multiply their std by ``init_gain``.
 """
 from __future__ import annotations
@@ -61,7 +62,7 @@ def kaiming_normal(w: Tensor, cfg: SimConfig, g: torch.Generator) -> None:
 
 def lecun_normal(w: Tensor, cfg: SimConfig, g: torch.Generator) -> None:
     """W ~ N(0, σ²), σ = gain·√(1/fan_in) (LeCun 1998)."""
-    fan_in = w.shape[1]
+    fan_in = w[0].numel()  # in_features, or C_in·k·k for a convolution kernel
     nn.init.normal_(w, 0.0, cfg.init_gain / math.sqrt(fan_in), generator=g)
 
 

@@ -28,7 +28,16 @@ from .architectures.mlp import Network
 from .config import ConfigError, SimConfig
 
 MAX_DIRECTIONS = 512
-FEED_FORWARD = ("mlp", "residual")  # the architectures of `Network`, whose layers jacobian_blocks walks
+# the architectures of `Network` (the autoencoder is a residual one), whose layers jacobian_blocks walks
+FEED_FORWARD = ("mlp", "residual", "autoencoder")
+# Why J is not the width × width product this module computes, for the other non-recurrent architectures.
+NO_JACOBIAN = {
+    "cnn": "a conv layer's output is a stack of feature maps (channels × positions, shrunk by pooling), "
+           "not a vector of width units",
+    "transformer": "a block's output holds every position (seq_len × width), mixed by attention, "
+                   "not one vector of width units",
+}
+NO_JACOBIAN["residual_cnn"] = NO_JACOBIAN["cnn"]
 
 
 @dataclass(frozen=True)
@@ -69,9 +78,13 @@ class JacobianSpectrum:
 def check_supported(cfg: SimConfig) -> None:
     """ConfigError naming the field unless the Jacobian spectrum can be computed for `cfg`."""
     if cfg.architecture not in FEED_FORWARD:
-        other = (f"; for '{cfg.architecture}' use the W_hh spectrum view ('rnn')"
-                 if get_architecture(cfg.architecture).recurrent else f", not '{cfg.architecture}'")
-        raise ConfigError("architecture", "the Jacobian spectrum is computed for 'mlp' and 'residual'" + other)
+        if get_architecture(cfg.architecture).recurrent:
+            other = f"; for '{cfg.architecture}' use the W_hh spectrum view ('rnn')"
+        else:
+            why = NO_JACOBIAN.get(cfg.architecture)
+            other = f", not for '{cfg.architecture}'" + (f": {why}" if why else "")
+        raise ConfigError("architecture", "the Jacobian spectrum is computed for 'mlp', 'residual' and "
+                                          "'autoencoder'" + other)
     if cfg.depth < 2:
         raise ConfigError("depth", "the hidden-to-hidden Jacobian needs depth >= 2")
     if cfg.normalization != "none":

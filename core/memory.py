@@ -2,8 +2,8 @@
 
 `estimate(cfg)` counts the bytes of everything the simulator keeps at its peak,
 a training pass: parameters, their gradients and optimizer state, the data set,
-the per-layer tensors autograd keeps for backward, the statistics' stacked
-[depth, batch, width] buffers and their temporaries, and the recorded history.
+the per-layer tensors autograd keeps for backward, the statistics' temporaries
+(one layer at a time, and the sampled rows), and the recorded history.
 `check_fits(cfg)` refuses a configuration whose estimate exceeds the limit: the
 smaller of a budget (``--memory-budget MB`` or the environment variable
 ``VP_MEMORY_BUDGET_MB``) and 90 % of the device's free memory (MemAvailable in
@@ -19,9 +19,12 @@ from pathlib import Path
 
 import torch
 
-from .config import RECURRENT_ARCHITECTURES, SEQUENCE_DATASETS, USER_ARCHITECTURES, ConfigError, SimConfig
-from .data import FIRST_TOKEN_SYMBOLS, input_dim_for
+from .architectures import get_architecture
+from .config import (IMAGE_ARCHITECTURES, RECURRENT_ARCHITECTURES, SEQUENCE_DATASETS, USER_ARCHITECTURES, ConfigError,
+                     SimConfig, sequence_length)
+from .data import FIRST_TOKEN_SYMBOLS, STRIPES_ANGLES, input_dim_for, keeps_steps
 from .data_files import MAX_CLASSES, known_classes, peek_shape
+from .optim import applied_update
 from .stats import HIST_BINS, HIST_MAX_VALUES
 
 BUDGET_ENV = "VP_MEMORY_BUDGET_MB"
@@ -70,10 +73,10 @@ class MemoryEstimate:
 
     parameters: int   # weights, biases, normalization parameters and buffers
     gradients: int
-    optimizer: int    # momentum / Adam moments, and the copy of W kept to measure ΔW
+    optimizer: int    # momentum / Adam moments, and the copy of W where ΔW is measured (optim.applied_update)
     data: int
     activations: int  # per-layer tensors kept for backward (and their gradients)
-    statistics: int   # stacked [depth, batch, width] buffers and the passes' temporaries
+    statistics: int   # the statistics' temporaries (one layer's, and the sampled rows)
     history: int      # recorded snapshots (CLI) or the plots' history (GUI)
 
     @property
@@ -88,7 +91,8 @@ class MemoryEstimate:
 def data_shape(cfg: SimConfig) -> tuple[int, int, int]:
     """(samples, input features as the network sees them, classes) of the data set `cfg` makes
     (see core.data; per time step for a recurrent network on a sequence set)."""
-    classes = {"digits": 10, "first_token": FIRST_TOKEN_SYMBOLS}.get(cfg.dataset, 2)
+    classes = {"digits": 10, "first_token": FIRST_TOKEN_SYMBOLS, "majority": FIRST_TOKEN_SYMBOLS,
+               "stripes": len(STRIPES_ANGLES)}.get(cfg.dataset, 2)
     samples = min(cfg.n_samples, DIGITS_SAMPLES) if cfg.dataset == "digits" else cfg.n_samples
     if cfg.dataset == "file":  # the classes of a file not read yet: at most the cap
         classes = known_classes(cfg.data_file, cfg.label_column) or MAX_CLASSES
@@ -104,36 +108,53 @@ def estimate(cfg: SimConfig, recorded_snapshots: int = 0, gui: bool = False) -> 
     if cfg.architecture in USER_ARCHITECTURES:
         # the user's network is whatever their factory builds, unknown until it runs: only the data is counted
         return MemoryEstimate(0, 0, 0, n * d * F32 + n * I64 + _file_bytes(cfg), 0, 0, 0)
+    reconstruct = get_architecture(cfg.architecture).reconstruct
+    if reconstruct:
+        k = d  # the decoder's outputs reconstruct the d input features
     norm = cfg.normalization != "none"
     recurrent = cfg.architecture in RECURRENT_ARCHITECTURES
-    steps_in_data = L if recurrent and cfg.dataset in SEQUENCE_DATASETS else 1
+    steps_in_data = sequence_length(cfg) if keeps_steps(cfg) and cfg.dataset in SEQUENCE_DATASETS else 1
     if recurrent:  # one cell of G gates shared by every step; each step's tensors are G·W wide
         gates = 4 if cfg.architecture == "lstm" else 1
         weights = gates * W * (W + d)
         params = weights + gates * W + W * k + k + (2 * gates * W if norm else 0)
         W *= gates
+    elif cfg.architecture in IMAGE_ARCHITECTURES:  # 3×3 kernels: one input channel, then width → width
+        weights = 9 * W + (L - 1) * 9 * W * W
+        params = weights + L * W + W * k + k + (2 * L * W if norm else 0)
+    elif cfg.architecture == "transformer":  # per block W_q, W_k, W_v, W_o (W×W) and W₁, W₂ (W×4W)
+        weights = L * 12 * W * W
+        params = weights + d * W + W + L * 13 * W + (2 * W if cfg.norm_position == "pre" else 0) + W * k + k
     else:
         weights = d * W + (L - 1) * W * W
         params = weights + L * W + W * k + k + (2 * L * W if norm else 0)
     buffers = 2 * L * W if cfg.normalization == "batchnorm" else 0
+    # A CNN's probe point holds every position of its feature maps (at most the input's pixels, d);
+    # a transformer block's, its MLP's 4·width units at every one of seq_len positions. (Not calibrated
+    # like the MLP's figures: an estimate of the order of magnitude.)
+    if cfg.architecture in IMAGE_ARCHITECTURES:
+        W *= d
+    elif cfg.architecture == "transformer":
+        W *= 4 * cfg.seq_len
     moments = {"sgd": 0, "momentum": 1, "adam": 2}.get(cfg.optimizer, 2)
     layer = L * B * W * F32
-    # stacked z, a, grad (+u when φ′ is computed from u), |φ′| and a temporary of its formula,
-    # and the comparison mask (1 byte)
-    stacked = 3 + (1 if norm else 0) + 2
+    # core.stats works one layer at a time: |φ′| and a temporary of one layer; a recurrent
+    # network's abs_derivative stacks its steps' u and |φ′|
+    stacked = 2 if recurrent else 0
     rows = max(1, min(B, -(-HIST_MAX_VALUES // W)))
-    hist = L * rows * W * (F32 + F32 + I64)  # the histogrammed copy, positions, bin indices
+    hist = L * rows * W * (F32 + I64 + F32 + F32 + 1)  # sampled values, layer index, positions, mask
     history = L * (SNAPSHOT_LAYER_BYTES + JSON_LAYER_BYTES) * recorded_snapshots
     if gui:
         history += GUI_HISTORY_SNAPSHOTS * L * 2 * 8 + L * SNAPSHOT_LAYER_BYTES * 4
     return MemoryEstimate(
         parameters=(params + buffers) * F32,
         gradients=params * F32,
-        optimizer=(moments * params + weights) * F32,
-        data=n * steps_in_data * d * F32 + n * I64 + _file_bytes(cfg),
+        optimizer=(moments * params + (weights if applied_update(cfg) == "measured" else 0)) * F32,
+        # a reconstruction's targets are x itself: no labels
+        data=n * steps_in_data * d * F32 + (0 if reconstruct else n * I64) + _file_bytes(cfg),
         activations=layer * (LAYER_TENSORS + (1 if norm else 0) + (1 if cfg.architecture == "residual" else 0)
                              + (RECURRENT_EXTRA_TENSORS if recurrent else 0)),
-        statistics=layer * stacked + L * B * W + hist,
+        statistics=layer * stacked + 2 * B * W * F32 + hist,
         history=history,
     )
 

@@ -69,3 +69,13 @@ def effective_lr(cfg: SimConfig, update: int) -> float:
 def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
     for group in optimizer.param_groups:
         group["lr"] = lr
+
+
+def applied_update(cfg: SimConfig) -> str:
+    """Which tensor the configured step moves the weights along, for ‖ΔW‖ (core.simulator):
+    'gradient' (plain SGD without weight decay, clipped by norm or not: ΔW = −lr·g),
+    'momentum' (heavy ball: ΔW = −lr·p, p the buffer after the step), or 'measured'
+    (no tensor at hand: W before minus W after, which keeps a copy of W)."""
+    if cfg.optimizer == "sgd" and cfg.weight_decay == 0 and cfg.clip_mode != "value":
+        return "gradient"
+    return "momentum" if cfg.optimizer == "momentum" else "measured"

@@ -2,21 +2,16 @@
 
 A snapshot that went non-finite carries the step, the 1-based layer where the
 NaN/Inf first appeared (None when it was only in the loss) and the stage of the
-pass ('forward', 'loss', 'backward', 'update'). A recurrent network's entries
-are time steps, so the caller names the noun: ``layer_noun(config)``.
+pass ('forward', 'loss', 'backward', 'update'). An entry is not always a layer
+(a recurrent network's are time steps, a transformer's blocks), so the caller names
+the noun: ``core.architectures.layer_noun(config.architecture)``.
 """
 from __future__ import annotations
 
-from .config import RECURRENT_ARCHITECTURES, SimConfig
 from .snapshot import Snapshot
 
 # What went non-finite at each stage of the pass.
 STAGE_QUANTITY = {"forward": "activation", "loss": "loss", "backward": "gradient", "update": "weight update"}
-
-
-def layer_noun(config: SimConfig) -> str:
-    """What one per-layer entry is: a 'layer', or a recurrent network's 'time step'."""
-    return "time step" if config.architecture in RECURRENT_ARCHITECTURES else "layer"
 
 
 def nonfinite_location(snapshot: Snapshot, noun: str) -> str:

@@ -4,7 +4,14 @@ Each scenario is one JSON file ``resources/scenarios/NAME.json``::
 
     {"schema": 1, "lesson": "3b", "title": "3b. ...", "config": {SimConfig fields; omitted ones take
      defaults}, "steps": int (0 = probe only), "explanation": str, "predict": str,
-     "look_for": [{"plot": one of PLOTS, "what": str}, ...]}
+     "look_for": [{"plot": one of PLOTS, "what": str}, ...],
+     "open": [one of VIEWS, ...] (optional), "scales": {one of SCALES: [lo, hi], ...} (optional)}
+
+`open` names the views the window opens when the scenario is loaded (the Layer table, the
+Spectrum dock, the Gradient noise tab, ...). `scales` fixes axis and colour ranges for the window's
+"lock scales" mode, so that two scenarios' pictures share them: "activations" the activation value
+axis of the activation map and histograms, "gradients" the norm axis of the gradient plot
+(positive norms, drawn on a log axis), "loss" the loss axis.
 
 `lesson` is the scenario's place in the course: a chapter number and a letter ("3b" comes
 after "3a" and before "10a"); the title starts with it. `SCENARIOS` maps each NAME to its
@@ -16,6 +23,7 @@ cannot hide the others (it sorts last). `load_scenario(name)` raises `ConfigErro
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -31,6 +39,10 @@ SCENARIO_DIR = RESOURCES / "scenarios"
 PLOTS = ("activations", "gradients", "grad_history", "loss", "updates", "table", "spectrum", "noise",
          "diagnoses", "theory", "jacobian")
 _KEYS = ("schema", "lesson", "title", "config", "steps", "explanation", "predict", "look_for")
+_OPTIONAL = ("open", "scales")
+# The views a scenario may open on loading, and the ranges it may fix (see the module docstring).
+VIEWS = ("table", "spectrum", "noise", "diagnoses", "theory")
+SCALES = ("activations", "gradients", "loss")
 LESSON_PATTERN = re.compile(r"([1-9][0-9]?)([a-z])")  # chapter 1-99, then a letter: "3b", "10a"
 
 
@@ -62,6 +74,8 @@ class Scenario:
     explanation: str
     predict: str
     look_for: tuple[LookFor, ...]
+    open: tuple[str, ...] = ()
+    scales: Mapping[str, tuple[float, float]] | None = None
 
 
 def _bad(source: str, field: str, message: str) -> ConfigError:
@@ -81,8 +95,8 @@ def parse_scenario(name: str, data: Any, source: str = "") -> Scenario:
     if not isinstance(data, dict):
         raise ConfigError("scenario", f"{source}: expected a JSON object, got {type(data).__name__}")
     for key in data:
-        if key not in _KEYS:
-            raise _bad(source, key, "unknown field" + _suggest(key, _KEYS))
+        if key not in _KEYS + _OPTIONAL:
+            raise _bad(source, key, "unknown field" + _suggest(key, _KEYS + _OPTIONAL))
     for key in _KEYS:
         if key not in data:
             raise _bad(source, key, "missing")
@@ -114,7 +128,35 @@ def parse_scenario(name: str, data: Any, source: str = "") -> Scenario:
         items.append(LookFor(item["plot"], _text(item, "what", f"{source} {field}")))
     return Scenario(name=name, lesson=lesson, title=title, config=config, steps=steps,
                     explanation=_text(data, "explanation", source), predict=_text(data, "predict", source),
-                    look_for=tuple(items))
+                    look_for=tuple(items), open=_views(data.get("open", []), source),
+                    scales=_scales(data["scales"], source) if "scales" in data else None)
+
+
+def _views(value: Any, source: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise _bad(source, "open", f"expected a list of view names from {', '.join(VIEWS)}, got {value!r}")
+    for v in value:
+        if v not in VIEWS:
+            raise _bad(source, "open", f"unknown view {v!r}" + _suggest(v, VIEWS))
+    return tuple(value)
+
+
+def _scales(value: Any, source: str) -> dict[str, tuple[float, float]]:
+    if not isinstance(value, dict) or not value:
+        raise _bad(source, "scales", f"expected an object such as {{\"activations\": [-1, 1]}} with keys from "
+                                     f"{', '.join(SCALES)}, got {value!r}")
+    out = {}
+    for key, pair in value.items():
+        if key not in SCALES:
+            raise _bad(source, f"scales.{key}", "unknown scale" + _suggest(key, SCALES))
+        ok = (isinstance(pair, list) and len(pair) == 2
+              and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in pair))
+        if not ok or not pair[0] < pair[1] or (key == "gradients" and pair[0] <= 0):
+            need = "two positive numbers [lo, hi] with lo < hi" if key == "gradients" else \
+                "two finite numbers [lo, hi] with lo < hi"
+            raise _bad(source, f"scales.{key}", f"expected {need}, got {pair!r}")
+        out[key] = (float(pair[0]), float(pair[1]))
+    return out
 
 
 def _mapping(value: Any, source: str) -> dict[str, Any]:

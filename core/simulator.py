@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import math
+import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterable
 
 import numpy as np
 import torch
@@ -16,12 +17,13 @@ from .config import ConfigError, SimConfig
 from .data import DATASETS, BatchSampler, Dataset
 from .memory import check_fits
 from .noise import energy_from_rows, example_energy, noise_to_signal
-from .optim import effective_lr, make_optimizer, set_lr
+from .optim import applied_update, effective_lr, make_optimizer, set_lr
 from .runtime import tune_allocator
 from .snapshot import LayerStats, Snapshot, frozen_array
 from .spectrum import Spectrum, recurrent_spectrum, unavailable_reason
-from .stats import histograms, moments, norms, saturation
-from .symmetry import unit_spread
+from .stats import (derivative_counts, derivative_sizes, finish_moments, histogram_samples, histograms_device, norms,
+                    row_sq_norms, to_host)
+from .symmetry import spread_ratio, unit_spread_parts
 from .trace import InstrumentedNetwork, Trace
 
 
@@ -48,14 +50,79 @@ def cpu_fallback_reason(exc: ConfigError) -> str:
 TRAIL_MAX = 4096  # records kept by one step(n) call (the window's chunks are at most this long)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class StepRecord:
-    """The scalars of one uninstrumented training step (see Simulator.trail)."""
+    """The cheap statistics of one training step without a snapshot (see Simulator.trail).
+
+    `grad_norm` is ‖∂L/∂z‖ per probe point, as `LayerStats.grad_norm`; `update_to_weight`
+    is ‖ΔW‖/‖W‖ per layer, as `LayerStats.update_to_weight` (for plain SGD without weight
+    decay ‖ΔW‖ = lr·‖g‖ and for momentum lr·‖p‖, see Simulator._apply_update).
+    """
 
     step: int
     loss: float
     accuracy: float
     clipped: bool
+    grad_norm: np.ndarray
+    update_to_weight: np.ndarray
+
+
+@dataclass(frozen=True)
+class StepTiming:
+    """Seconds of the last step(n) call: per step without a snapshot (None if there was none),
+    and of the final step with its full statistics."""
+
+    cheap_step: float | None
+    snapshot_step: float
+
+
+class _NormTrace:
+    """What an instrumented forward appends to a Trace, reduced at once instead of kept: each
+    probe point's Σz (a NaN/Inf in z makes it non-finite) while z is in cache, and ‖∂L/∂z‖ by a
+    hook when backward produces ∂L/∂z (in cache again). Results stay on the device."""
+
+    class _Z(list):
+        def __init__(self, owner: "_NormTrace"):
+            super().__init__()
+            self.owner = owner
+
+        def append(self, z: Tensor) -> None:  # (z itself is not kept)
+            owner = self.owner
+            owner.sums.append(z.detach().sum())
+            slot = len(owner.grad_norms)
+            owner.grad_norms.append(None)
+
+            def hook(g: Tensor, slot: int = slot) -> None:
+                owner.grad_norms[slot] = torch.linalg.vector_norm(g)
+
+            if z.requires_grad:
+                z.register_hook(hook)
+
+        def extend(self, zs: Iterable[Tensor]) -> None:  # (a user's model appends all its points at once)
+            for z in zs:
+                self.append(z)
+
+    class _Discard(list):
+        def append(self, _: Tensor) -> None:
+            pass
+
+        def extend(self, _: Iterable[Tensor]) -> None:
+            pass
+
+    def __init__(self) -> None:
+        self.sums: list[Tensor] = []
+        self.grad_norms: list[Tensor | None] = []
+        self.z = _NormTrace._Z(self)
+        self.u = self.a = self.h = _NormTrace._Discard()
+
+    def results(self) -> tuple[np.ndarray, np.ndarray]:
+        """(Σz per probe point, ‖∂L/∂z‖ per probe point, 0 where none reached it), float64."""
+        if not self.sums:
+            return np.zeros(0), np.zeros(0)
+        zero = torch.zeros((), dtype=self.sums[0].dtype, device=self.sums[0].device)
+        host = to_host({"sums": torch.stack(self.sums),
+                        "grads": torch.stack([zero if g is None else g for g in self.grad_norms])})
+        return host["sums"], host["grads"]
 
 
 class Simulator:
@@ -108,10 +175,11 @@ class Simulator:
         self._activation = ACTIVATIONS[config.activation]
         self._max_deriv = max_abs_derivative(config.activation, config.leaky_slope)
         self._weights = self.model.hidden_weights()
-        self._before: list[Tensor] = [torch.empty_like(w) for w in self._weights]
+        self._before: list[Tensor] = []  # W before an update, where ΔW is measured (allocated when first used)
         self._trail: deque[StepRecord] = deque(maxlen=TRAIL_MAX)
-        self._buffers: dict[str, Tensor] = {}
+        self._buffers: dict[str, Tensor] = {}  # large buffers kept between passes (none at present)
         self.steps_done = 0
+        self.timing: StepTiming | None = None  # of the last step(n) call
 
     # --- public API -------------------------------------------------------------
     def use_batches_of(self, other: "Simulator") -> None:
@@ -145,13 +213,24 @@ class Simulator:
         if n < 1:
             raise ValueError(f"n must be >= 1, got {n}")
         self._trail.clear()
+        t0 = time.perf_counter()
         for _ in range(n - 1):
             if stop is not None and stop():
                 break
             bad_batch = self._bare_step()
             if bad_batch is not None:  # report the step that went non-finite, on its own batch
-                return self._pass(bad_batch, update=True)
-        return self._pass(self._sampler.next_indices().to(self.device), update=True)
+                snap = self._pass(bad_batch, update=True)
+                if snap.nonfinite:
+                    return snap
+                # a false alarm (Σz overflowed float32 on finite values): the pass made the step
+                ls = snap.layers
+                self._trail.append(StepRecord(snap.step, snap.loss, snap.accuracy, snap.clipped, ls.grad_norm,
+                                              ls.update_to_weight))
+        t1 = time.perf_counter()
+        snap = self._pass(self._sampler.next_indices().to(self.device), update=True)
+        cheap = len(self._trail)
+        self.timing = StepTiming((t1 - t0) / cheap if cheap else None, time.perf_counter() - t1)
+        return snap
 
     def trail(self) -> tuple[StepRecord, ...]:
         """The uninstrumented steps of the last step(n) call, oldest first (the most recent
@@ -187,28 +266,39 @@ class Simulator:
         return params, norms([p.grad for p in params])
 
     def _bare_step(self) -> Tensor | None:
-        """An uninstrumented training step (for step(n) with n > 1).
+        """A training step without a snapshot (for step(n) with n > 1); appends its StepRecord.
 
-        Returns None, or the batch's indices if it went non-finite (then no update is made).
+        Returns None, or the batch's indices if it went non-finite (then no update is made): a
+        NaN/Inf in the loss, in any gradient, or in any probe point's z or ∂L/∂z.
         """
+        cfg = self.config
         idx = self._sampler.next_indices().to(self.device)
         self.optimizer.zero_grad(set_to_none=True)
         loss = correct = torch.zeros((), device=self.device)
-        for mb in self._micro(idx):
-            logits = self.model(self.x[mb])
+        micro = self._micro(idx)
+        for k, mb in enumerate(micro):
+            trace = _NormTrace() if k == len(micro) - 1 else None  # (∂L/∂z of the last micro-batch, as _pass)
+            logits = self.model(self.x[mb], trace)
             loss = loss + self._micro_loss(logits, self.y[mb]).detach()
             correct = correct + _correct(logits, self.y[mb])
         params, grad_norms = self._grads()
         before = _global_norm(grad_norms)
         loss_value = float(loss)
-        if not (math.isfinite(loss_value) and math.isfinite(before)):
+        z_sums, z_grad_norms = trace.results()
+        if not (math.isfinite(loss_value) and math.isfinite(before) and np.isfinite(z_sums).all()
+                and np.isfinite(z_grad_norms).all()):
             return idx
         after = self._clip(params, before)
-        set_lr(self.optimizer, effective_lr(self.config, self.steps_done + 1))
-        self.optimizer.step()
+        lr = effective_lr(cfg, self.steps_done + 1)
+        set_lr(self.optimizer, lr)
+        by_id = {id(p): n for p, n in zip(params, grad_norms)}
+        with torch.no_grad():
+            update = self._apply_update(self.model.per_layer(norms(self._weights)), by_id,
+                                        after / before if before > 0 else 1.0, lr)[0]
         self.steps_done += 1
         self._trail.append(StepRecord(self.steps_done, loss_value, float(correct) / len(idx),
-                                      _was_clipped(self.config, before, after)))
+                                      _was_clipped(cfg, before, after), frozen_array(z_grad_norms * cfg.grad_accum),
+                                      frozen_array(update)))
         return None
 
     def _micro(self, idx: Tensor) -> Tensor:
@@ -227,14 +317,6 @@ class Simulator:
         loss.backward()
         return loss
 
-    def _stacked(self, key: str, tensors: list[Tensor]) -> Tensor:
-        """torch.stack into a buffer kept between passes (fresh large allocations are slow)."""
-        buf = self._buffers.get(key)
-        shape = (len(tensors), *tensors[0].shape)
-        if buf is None or buf.shape != shape or buf.dtype != tensors[0].dtype:
-            buf = self._buffers[key] = torch.empty(shape, dtype=tensors[0].dtype, device=tensors[0].device)
-        return torch.stack(tensors, out=buf)
-
     def _pass(self, idx: Tensor, update: bool) -> Snapshot:
         """Instrumented forward/backward on batch `idx`, then (if `update`) the optimizer step."""
         self.model.train()
@@ -243,14 +325,15 @@ class Simulator:
         params, param_grad_norms = self._grads()
         grad_before = _global_norm(param_grad_norms)
         grad_after = self._clip(params, grad_before)
+        by_id = {id(p): g for p, g in zip(params, param_grad_norms)}
         with torch.no_grad():
-            stats = self._layer_statistics(traced, params, param_grad_norms, len(idx))
+            stats = self._layer_statistics(traced, by_id, len(idx))
             grad_bad = _bad_gradient_layers(stats)
             lr = effective_lr(self.config, self.steps_done + 1)  # a probe reports the next update's rate
             step_index, new_weight_norm = self.steps_done, None
             if update:
                 step_index = self.steps_done + 1
-                new_weight_norm = self._gated_update(stats, lr, traced.loss, grad_before, grad_bad)
+                new_weight_norm = self._gated_update(stats, lr, traced.loss, grad_before, grad_after, grad_bad, by_id)
         stage, layer = _first_nonfinite(stats["act_nonfinite"], traced.loss, grad_bad, grad_before, new_weight_norm)
         return Snapshot(
             step=step_index, kind="step" if update else "probe",
@@ -284,20 +367,19 @@ class Simulator:
             torch._foreach_mul_([t.grad for t in trace.z if t.grad is not None], float(cfg.grad_accum))
         return _Traced(trace, loss_sum, correct / len(idx), energy, shared)
 
-    def _layer_statistics(self, traced: _Traced, params: list[Tensor], param_grad_norms: np.ndarray,
-                          n: int) -> dict[str, np.ndarray]:
-        """Every per-layer statistic of a traced pass of `n` examples but those of the update."""
+    def _layer_statistics(self, traced: _Traced, by_id: dict[int, float], n: int) -> dict[str, np.ndarray]:
+        """Every per-layer statistic of a traced pass of `n` examples but those of the update
+        (`by_id`: each parameter's gradient norm by id(parameter))."""
         stats, g_rows, a_rows = self._measure(traced.trace)
         energy = traced.energy
         if traced.shared and energy is not None:
             energy = energy + _shared_energy(traced.trace, g_rows / self.config.grad_accum**2, a_rows)
-        by_id = {id(p): g for p, g in zip(params, param_grad_norms)}
         stats["weight_grad_norm"] = self.model.layer_weight_grad_norms(traced.trace, by_id)
         stats["grad_noise"] = noise_to_signal(energy, n, stats["weight_grad_norm"], len(self.y))
         return stats
 
     def _gated_update(self, stats: dict[str, np.ndarray], lr: float, loss: float, grad_total: float,
-                      grad_bad: np.ndarray) -> np.ndarray | None:
+                      grad_clipped: float, grad_bad: np.ndarray, by_id: dict[int, float]) -> np.ndarray | None:
         """The optimizer step at rate `lr`, unless the pass saw a NaN/Inf (which may not reach the
         loss: relu(−inf) = 0): an update from it is never applied. Fills stats['update_to_weight'];
         returns the new weight norms when they may be non-finite (see _apply_update)."""
@@ -305,7 +387,8 @@ class Simulator:
         if not (math.isfinite(loss) and math.isfinite(grad_total) and not stats["act_nonfinite"].any()
                 and not grad_bad.any()):
             return None
-        stats["update_to_weight"], new_weight_norm = self._apply_update(stats["weight_norm"])
+        scale = grad_clipped / grad_total if grad_total > 0 else 1.0
+        stats["update_to_weight"], new_weight_norm = self._apply_update(stats["weight_norm"], by_id, scale, lr)
         self.steps_done += 1
         return new_weight_norm
 
@@ -313,88 +396,113 @@ class Simulator:
         """Per-layer statistics of one traced pass (everything but the update and weight
         gradients), and the squared row norms [L, B] of ∂L/∂z and of a (see _shared_energy).
 
-        Each probe point's tensors are read as [B, values] (t.reshape(B, −1)); runs of points whose
-        z and a have one shape each are stacked and measured together (one run for the built-in
-        feed-forward and recurrent networks; a user's model may change shape from layer to layer)."""
-        def flat(ts: list[Tensor]) -> list[Tensor]:
-            return [t if t.dim() == 2 else t.reshape(t.shape[0], -1) for t in ts]
-
-        zs = flat([t.detach() for t in trace.z])                    # L × [B, W]
-        a = flat([t.detach() for t in trace.a])
-        g = flat([t.grad if t.grad is not None else torch.zeros_like(t) for t in trace.z])
-        u = flat([t.detach() for t in trace.u]) if self.model.has_norm else zs
-        own = self.model.abs_derivative(trace)  # a network with other nonlinearities (the LSTM's gates)
-        if isinstance(own, list):
-            own = flat(own)
-        shapes = [(z.shape, y.shape) for z, y in zip(zs, a)]
-        cuts = [0] + [i for i in range(1, len(shapes)) if shapes[i] != shapes[i - 1]] + [len(shapes)]
-        parts = [self._measure_run(str(k) if k else "", zs[s:e], a[s:e], g[s:e], u[s:e],
-                                   None if own is None else own[s:e])
-                 for k, (s, e) in enumerate(zip(cuts[:-1], cuts[1:]))]
-        if len(parts) == 1:
-            stats, g_rows, a_rows = parts[0]
-        else:
-            stats = {key: np.concatenate([p[0][key] for p in parts]) for key in parts[0][0]}
-            g_rows, a_rows = torch.cat([p[1] for p in parts]), torch.cat([p[2] for p in parts])
-        stats["weight_norm"] = self.model.per_layer(norms(self._weights))
-        stats["update_to_weight"] = np.full(len(stats["grad_norm"]), np.nan)
-        return stats, g_rows, a_rows
-
-    def _measure_run(self, key: str, zs: list[Tensor], a_list: list[Tensor], g_list: list[Tensor],
-                     u_list: list[Tensor], own: list[Tensor] | Tensor | None
-                     ) -> tuple[dict[str, np.ndarray], Tensor, Tensor]:
-        """_measure over a run of probe points whose z and a have one shape each."""
-        a = self._stacked("a" + key, a_list)       # [L, B, W]
-        g = self._stacked("g" + key, g_list)
-        # per-row squared norms, in float64: ‖g_l‖² and ‖a_l‖² are their sums, and the noise
-        # statistic's per-example energies their products (one pass each instead of several)
-        g_rows = torch.linalg.vector_norm(g, dim=2).double().square_()
-        a_rows = torch.linalg.vector_norm(a, dim=2).double().square_()
-        pre, act = moments(zs), moments(a, a_rows.sum(1).cpu().numpy())
-        act_counts, act_edges = histograms(a)
-        grad_counts, grad_edges = histograms(g)
-        grad_norm = g_rows.sum(1).sqrt_().cpu().numpy()
+        One layer at a time, each entry read as `t.reshape(B, -1)` (layers may differ in
+        shape): a few fused reductions while the layer is in cache, results kept on the
+        device and moved to the CPU in one transfer (core.stats).
+        """
+        zs = [t.detach() for t in trace.z]
+        acts = [t.detach() for t in trace.a]
+        gs = [t.grad if t.grad is not None else torch.zeros_like(t) for t in trace.z]
+        derivs = self._derivative(trace, zs, acts)
+        z_sum, z_sq, a_sum, g_rows, a_rows, deriv, sizes, spread = [], [], [], [], [], [], [], []
+        for z, a, g, d in zip(zs, acts, gs, derivs):  # (Σ in float32: a float64 sum would copy the layer)
+            z_sum.append(z.sum())
+            z_sq.append(torch.linalg.vector_norm(z).double().square())
+            a_sum.append(a.sum())
+            # per-row squared norms, in float64: ‖g_l‖² and ‖a_l‖² are their sums, and the noise
+            # statistic's per-example energies their products
+            a_rows.append(row_sq_norms(a))
+            g_rows.append(row_sq_norms(g))
+            deriv.append(derivative_counts(d, self._max_deriv))
+            sizes.append(derivative_sizes(d))
+            spread.append(unit_spread_parts(a))
+        g_rows_t, a_rows_t = torch.stack(g_rows), torch.stack(a_rows)   # [L, B] float64
+        act_counts, act_edges = histograms_device(histogram_samples(acts))
+        grad_counts, grad_edges = histograms_device(histogram_samples(gs))
+        host = to_host(dict(
+            z_sum=torch.stack(z_sum), z_sq=torch.stack(z_sq), a_sum=torch.stack(a_sum),
+            a_sq=a_rows_t.sum(1), g_sq=g_rows_t.sum(1), deriv=torch.stack(deriv),
+            act_counts=act_counts, act_edges=act_edges, grad_counts=grad_counts, grad_edges=grad_edges,
+            weight_norm=torch.stack(torch._foreach_norm(self._weights)).double(), spread=torch.stack(spread),
+        ))
+        pre = finish_moments(zs, host["z_sum"], host["z_sq"])
+        act = finish_moments(acts, host["a_sum"], host["a_sq"])
+        grad_norm = np.sqrt(host["g_sq"])
         grad_nonfinite = np.zeros(len(grad_norm), dtype=np.int64)
-        if not np.isfinite(grad_norm).all():
-            grad_nonfinite = torch.count_nonzero(~torch.isfinite(g), dim=(1, 2)).cpu().numpy()
-            for i in np.flatnonzero(~np.isfinite(grad_norm) & (grad_nonfinite == 0)):  # float32 overflow of
-                grad_norm[i] = float(torch.linalg.vector_norm(g[i].double()))       # finite entries, as in norms()
-        sat, dead = saturation(self._derivative(key, u_list, a, own), self._max_deriv)
+        for i in np.flatnonzero(~np.isfinite(grad_norm)):
+            grad_nonfinite[i] = int(torch.count_nonzero(~torch.isfinite(gs[i])))
+            if grad_nonfinite[i] == 0:  # float32 overflow of finite entries, as in norms()
+                grad_norm[i] = float(torch.linalg.vector_norm(gs[i].double()))
+        weight_norm = host["weight_norm"]
+        for i in np.flatnonzero(np.isinf(weight_norm)):
+            weight_norm[i] = float(torch.linalg.vector_norm(self._weights[i].double()))
+        counts = host["deriv"]                                          # [L, 2]: saturated, dead
+        sizes = np.array(sizes, dtype=np.float64).reshape(-1, 2)         # looked at, units
         stats = dict(
             preact_mean=pre.mean, preact_std=pre.std, act_mean=act.mean, act_std=act.std,
-            act_hist_counts=act_counts, act_hist_edges=act_edges, saturated_frac=sat, dead_frac=dead,
-            grad_norm=grad_norm, grad_hist_counts=grad_counts, grad_hist_edges=grad_edges,
+            act_hist_counts=host["act_counts"], act_hist_edges=host["act_edges"],
+            saturated_frac=counts[:, 0] / sizes[:, 0], dead_frac=counts[:, 1] / sizes[:, 1],
+            grad_norm=grad_norm, grad_hist_counts=host["grad_counts"], grad_hist_edges=host["grad_edges"],
+            weight_norm=self.model.per_layer(weight_norm), update_to_weight=np.full(len(grad_norm), np.nan),
             act_nonfinite=pre.nonfinite + act.nonfinite, grad_nonfinite=grad_nonfinite,
-            unit_spread=unit_spread(a),
+            unit_spread=spread_ratio(host["spread"]),
         )
-        return stats, g_rows, a_rows
+        return stats, g_rows_t, a_rows_t
 
-    def _apply_update(self, weight_norm: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    def _apply_update(self, weight_norm: np.ndarray, grad_norm_by_id: dict[int, float], clip_scale: float,
+                      lr: float) -> tuple[np.ndarray, np.ndarray | None]:
         """Optimizer step; returns ‖ΔW‖/‖W‖ per hidden layer, with W before the step (as in
         cs231n's update:data ratio, so weights the step zeroes give no 0 denominator), and the
-        new ‖W‖, or None when it is finite for certain (then it is not computed)."""
-        torch._foreach_copy_(self._before, self._weights)
-        self.optimizer.step()
-        torch._foreach_sub_(self._before, self._weights)
-        delta = self.model.per_layer(norms(self._before))
+        new ‖W‖, or None when it is finite for certain (then it is not computed).
+
+        ‖ΔW‖ is that of the update the optimizer applies where that is a tensor at hand: plain
+        SGD without weight decay ΔW = −lr·g (g clipped by norm: `clip_scale`·‖g‖, norms by
+        id(W) in `grad_norm_by_id`), momentum ΔW = −lr·p (p its buffer after the step).
+        Otherwise W before minus W after (a copy and a difference: three more passes over W); so too
+        where a layer's update is so small against W that float32 rounds it away in part or whole
+        (lr·‖g‖/‖W‖ < RESOLVED_UPDATE): what is reported is the update applied, not the one asked for.
+        """
+        weights, kind = self._weights, applied_update(self.config)
+        if kind != "measured":
+            asked = self.model.per_layer(lr * clip_scale * np.array([grad_norm_by_id.get(id(w), 0.0) for w in weights]))
+            with np.errstate(invalid="ignore"):
+                if np.any((asked > 0) & (asked < RESOLVED_UPDATE * weight_norm)):
+                    kind = "measured"
+        if kind == "gradient":
+            self.optimizer.step()
+            delta = lr * clip_scale * np.array([grad_norm_by_id.get(id(w), 0.0) for w in weights])
+        elif kind == "momentum":
+            self.optimizer.step()
+            state = self.optimizer.state
+            buffers = [state[w].get("momentum_buffer") if w in state else None for w in weights]
+            delta = lr * norms([b if b is not None else torch.zeros_like(w) for b, w in zip(buffers, weights)])
+        else:
+            if not self._before:
+                self._before = [torch.empty_like(w) for w in weights]
+            torch._foreach_copy_(self._before, weights)
+            self.optimizer.step()
+            torch._foreach_sub_(self._before, weights)
+            delta = norms(self._before)
+        delta = self.model.per_layer(delta)
         new_norm = None
         # ‖W + ΔW‖ ≤ ‖W‖ + ‖ΔW‖: below float32's largest value no new entry can be Inf (nor NaN,
         # which a NaN ΔW would have shown); otherwise measure, to say the update overflowed
         if not (np.all(weight_norm + delta < FLOAT32_SAFE)):
-            new_norm = self.model.per_layer(norms(self._weights))
+            new_norm = self.model.per_layer(norms(weights))
         with np.errstate(divide="ignore", invalid="ignore"):
             return delta / weight_norm, new_norm
 
-    def _derivative(self, key: str, u_list: list[Tensor], a: Tensor, own: list[Tensor] | Tensor | None) -> Tensor:
-        """|φ′| at every activation input of a run, [L, B, W]: the network's own (`own`), else the
-        configured activation's, from the outputs when that is cheaper."""
-        act, slope = self._activation, self.config.leaky_slope
+    def _derivative(self, trace: Trace, zs: list[Tensor], acts: list[Tensor]) -> Iterable[Tensor]:
+        """|φ′| at every activation input, one tensor per layer (made as it is read); from the
+        outputs when that is cheaper; the network's own where it gives one (LSTM gates, a user's model)."""
+        own = self.model.abs_derivative(trace)  # a Tensor [L, B, …] or a list per layer
         if own is not None:
-            return own if isinstance(own, Tensor) else self._stacked("d" + key, own)
-        if act.from_output is not None:
-            return act.from_output(a, slope)  # already |φ′| (see core.activations)
-        return act.derivative(self._stacked("u" + key, u_list), slope).abs_()
-
+            return own
+        act, slope = self._activation, self.config.leaky_slope
+        if act.from_output is not None:  # already |φ′| (see core.activations)
+            return (act.from_output(a, slope) for a in acts)
+        us = [t.detach() for t in trace.u] if self.model.has_norm else zs
+        return (act.derivative(u, slope).abs_() for u in us)
 
 @dataclass
 class _Traced:
@@ -449,6 +557,10 @@ def _was_clipped(cfg: SimConfig, norm_before: float, norm_after: float) -> bool:
 
 
 FLOAT32_SAFE = 3e38  # below torch.finfo(torch.float32).max ≈ 3.4e38
+# float32 holds W to a relative 2⁻²⁴: an update of relative size r is applied with a rounding error
+# of up to about 2⁻²⁴/r of itself, and not at all where r is below it. Under 2⁻¹⁶ (≤ 0.4 % error)
+# ΔW is measured.
+RESOLVED_UPDATE = 2.0**-16
 
 
 def _global_norm(per_tensor: np.ndarray) -> float:

@@ -1,25 +1,38 @@
-"""Per-layer statistics, computed on the device over all hidden layers at once.
+"""Per-layer statistics, one layer at a time, gathered on the device.
 
-The hidden layers' tensors are stacked into one [depth, batch, width] tensor and
-each statistic is a single fused reduction over it; only [depth]-sized results
-(and [depth, bins] histograms) go to the CPU. Non-finite values never reach a
-histogram bin or a moment: they are counted per layer and the layer flagged.
+A "layer" is one probe point: a tensor of any shape whose first dimension is the
+batch, read as `t.reshape(B, -1)` (all channels and positions of the layer are its
+values; layers may differ in shape). Each layer is reduced while it sits in cache, a
+few fused reductions per layer: there is no stacking copy into an [L, B, W] buffer.
+The small per-layer results stay on the device as 0-d or [B] tensors until the
+Simulator moves them to the CPU, all in one transfer (`to_host`).
+
+Exact: means and stds (from Σx and ‖x‖², never a Welford-style reduction), norms,
+dead units (a unit whose φ′ is 0 for every example of the batch), non-finite counts.
+Sampled: the histograms and the saturated share, from the batch's first rows (whole
+rows, so every unit of the layer is represented; the batch is itself a random sample
+of the data). Non-finite values never reach a histogram bin or a moment: they are
+counted per layer and the layer flagged.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 import torch
 from torch import Tensor
 
 HIST_BINS = 50
-# Histograms use at most this many values per layer: whole batch rows, the first
-# ones, so every unit of the layer is represented. The batch is itself a sample
-# of the data, and binning every value of a large batch would cost more than the
-# training step (see bench/). Moments, saturation and dead units use every value.
-HIST_MAX_VALUES = 8_192  # sampling error of a bin holding p of the values: √(p(1−p)/8192) < 0.6 %
+# Histograms bin at most this many values per layer: the first ⌈HIST_MAX_VALUES / units⌉
+# rows. A bin holding a share p of the layer's values is then read with a sampling
+# error of √(p(1−p)/4096) ≤ 0.8 % (independent values), and at most √(p(1−p)/r) over
+# the r = ⌈4096/units⌉ rows when the units of one example move together.
+HIST_MAX_VALUES = 4_096
+# The saturated share counts at most this many values per layer, from whole rows, like the
+# histograms: its standard error is √(p(1−p)/n) ≤ 0.5/√n for n independent values (≤ 0.55 %
+# for n = 8192), and at most 0.5/√r over the r rows used when units saturate together.
+SATURATION_MAX_VALUES = 8_192
 # A unit is saturated where its slope is under 5 % of the activation's steepest:
 # |φ′(u)| < SATURATION_FRACTION · max|φ′|.
 SATURATION_FRACTION = 0.05
@@ -28,6 +41,114 @@ SATURATION_FRACTION = 0.05
 _CANCELLATION_RATIO = 1e3
 
 
+def rows(t: Tensor) -> Tensor:
+    """A layer as [B, values per example]."""
+    return t.reshape(t.shape[0], -1)
+
+
+def sample_rows(t: Tensor, max_values: int) -> Tensor:
+    """The first ⌈max_values / units⌉ rows of a layer (at least one, at most all), as [r, units]."""
+    flat = rows(t)
+    units = max(1, flat.shape[1])
+    return flat[: max(1, min(flat.shape[0], -(-max_values // units)))]
+
+
+def _layers(x: Tensor | Sequence[Tensor]) -> list[Tensor]:
+    """A stacked [L, B, ...] tensor or a sequence of per-layer tensors, as a list of layers."""
+    return list(x.unbind(0)) if isinstance(x, Tensor) else list(x)
+
+
+# --- device side: one layer's reductions, results left on the device -----------------------------
+def row_sq_norms(t: Tensor) -> Tensor:
+    """‖row‖² of each example of a layer, [B] float64 (their sum is ‖t‖²)."""
+    return torch.linalg.vector_norm(rows(t), dim=1).double().square_()
+
+
+def derivative_counts(deriv: Tensor, max_deriv: float, max_values: int = SATURATION_MAX_VALUES) -> Tensor:
+    """From one layer's |φ′| (any shape, batch first): [saturated entries, dead units] as a
+    float64 [2] tensor on the device (divide by `derivative_sizes`).
+
+    Saturated: |φ′| < 5 % of max|φ′|, counted over `sample_rows` (NaN entries count as
+    neither); dead: φ′ = 0 for every example of the batch (exact).
+    """
+    flat = rows(deriv)
+    dead = (flat.sum(dim=0) == 0).sum()  # |φ′| ≥ 0: a column sums to 0 only when all of it is 0
+    sample = sample_rows(flat, max_values)
+    # −Σ sign(min(|φ′| − thr, 0)) counts the entries below thr: float arithmetic is faster than a
+    # boolean mask here; a NaN stays NaN and is left out by nansum (exact in float32 below 2²⁴)
+    below = sample.sub(SATURATION_FRACTION * max_deriv).clamp_(max=0).sign_()
+    return torch.stack([torch.nansum(below).double().neg() + 0.0, dead.double()])  # (+ 0.0: never −0)
+
+
+def derivative_sizes(t: Tensor, max_values: int = SATURATION_MAX_VALUES) -> tuple[int, int]:
+    """(entries `derivative_counts` looks at for saturation, units of the layer) of a layer shaped like t."""
+    B = t.shape[0]
+    units = t[0].numel() if B else 0
+    return max(1, min(B, -(-max_values // max(1, units)))) * units, units
+
+
+def histogram_samples(layers: Iterable[Tensor], max_values: int = HIST_MAX_VALUES) -> list[Tensor]:
+    """Each layer's `sample_rows`, flattened: the values the histograms bin."""
+    return [sample_rows(t, max_values).reshape(-1) for t in layers]
+
+
+def histograms_device(samples: list[Tensor], bins: int = HIST_BINS) -> tuple[Tensor, Tensor]:
+    """Per-layer histograms of 1-D `samples` (any lengths) over the finite values, each on its
+    own range [min, max] (a constant layer gets ±0.5, or ±|x|·1e-3 past 500). Returns counts
+    [L, bins] and edges [L, bins+1], float64, on the device; the last bin is closed, like NumPy's.
+    Runs of equal-length samples (every layer of an MLP) are binned together."""
+    counts, edges, start = [], [], 0
+    while start < len(samples):
+        end = start + 1
+        while end < len(samples) and samples[end].numel() == samples[start].numel():
+            end += 1
+        c, e = _histograms_2d(torch.stack(samples[start:end]), bins)
+        counts.append(c)
+        edges.append(e)
+        start = end
+    return (counts[0], edges[0]) if len(counts) == 1 else (torch.cat(counts), torch.cat(edges))
+
+
+def _histograms_2d(x: Tensor, bins: int) -> tuple[Tensor, Tensor]:
+    """`histograms_device` for the rows of x [L, n]."""
+    L = x.shape[0]
+    finite = torch.isfinite(x)
+    lo = torch.where(finite, x, float("inf")).amin(1).double()
+    hi = torch.where(finite, x, float("-inf")).amax(1).double()
+    empty = ~(lo <= hi)  # no finite value at all
+    lo, hi = torch.where(empty, 0.0, lo), torch.where(empty, 0.0, hi)
+    span = hi - lo
+    # a zero, overflowing or denormal span (bins/span beyond float32) is drawn as one bin
+    flat_range = ~(span > 0) | ~torch.isfinite(span) | ~(bins / span < 1e37)
+    # pad by ±0.5, or relatively where |lo| is so large that lo ± 0.5 == lo in float64
+    pad = torch.clamp(lo.abs() * 1e-3, min=0.5)
+    lo = torch.where(flat_range, lo - pad, lo)
+    hi = torch.where(flat_range, lo + 2 * pad, hi)
+    scale = bins / (hi - lo)
+    # (x − lo)·scale ∈ [0, bins]: cannot overflow
+    pos = torch.sub(x, lo.to(x.dtype)[:, None]).mul_(scale.to(x.dtype)[:, None]).clamp_(0, bins - 1)
+    pos.masked_fill_(~finite, bins)  # NaN/Inf go to a discarded extra bin
+    # int32 is enough (L·(bins+1) ≪ 2³¹) and halves the bytes written by the conversion
+    offsets = torch.arange(0, L * (bins + 1), bins + 1, device=x.device, dtype=torch.int32)[:, None]
+    idx = pos.int().add_(offsets)
+    counts = torch.bincount(idx.view(-1), minlength=L * (bins + 1)).view(L, bins + 1)[:, :bins]
+    grid = torch.linspace(0.0, 1.0, bins + 1, dtype=torch.float64, device=x.device)
+    return counts.double(), lo[:, None] + (hi - lo)[:, None] * grid[None, :]
+
+
+def to_host(parts: dict[str, Tensor]) -> dict[str, np.ndarray]:
+    """Move named device tensors to the CPU in one transfer (float64), keeping their shapes."""
+    names = list(parts)
+    flat = torch.cat([parts[n].reshape(-1).double() for n in names]).cpu().numpy()
+    out, start = {}, 0
+    for n in names:
+        size = parts[n].numel()
+        out[n] = flat[start:start + size].reshape(tuple(parts[n].shape))
+        start += size
+    return out
+
+
+# --- host side -----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Moments:
     mean: np.ndarray      # [L] float64
@@ -35,34 +156,21 @@ class Moments:
     nonfinite: np.ndarray  # [L] count of NaN/Inf entries
 
 
-def moments(x: Tensor | Sequence[Tensor], sq_norms: np.ndarray | None = None) -> Moments:
-    """Mean and population std of each layer of x (stacked [L, ...], or L equal-sized
-    tensors, which saves stacking them) over the finite entries.
-
-    One pass each for Σx and ‖x‖² (var = ‖x‖²/N − mean²; ‖x‖² may be given as `sq_norms`
-    when the caller has it); layers that hold a NaN/Inf, overflow, or would lose precision
-    to cancellation are redone exactly in float64.
-    """
-    if isinstance(x, Tensor):
-        flat = x.reshape(x.shape[0], -1)
-        total = flat.sum(1).double().cpu().numpy()
-        if sq_norms is None:
-            sq_norms = torch.linalg.vector_norm(flat, dim=1).double().cpu().numpy() ** 2
-    else:
-        flat = [t.reshape(-1) for t in x]
-        total = torch.stack([t.sum() for t in flat]).double().cpu().numpy()
-        if sq_norms is None:
-            sq_norms = torch.stack(torch._foreach_norm(flat)).double().cpu().numpy() ** 2
-    n = flat[0].numel()
-    mean = total / n
+def finish_moments(layers: Sequence[Tensor], total: np.ndarray, sq_norms: np.ndarray) -> Moments:
+    """Mean and population std of each layer from Σx and ‖x‖² (var = ‖x‖²/N − mean²), over the
+    finite entries: layers whose sums hold a NaN/Inf, overflow, or would lose precision to
+    cancellation are redone exactly in float64 from `layers` (rare: those are read again)."""
+    n = np.array([t.numel() for t in layers], dtype=np.float64)
+    mean = np.array(total, dtype=np.float64) / n
+    sq_norms = np.asarray(sq_norms, dtype=np.float64)
     with np.errstate(invalid="ignore", over="ignore"):
         var = sq_norms / n - mean**2
         redo = ~np.isfinite(total) | ~np.isfinite(sq_norms) | (var * _CANCELLATION_RATIO < mean**2)
     nonfinite = np.zeros(len(mean), dtype=np.int64)
     for i in np.flatnonzero(redo):
-        row = flat[i]
+        row = layers[i].reshape(-1)
         finite = torch.isfinite(row)
-        nonfinite[i] = int(n - finite.sum())
+        nonfinite[i] = int(n[i] - finite.sum())
         vals = row[finite].double()
         if len(vals) == 0:
             mean[i] = var[i] = np.nan
@@ -72,55 +180,39 @@ def moments(x: Tensor | Sequence[Tensor], sq_norms: np.ndarray | None = None) ->
     return Moments(mean, np.sqrt(np.maximum(var, 0.0)), nonfinite)
 
 
-def histograms(x: Tensor, bins: int = HIST_BINS, max_values: int = HIST_MAX_VALUES) -> tuple[np.ndarray, np.ndarray]:
-    """Per-layer histograms of x [L, B, W] over the finite values, each on its own range.
-
-    Uses the first ⌈max_values / W⌉ rows of the batch. Returns counts [L, bins]
-    (int64) and edges [L, bins+1] (float64); the last bin is closed, like NumPy's.
-    """
-    L, B, W = x.shape
-    rows = max(1, min(B, -(-max_values // W)))
-    flat = x[:, :rows].reshape(L, -1)
-    lo = flat.amin(1).double().cpu().numpy()
-    hi = flat.amax(1).double().cpu().numpy()
-    bad = ~(np.isfinite(lo) & np.isfinite(hi))
-    for i in np.flatnonzero(bad):  # NaN/Inf present: range of the finite values only
-        finite = flat[i][torch.isfinite(flat[i])]
-        lo[i], hi[i] = (float(finite.min()), float(finite.max())) if len(finite) else (-0.5, 0.5)
-    span = hi - lo
-    with np.errstate(divide="ignore", over="ignore"):
-        # a zero, overflowing or denormal span (bins/span beyond float32) is drawn as one bin
-        flat_range = ~(span > 0) | ~np.isfinite(span) | ~(bins / span < 1e37)
-    # pad by ±0.5, or relatively where |lo| is so large that lo ± 0.5 == lo in float64
-    pad = np.maximum(0.5, np.abs(lo) * 1e-3)
-    lo = np.where(flat_range, lo - pad, lo)
-    hi = np.where(flat_range, lo + 2 * pad, hi)
-    scale = bins / (hi - lo)
-    as_dev = lambda a: torch.as_tensor(a, dtype=x.dtype, device=x.device).view(L, 1)  # noqa: E731
-    pos = torch.sub(flat, as_dev(lo)).mul_(as_dev(scale))  # (x − lo)·scale ∈ [0, bins]: cannot overflow
-    pos.clamp_(0, bins - 1)
-    if bad.any():
-        pos.masked_fill_(~torch.isfinite(flat), bins)  # NaN/Inf go to a discarded extra bin
-    # int32 is enough (L·(bins+1) ≪ 2³¹) and halves the bytes written by the conversion
-    idx = pos.int().add_(torch.arange(0, L * (bins + 1), bins + 1, device=x.device, dtype=torch.int32).view(L, 1))
-    counts = torch.bincount(idx.view(-1), minlength=L * (bins + 1)).view(L, bins + 1)[:, :bins]
-    edges = lo[:, None] + (hi - lo)[:, None] * np.linspace(0.0, 1.0, bins + 1)[None, :]
-    return counts.cpu().numpy(), edges
+def moments(x: Tensor | Sequence[Tensor], sq_norms: np.ndarray | None = None) -> Moments:
+    """Mean and population std of each layer of x (stacked [L, ...], or per-layer tensors of any
+    shapes) over the finite entries: one pass each for Σx and ‖x‖² (‖x‖² may be given as
+    `sq_norms`), then `finish_moments`."""
+    layers = _layers(x)
+    total = torch.stack([t.sum() for t in layers]).double()
+    if sq_norms is None:
+        sq = torch.stack([torch.linalg.vector_norm(t).double().square() for t in layers])
+        host = to_host({"total": total, "sq": sq})
+        total_np, sq_norms = host["total"], host["sq"]
+    else:
+        total_np = total.cpu().numpy()
+    return finish_moments(layers, total_np, sq_norms)
 
 
-def saturation(deriv: Tensor, max_deriv: float) -> tuple[np.ndarray, np.ndarray]:
-    """From |φ′| [L, B, W]: (share of entries with |φ′| < 5 % of max|φ′|,
-    share of units whose φ′ is 0 for every example of the batch). Overwrites `deriv`."""
-    L, B, W = deriv.shape
-    dead = torch.count_nonzero(deriv.amax(dim=1) == 0, dim=1)
-    # count the entries below the threshold as −Σ sign(min(|φ′| − thr, 0)): float arithmetic
-    # is several times faster than a boolean mask here. Rows (≤ 4096 ones) sum exactly in
-    # float32; the per-layer total is summed in float64 so it stays exact past 2²⁴.
-    below = deriv.sub_(SATURATION_FRACTION * max_deriv).clamp_(max=0).sign_()  # −1 where below, else 0
-    sat = 0.0 - below.sum(dim=2).sum(dim=1, dtype=torch.float64).cpu().numpy()  # 0 − (−0) is +0
-    for i in np.flatnonzero(~np.isfinite(sat)):  # a NaN φ′ stays NaN above: count the rest
-        sat[i] = 0.0 - float(torch.nansum(below[i], dtype=torch.float64))
-    return (sat / (B * W), dead.cpu().numpy() / W)
+def histograms(x: Tensor | Sequence[Tensor], bins: int = HIST_BINS,
+               max_values: int = HIST_MAX_VALUES) -> tuple[np.ndarray, np.ndarray]:
+    """Per-layer histograms of x (stacked [L, B, ...] or per-layer [B, ...] tensors) over the
+    finite values of each layer's first ⌈max_values / units⌉ rows. Returns counts [L, bins]
+    (int64) and edges [L, bins+1] (float64); see `histograms_device`."""
+    counts, edges = histograms_device(histogram_samples(_layers(x), max_values), bins)
+    return counts.cpu().numpy().astype(np.int64), edges.cpu().numpy()
+
+
+def saturation(deriv: Tensor | Sequence[Tensor], max_deriv: float,
+               max_values: int = SATURATION_MAX_VALUES) -> tuple[np.ndarray, np.ndarray]:
+    """From |φ′| per layer (stacked [L, B, ...] or per-layer): (share of the sampled entries with
+    |φ′| < 5 % of max|φ′|, share of units whose φ′ is 0 for every example of the batch).
+    See `derivative_counts`; overwrites nothing the caller keeps beyond `deriv`."""
+    layers = _layers(deriv)
+    counts = torch.stack([derivative_counts(d, max_deriv, max_values) for d in layers]).cpu().numpy()
+    sizes = np.array([derivative_sizes(d, max_values) for d in layers], dtype=np.float64).reshape(-1, 2)
+    return counts[:, 0] / sizes[:, 0], counts[:, 1] / sizes[:, 1]
 
 
 def norms(tensors: list[Tensor]) -> np.ndarray:

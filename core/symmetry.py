@@ -37,18 +37,33 @@ def unit_spread(a: Tensor, max_values: int = UNIT_SPREAD_MAX_VALUES) -> np.ndarr
     taken of the differences from unit 1 in the same example, so copies (differences exactly
     0) do not lose it to the cancellation of E[x²] − E[x]².
     """
-    L, B, W = a.shape
+    return spread_ratio(torch.stack([unit_spread_parts(layer, max_values) for layer in a]).cpu().numpy())
+
+
+def unit_spread_parts(layer: Tensor, max_values: int = UNIT_SPREAD_MAX_VALUES) -> Tensor:
+    """One layer's (E_b Var_i, Var_b E_i) of `unit_spread`, a float64 [2] tensor left on the
+    device (`spread_ratio` finishes it); the layer has any shape with the batch first, read as
+    [B, units]. NaN for a layer of one unit."""
+    flat = layer.detach().reshape(layer.shape[0], -1)
+    B, W = flat.shape
     if W < 2:
-        return np.full(L, np.nan)
+        return torch.full((2,), float("nan"), dtype=torch.float64, device=layer.device)
     rows = max(1, min(B, -(-max_values // W)))
-    x = a[:, :rows].detach()                                        # [L, R, W] view
-    d = x - x[:, :, :1]                                             # differences from unit 1
-    d_mean = d.sum(dim=2).double() / W                              # [L, R]
-    d_sq = torch.linalg.vector_norm(d, dim=2).double().square() / W
-    within = (d_sq - d_mean.square()).clamp_(min=0.0).mean(dim=1)   # E_b Var_i (shift-free)
-    means = x.sum(dim=2).double() / W                               # E_i a_bi, [L, R]
-    between = (means - means.mean(dim=1, keepdim=True)).square().mean(dim=1)
+    x = flat[:rows]                                                 # [R, W] view
+    d = x - x[:, :1]                                                # differences from unit 1
+    d_mean = d.sum(dim=1).double() / W                              # [R]
+    d_sq = torch.linalg.vector_norm(d, dim=1).double().square() / W
+    within = (d_sq - d_mean.square()).clamp_(min=0.0).mean()        # E_b Var_i (shift-free)
+    means = x.sum(dim=1).double() / W                               # E_i a_bi, [R]
+    between = (means - means.mean()).square().mean()
+    return torch.stack([within, between])
+
+
+def spread_ratio(parts: np.ndarray) -> np.ndarray:
+    """`unit_spread` from `unit_spread_parts` per layer, [L, 2] → [L]: √(within / (within + between)),
+    NaN where that is not a finite number."""
+    parts = np.asarray(parts, dtype=np.float64).reshape(-1, 2)
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.sqrt(within.cpu().numpy() / (within + between).cpu().numpy())
+        ratio = np.sqrt(parts[:, 0] / (parts[:, 0] + parts[:, 1]))
     ratio[~np.isfinite(ratio)] = np.nan
     return ratio

@@ -168,6 +168,19 @@ def hidden_sigma_w2(cfg: SimConfig) -> float:
     return w * expected_weight_std(cfg, w, w) ** 2
 
 
+# The recursion here is written for fully connected layers of `width` units.
+NO_THEORY_ARCHITECTURES = {
+    "cnn": "the recursion is written for fully connected layers; a 3×3 conv's fans are 9·width, and "
+           "pooling changes the maps between layers",
+    "residual_cnn": "the recursion is written for fully connected layers; a 3×3 conv's fans are 9·width, and "
+                    "pooling changes the maps between layers",
+    "transformer": "attention mixes the positions and every block normalizes with LayerNorm, which the "
+                   "recursion for independent fully connected layers does not describe",
+    "autoencoder": "its loss is a reconstruction of the input rather than a classification, and its decoder "
+                   "is not a hidden layer of the recursion",
+}
+
+
 def not_applicable(cfg: SimConfig) -> str | None:
     """Why the mean-field recursion does not describe `cfg`, or None when it does."""
     if cfg.architecture in USER_ARCHITECTURES:
@@ -177,6 +190,8 @@ def not_applicable(cfg: SimConfig) -> str | None:
         return (f"no mean-field prediction for '{cfg.architecture}': the recursion assumes fresh independent "
                 "weights at every layer, while a recurrent network reuses W_hh at every time step "
                 "(see the W_hh spectrum view for 'rnn')")
+    if cfg.architecture in NO_THEORY_ARCHITECTURES:
+        return f"no mean-field prediction for '{cfg.architecture}': {NO_THEORY_ARCHITECTURES[cfg.architecture]}"
     if cfg.init in NO_THEORY_INITS:
         return (f"no mean-field prediction for init '{cfg.init}': the theory assumes independent mean-zero "
                 f"weights, and {NO_THEORY_INITS[cfg.init]} make every unit of a layer identical")

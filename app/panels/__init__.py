@@ -7,6 +7,8 @@
     gradient_history  GradientHistory: layer × step heatmap of log10 ‖∂L/∂z‖
     loss              LossAccuracy: loss and accuracy over steps
     updates           UpdateRatios: update : weight ratio per layer over steps
+  empty_note        EmptyNote: the message over an over-steps plot with no steps yet
+  layer_scale       whether the activation views draw one common value axis or each layer ÷ its std
   noise             NoisePanel: the gradient-noise statistic per layer and over steps
   compare           CompareView: A | B side by side and their gradient ratio
   spectrum          SpectrumView: a vanilla RNN's W_hh eigenvalues and the growth they predict

@@ -1,6 +1,8 @@
 """A/B comparison plots: A and B side by side with shared axes, and the gradient-norm log ratio.
 
-Rows: ‖∂L/∂z‖ per layer (log), activation std per layer (log), loss over steps;
+Rows: ‖∂L/∂z‖ per layer (log), activation std per layer (log), loss over steps (on a log axis
+while A's and B's losses together span more than two decades, so a stalled 0.68 beside an
+exploding 1e3 stays readable);
 columns A and B, each row's two plots linked (setXLink/setYLink) and given the
 same ranges, computed from both sides' data. Below, the difference view:
 log₁₀(‖g_B‖/‖g_A‖) per aligned layer pair with a zero line; +∞ (A exactly 0),
@@ -19,9 +21,9 @@ from core.compare import A_ZERO, B_ZERO, NAMES, OK, Comparison
 
 from ..history import History
 from ..legends import legend_below
-from ..plot_kit import (BAD_COLOR, ZERO_COLOR, Dots, Markers, cache_unchanging, dotted_line, retitle, set_dotted_line,
-                        set_points, style)
-from ..plot_math import safe_log10
+from ..plot_kit import (BAD_COLOR, LABEL_STYLE, ZERO_COLOR, Dots, Markers, cache_unchanging, dotted_line, retitle,
+                        set_dotted_line, set_points, style)
+from ..plot_math import safe_log10, spans_decades
 
 SIDE_COLORS = {"A": "#1f77b4", "B": "#e6550d"}
 ROWS = (("grad", "‖∂L/∂z‖ per layer", "layer (input → output)", "norm (log scale)"),
@@ -48,6 +50,7 @@ class CompareView(pg.GraphicsLayoutWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.drawn: Comparison | None = None
+        self.loss_log = False   # whether the shared loss axis is logarithmic now
         self.plots: dict[tuple[str, str], pg.PlotItem] = {}
         self.curves: dict[tuple[str, str], pg.PlotCurveItem] = {}
         self.dots: dict[tuple[str, str], Dots] = {}
@@ -120,13 +123,19 @@ class CompareView(pg.GraphicsLayoutWidget):
             self._set_range(key, (0.5, depth + 0.5), (floor - 0.3, top))
         steps = {s: np.asarray(histories[s].steps, dtype=np.float64) for s in NAMES}
         losses = {s: np.asarray(histories[s].loss, dtype=np.float64) for s in NAMES}
+        self.set_loss_log(spans_decades(np.concatenate(list(losses.values()))))
+        if self.loss_log:
+            losses = {s: safe_log10(v)[0] for s, v in losses.items()}
         for side in NAMES:
             set_dotted_line(self.curves["loss", side], self.dots["loss", side], steps[side], losses[side])
         all_steps = np.concatenate(list(steps.values()))
         all_loss = np.concatenate(list(losses.values()))
         all_loss = all_loss[np.isfinite(all_loss)]
         x_rng = (float(all_steps.min()), float(max(all_steps.max(), all_steps.min() + 1))) if all_steps.size else (0, 1)
-        y_rng = (0.0, float(all_loss.max()) * 1.05) if all_loss.size and all_loss.max() > 0 else (0.0, 1.0)
+        if self.loss_log:
+            y_rng = (math.floor(float(all_loss.min()) - 0.5), float(all_loss.max()) + 0.2)  # (a decade's tick below)
+        else:
+            y_rng = (0.0, float(all_loss.max()) * 1.05) if all_loss.size and all_loss.max() > 0 else (0.0, 1.0)
         self._set_range("loss", x_rng, y_rng)
         self._show_diff(c)
         for side in NAMES:
@@ -134,6 +143,15 @@ class CompareView(pg.GraphicsLayoutWidget):
             self.titles[side].setText(f"{side}: step {cfg_snap.step}, loss {cfg_snap.loss:.4g}"
                                       + ("  ⚠ NaN/Inf" if cfg_snap.nonfinite else ""))
         self.drawn = c
+
+    def set_loss_log(self, log: bool) -> None:
+        """Both loss plots on a log10 axis (labelled in powers of ten), or linear."""
+        if log == self.loss_log:
+            return
+        self.loss_log = log
+        for side in NAMES:
+            self.plots["loss", side].getAxis("left").setLogMode(False, log)
+            self.plots["loss", side].setLabel("left", "loss (log)" if log else "loss", **LABEL_STYLE)
 
     def _set_range(self, key: str, x: tuple[float, float], y: tuple[float, float]) -> None:
         for side in NAMES:  # the same ranges on both (they are linked too, for panning)

@@ -15,6 +15,7 @@ from ..legends import legend_below
 from ..plot_kit import (BAD_COLOR, LABEL_STYLE, TICK_FONT, TITLE_SIZE, ZERO_COLOR, IndexedImage, fit_range,
                         lookup_table, style)
 from ..plot_math import colour_index, safe_log10
+from .empty_note import EmptyNote
 
 GRAD_MAP_DECADES = 12.0    # colour range of the gradient heatmap
 
@@ -34,6 +35,8 @@ class GradientHistory:
                                    interactive=False, label="log₁₀ norm", width=14)
         self.bar.getAxis("right").setTickFont(TICK_FONT)
         row.addItem(self.bar, row=0, col=col + 1)
+        self.empty = EmptyNote(self.plot)
+        self.locked: tuple[float, float] | None = None   # fixed colour levels in log10 (lock scales)
 
     def unchanging(self) -> list:
         """The items to paint from a cache (plot_kit.cache_unchanging)."""
@@ -46,6 +49,7 @@ class GradientHistory:
 
     def show(self, history: History) -> None:
         """Draw the gradient norms of every recorded step; the colour bar spans at most GRAD_MAP_DECADES."""
+        self.empty.show_if(len(history) == 0)
         if len(history) == 0:
             self.image.set_index(np.zeros((1, 1), np.uint8))
             self.image.setVisible(False)
@@ -57,6 +61,8 @@ class GradientHistory:
         lo = max(math.floor(float(finite.min())), hi - GRAD_MAP_DECADES) if finite.size else hi - 1
         if hi <= lo:
             lo = hi - 1
+        if self.locked is not None:   # "lock scales": fixed colour levels
+            lo, hi = self.locked
         index = colour_index(logs, lo, hi)
         index[zero] = 0
         index[bad] = 255

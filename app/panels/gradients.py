@@ -26,6 +26,7 @@ class GradientsPerLayer:
 
     def __init__(self, row: pg.GraphicsLayout, col: int):
         self.plot = row.addPlot(row=0, col=col)
+        self.locked: tuple[float, float] | None = None   # a fixed norm range (lock scales)
         style(self.plot, "", "", "norm (log scale)")
         self.plot.getAxis("left").setLogMode(False, True)
         self.plot.disableAutoRange()
@@ -78,6 +79,8 @@ class GradientsPerLayer:
         hi = float(finite.max()) if finite.size else ref_val + 1
         floor = math.floor(min(lo, ref_val - BAND_DECADES - 0.5)) - 1.0
         top = math.ceil(max(hi, ref_val + BAND_DECADES + 0.5)) + 2.0
+        if self.locked is not None:   # "lock scales": a fixed norm range (zeros and NaN at its edges)
+            floor, top = math.log10(self.locked[0]) + 0.5, math.log10(self.locked[1])
         set_dotted_line(self.curve, self.dots, x, np.where(g_zero, floor, g))
         self.weight_curve.setData(*drawable(x, np.where(w_zero, floor, w)), connect="finite")
         zx = np.concatenate([x[g_zero], x[w_zero]])

@@ -15,6 +15,7 @@ from ..legends import legend_in
 from ..plot_kit import (LABEL_STYLE, LAYER_COLORS, MAX_OVERLAY, TICK_FONT, TITLE_SIZE, cache_unchanging, dotted_line,
                         label_curves, line, log_guide, set_dotted_line, style)
 from ..plot_math import layer_prefix, layer_span, safe_log10
+from .empty_note import EmptyNote
 from .plot_panel import PANEL_FLOOR_HEIGHT, PANEL_MIN_HEIGHT
 
 
@@ -48,6 +49,7 @@ class NoisePanel(ScrollingLayoutWidget):
         self.median_curve = line(self.over_steps, pg.mkPen("k", width=3), "median over layers")
         self.step_curves = [line(self.over_steps, pg.mkPen(c, width=1.5)) for c in LAYER_COLORS[:MAX_OVERLAY]]
         cache_unchanging([self.per_layer, self.over_steps, self.legend])
+        self.empty = EmptyNote(self.over_steps)
 
     def set_layer_noun(self, noun: str) -> None:
         """'layer', or 'time step' for a recurrent network (as PlotPanel.set_layer_noun)."""
@@ -76,11 +78,12 @@ class NoisePanel(ScrollingLayoutWidget):
         self.drawn_step = snap.step
 
     def _show_over_steps(self, history: History, layers: list[int]) -> None:
+        self.empty.show_if(len(history) == 0)
         if len(history) == 0:
             for curve in (self.median_curve, *self.step_curves):
                 curve.setData([], [])
             return
-        steps = history.layer_steps().astype(np.float64)
+        steps = history.noise_steps().astype(np.float64)             # (measured with the snapshots only)
         logs, _, _ = safe_log10(history.grad_noise())                 # [H, L]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: nothing to draw there

@@ -19,6 +19,7 @@ from ..legends import legend_in
 from ..plot_kit import (LAYER_COLORS, MAX_OVERLAY, TITLE_SIZE, ZERO_COLOR, Markers, fit_range, label_curves, line,
                         log_guide, retitle, set_points, style)
 from ..plot_math import layer_prefix, nan_min_max, safe_log10, step_envelope
+from .empty_note import EmptyNote
 
 
 class UpdateRatios:
@@ -46,6 +47,7 @@ class UpdateRatios:
         self.legend.addItem(self.zero, "exactly 0 (at floor)")
         self.curves = [line(self.plot, pg.mkPen(c, width=2)) for c in LAYER_COLORS[:MAX_OVERLAY]]
         self.noun = "layer"
+        self.empty = EmptyNote(self.plot)
 
     def unchanging(self) -> list:
         """The items to paint from a cache (plot_kit.cache_unchanging)."""
@@ -58,6 +60,7 @@ class UpdateRatios:
 
     def show(self, history: History, layers: list[int]) -> None:
         """Draw the band of all layers and the curves of `layers` (1-based) over the history's steps."""
+        self.empty.show_if(len(history) == 0)
         if len(history) == 0:
             for curve in self.curves:
                 curve.setData([], [])

@@ -3,6 +3,7 @@ fields it reads, its layer noun). Adding an architecture is one module and one l
 from __future__ import annotations
 
 from ..config import ConfigError
+from . import autoencoder, cnn, transformer
 from .base import Architecture
 from .mlp import MLP, RESIDUAL
 from .recurrent import LSTM, RNN
@@ -13,6 +14,10 @@ ARCHITECTURES: dict[str, Architecture] = {
     "residual": RESIDUAL,
     "rnn": RNN,
     "lstm": LSTM,
+    "cnn": cnn.ARCHITECTURE,
+    "residual_cnn": cnn.RESIDUAL_ARCHITECTURE,
+    "transformer": transformer.ARCHITECTURE,
+    "autoencoder": autoencoder.ARCHITECTURE,
     "user": USER,
     "user_autoencoder": USER_AUTOENCODER,
 }
@@ -26,4 +31,10 @@ def get_architecture(name: str) -> Architecture:
         raise ConfigError("architecture", f"unknown value {name!r}; allowed: {', '.join(ARCHITECTURES)}") from None
 
 
-__all__ = ["ARCHITECTURES", "Architecture", "get_architecture"]
+def layer_noun(name: str) -> str:
+    """What one entry of a snapshot's per-layer arrays is for architecture `name`, as its registry
+    entry declares: 'layer', 'time step', 'conv layer', 'block'. The one place anything asks."""
+    return get_architecture(name).noun
+
+
+__all__ = ["ARCHITECTURES", "Architecture", "get_architecture", "layer_noun"]

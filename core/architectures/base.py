@@ -12,8 +12,8 @@ from ..config import SimConfig
 # Fields every architecture reads, since the Simulator reads them whatever the network: the data,
 # the batches, the optimizer, clipping, the seed and the device.
 TRAINING_FIELDS = frozenset({
-    "architecture", "dataset", "input_dim", "n_samples", "batch_size", "grad_accum", "optimizer", "lr",
-    "momentum", "weight_decay", "warmup_steps", "clip_mode", "clip_threshold", "seed", "device",
+    "architecture", "dataset", "data_file", "label_column", "input_dim", "n_samples", "batch_size", "grad_accum",
+    "optimizer", "lr", "momentum", "weight_decay", "warmup_steps", "clip_mode", "clip_threshold", "seed", "device",
 })
 # Fields of a network of `depth` layers of `width` units with the configured activation, init and norm.
 NETWORK_FIELDS = frozenset({

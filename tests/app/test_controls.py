@@ -9,9 +9,12 @@ from app.controls import (
     FIELDS, ChoiceConnector, ControlPanel, DepthConnector, DoubleSliderConnector, IntSliderConnector,
     LogSliderConnector, SpinConnector, TextConnector,
 )
+from PySide6.QtWidgets import QWidget
+
 from app.tooltips import TOOLTIPS
 from core import SimConfig
 from core import config as cc
+from core.architectures import ARCHITECTURES
 
 # field -> a different valid value to set through the widget
 NEW_VALUES = {
@@ -21,7 +24,7 @@ NEW_VALUES = {
     "batch_size": 32, "grad_accum": 2, "optimizer": "radam", "lr": 0.001, "momentum": 0.5, "weight_decay": 0.01,
     "warmup_steps": 10, "clip_mode": "norm",
     "clip_threshold": 5.0, "seed": 42, "device": "cpu", "model": "/models/net.py:make", "data_file": "/data/d.csv",
-    "label_column": "species",
+    "label_column": "species", "norm_position": "post", "heads": 2, "pool_every": 2, "seq_len": 9,
 }
 
 
@@ -129,13 +132,54 @@ def test_cross_field_error_is_shown_at_both_controls(panel):
 
 
 def test_every_control_has_an_informative_tooltip(panel):
+    assert panel.config().architecture == "mlp"
     for spec in FIELDS:
         tip = panel.connectors[spec.name].widget.toolTip()
-        assert tip == TOOLTIPS[spec.name] and len(tip) > 20
+        assert len(TOOLTIPS[spec.name]) > 20
+        # a field the architecture ignores says why instead (test_ignored_fields_are_disabled_with_the_reason)
+        assert tip == (ARCHITECTURES["mlp"].why_unused(spec.name) or TOOLTIPS[spec.name])
     init = TOOLTIPS["init"]
     assert "√(2/fan_in)" in init and "ReLU" in init and "sigmoid/tanh" in init
     assert "small batches" in TOOLTIPS["normalization"]
     assert "1/√N" in TOOLTIPS["grad_accum"] and "lr·t/W" in TOOLTIPS["warmup_steps"]
+
+
+def shows_fields_of(panel, architecture: str) -> None:
+    """Each control (its widget, every child and its label) is enabled iff `architecture` reads the field,
+    with the field's own tooltip, or else disabled with the registry's reason as its tooltip."""
+    arch = ARCHITECTURES[architecture]
+    for spec in FIELDS:
+        why = arch.why_unused(spec.name)
+        conn, label = panel.connectors[spec.name], panel.labels[spec.name]
+        assert conn.widget.isEnabled() == label.isEnabled() == (why is None), (architecture, spec.name)
+        assert label.toolTip() == (why or TOOLTIPS[spec.name]), (architecture, spec.name)
+        assert conn.widget.toolTip() == (why or TOOLTIPS[spec.name]), (architecture, spec.name)
+        if why is not None:
+            assert all(child.toolTip() == why for child in conn.widget.findChildren(QWidget))
+
+
+def test_ignored_fields_are_disabled_with_the_reason(panel, qtbot):
+    shows_fields_of(panel, "mlp")
+    disabled = {s.name for s in FIELDS if not panel.connectors[s.name].widget.isEnabled()}
+    assert disabled == {"forget_bias", "norm_position", "heads", "pool_every", "seq_len", "model"}
+    assert "no gates" in panel.connectors["forget_bias"].widget.toolTip()
+    spin_tip = panel.connectors["depth"].spin.toolTip()  # a child with its own tooltip keeps it
+    assert spin_tip.startswith("Depth up to")
+    sequence = panel.config().replace(dataset="first_token")
+    panel.set_config(sequence)  # a sequence data set, so the user can pick the transformer
+    with qtbot.waitSignal(panel.configChanged, timeout=1000):
+        user_sets(panel.connectors["architecture"], "transformer")
+    assert panel.config().architecture == "transformer"
+    shows_fields_of(panel, "transformer")
+    assert panel.unused_reason("normalization").startswith("The transformer always normalizes with LayerNorm")
+    assert panel.connectors["heads"].widget.isEnabled() and panel.connectors["seq_len"].widget.isEnabled()
+    for architecture, dataset in (("lstm", "first_token"), ("cnn", "digits"), ("autoencoder", "digits"),
+                                  ("rnn", "first_token"), ("mlp", "spirals")):
+        panel.set_config(sequence.replace(architecture=architecture, dataset=dataset))
+        shows_fields_of(panel, architecture)
+    # back on the MLP every used control has its own tooltip again, children included
+    assert panel.connectors["depth"].spin.toolTip() == spin_tip
+    assert panel.connectors["normalization"].widget.isEnabled()
 
 
 def test_set_config_updates_widgets_without_emitting(panel, qtbot):

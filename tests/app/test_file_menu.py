@@ -40,7 +40,8 @@ def test_file_menu_lists_every_action(window):
     texts = [a.text().replace("&", "") for a in window.menuBar().actions()[0].menu().actions() if a.text()]
     assert texts == ["Open session…", "Open model…", "Open data…", "Save session…", "Save session with recorded steps…",
                      "Export plots (PNG/SVG)…", "Export statistics (CSV/JSON)…", "Export PyTorch script…",
-                     "Restore defaults"]
+                     "Export slide of all plots (2×, captioned)…", "Export slide of one plot",
+                     "Record…", "Stop recording", "Restore defaults"]
 
 
 def test_save_with_steps_then_open_restores_config_and_plots(window, make_window, qtbot, tmp_path, fake_dialogs):
@@ -170,7 +171,9 @@ def test_export_plots_png_and_svg(window, qtbot, tmp_path):
     assert len(colours) > 20  # heatmaps, curves and text, not a blank page
     doc = minidom.parse(str(svg))
     assert doc.documentElement.tagName == "svg"
-    assert len(doc.getElementsByTagName("clipPath")) == 8  # one per plot view box (7 plots, one twin axis)
+    # one per plot view box (7 plots, one twin axis), and one more as the twin axis's box sits inside the
+    # loss plot's box (clipped by both)
+    assert len(doc.getElementsByTagName("clipPath")) == 9
     assert len(doc.getElementsByTagName("image")) >= 2     # the two heatmaps at least
     text = " ".join(t.firstChild.data for t in doc.getElementsByTagName("text") if t.firstChild)
     assert "Gradient magnitude per layer" in text
@@ -270,7 +273,7 @@ def test_a_stale_stored_config_falls_back_to_defaults(stored, why):
 
 def test_window_starts_from_defaults_with_a_notice_when_the_stored_config_is_stale(make_window):
     settings = remembered.default_settings()
-    settings.setValue(remembered.CONFIG_KEY, '{"architecture": "transformer", "depth": 3}')
+    settings.setValue(remembered.CONFIG_KEY, '{"architecture": "vit", "depth": 3}')
     w = make_window(None, settings=settings)
     assert w.controls.config() == SimConfig()
     assert "no longer valid" in w.message_label.text() and "architecture" in w.message_label.text()

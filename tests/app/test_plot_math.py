@@ -102,7 +102,9 @@ def test_colour_index_maps_the_range_onto_1_to_254():
 
 def test_layer_names_and_numbers():
     assert (layer_noun("mlp"), layer_noun("rnn")) == ("layer", "time step")
+    assert (layer_noun("cnn"), layer_noun("transformer")) == ("conv layer", "block")
     assert (layer_prefix("layer"), layer_prefix("time step")) == ("L", "t")
+    assert (layer_prefix("conv layer"), layer_prefix("block")) == ("L", "B")
     assert (layer_span("layer"), layer_span("time step")) == ("input → output", "first → last")
     assert [short_number(x) for x in (0.123456, -1.234567e-5, math.nan, -math.inf)] == ["0.123", "-1.23e-05",
                                                                                        "nan", "-inf"]

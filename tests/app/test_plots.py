@@ -368,3 +368,25 @@ def test_a_squeezed_panel_scrolls_instead_of_clipping_its_layout(panel, qtbot):
     assert panel.floor().width() > floor.width() + 4
     w, _ = laid_out()
     assert w == panel.floor().width() and panel.horizontalScrollBar().isVisible()
+
+
+def test_over_steps_plots_say_why_they_are_empty(panel):
+    """After a probe alone the loss, gradient-over-steps and update plots show a note over their data
+    area instead of axes like 'training step −0.4 … 0.4'; the first step brings the plots back."""
+    from app.panels.empty_note import PROBE_ONLY
+
+    sim = Simulator(SimConfig(depth=4, width=8, n_samples=64, batch_size=16))
+    history = History()
+    panel.show_snapshot(sim.probe(), history)
+    for note in panel.empty_notes():
+        assert note.box.isVisible() and "No training steps" in note.label.toPlainText()
+        vb = note.plot.vb
+        assert note.box.mapRectToScene(note.box.rect()) == vb.mapRectToScene(vb.rect())  # covers the data area
+        assert not note.plot.getAxis("bottom").style["showValues"]
+    panel.loss.empty.set_text(PROBE_ONLY)
+    assert panel.loss.empty.label.toPlainText() == PROBE_ONLY
+    snap = sim.step()
+    history.add(snap)
+    panel.show_snapshot(snap, history)
+    for note in panel.empty_notes():
+        assert not note.box.isVisible() and note.plot.getAxis("bottom").style["showValues"]

@@ -160,3 +160,33 @@ def test_jacobian_view_analyses_the_trained_network_not_a_fresh_one(make_window,
     assert np.abs(trained.singular_values / fresh.singular_values - 1).max() > 1e-2
     assert view.summary.text().startswith("Step 3:")
     assert w.worker_thread.thread.isRunning() and w.worker._sim.steps_done == 3  # training network untouched
+
+
+@pytest.mark.parametrize("arch, dataset", [("cnn", "digits"), ("transformer", "first_token"), ("autoencoder", "digits")])
+def test_views_that_do_not_apply_say_why(make_window, small_config, qtbot, arch, dataset):
+    """As for 'rnn': the χ label, its tooltip and the phase diagram's note give core.theory's reason, and the
+    Jacobian view core.jacobian's (the autoencoder's residual layers do have a Jacobian: it is computed)."""
+    from core import ConfigError
+    from core.jacobian import NO_JACOBIAN, check_supported
+
+    cfg = small_config.replace(architecture=arch, dataset=dataset, depth=3)
+    reason = theory.not_applicable(cfg)
+    assert reason.startswith(f"no mean-field prediction for '{arch}': ")
+    w = make_window(cfg)
+    label = f"χ: no mean-field prediction for '{arch}'"
+    qtbot.waitUntil(lambda: w.theory.chi_label.text() == label, timeout=5000)
+    assert w.theory.profile is None and w.theory.chi_label.toolTip() == f"{label}\n\n{reason}"
+    x, _ = w.plots.gradients.theory.getData()
+    assert x is None or len(x) == 0                       # no overlay drawn
+    assert w.theory.phase.note.text().startswith(f"Note: {reason}. ")
+    view = w.theory.jacobian
+    view.points.setValue(2)
+    view.run()
+    if arch == "autoencoder":
+        qtbot.waitUntil(lambda: view.spectrum is not None, timeout=30000)
+        direct = simulator_spectrum(Simulator(cfg), 2)
+        np.testing.assert_allclose(view.spectrum.singular_values, direct.singular_values, rtol=1e-6)
+        return
+    with pytest.raises(ConfigError) as err:
+        check_supported(cfg)
+    assert view.summary.text() == str(err.value) and str(err.value).endswith(NO_JACOBIAN[arch])

@@ -6,6 +6,7 @@ import pytest
 import torch
 from PySide6.QtCore import Qt
 
+from app.panels.layer_table import column, compact_number
 from app.plot_kit import LAYER_COLORS
 from app.plot_math import GRID_BINS, auto_layers
 from core import SimConfig, Simulator
@@ -118,11 +119,13 @@ def test_plots_receive_the_snapshot_values(make_window, small_config, qtbot):
         assert np.sum(hy * np.diff(hx)) == pytest.approx(1.0)
     # the legend table: one row per drawn layer, in its colour, with the layer's mean, std and saturation
     assert [cells[0] for _, cells in w.plots.histograms.legend.rows] == [f"L{k}" for k in layers]
-    colour, (_, mean, std, sat, note) = w.plots.histograms.legend.rows[-1]
+    colour, (_, z_mean, z_std, mean, std, sat, note) = w.plots.histograms.legend.rows[-1]
     k = layers[-1] - 1
     assert colour == LAYER_COLORS[len(layers) - 1] and note == ""
     assert float(mean) == pytest.approx(ls.act_mean[k], rel=5e-3, abs=5e-4)
     assert float(std) == pytest.approx(ls.act_std[k], rel=5e-3)
+    assert float(z_mean) == pytest.approx(ls.preact_mean[k], rel=5e-3, abs=5e-4)
+    assert float(z_std) == pytest.approx(ls.preact_std[k], rel=5e-3)
     assert sat == f"{100 * ls.saturated_frac[k]:.0f}%"
     # heatmap: one row per layer
     assert w.plots.activations.image.index.shape == (snap.depth, GRID_BINS)
@@ -152,7 +155,8 @@ def test_layer_selection_and_table(make_window, small_config, qtbot):
     qtbot.waitUntil(lambda: model.rowCount() == small_config.depth, timeout=3000)
     snap = w.latest
     assert model.data(model.index(0, 0)) == "1"
-    assert model.data(model.index(1, 5)) == f"{snap.layers.grad_norm[1]:.3e}"
+    assert model.data(model.index(1, column("grad_norm"))) == compact_number(snap.layers.grad_norm[1])
+    assert model.data(model.index(1, column("preact_std"))) == compact_number(snap.layers.preact_std[1])
 
 
 def test_control_change_rebuilds_and_probes(make_window, small_config, qtbot):
@@ -238,7 +242,7 @@ def test_noise_tab_and_learning_rate_in_the_status_bar(make_window, small_config
     w.table_action.setChecked(True)
     model = w.table.model_
     qtbot.waitUntil(lambda: model.rowCount() == small_config.depth, timeout=3000)
-    assert model.data(model.index(0, model.columnCount() - 1)) == f"{snap.layers.grad_noise[0]:.3g}"
+    assert model.data(model.index(0, column("grad_noise"))) == compact_number(snap.layers.grad_noise[0])
 
 
 def test_long_status_texts_are_clipped_not_widening_the_window(make_window, small_config, qtbot):
@@ -274,9 +278,11 @@ def test_docks_on_a_laptop_screen_leave_the_plots_whole(make_window, qtbot, dock
     floor, laid_out = panel.floor(), panel.ci.geometry()
     viewport = panel.viewport().size()
     assert laid_out.width() >= floor.width() - 0.5 and laid_out.height() >= floor.height() - 0.5
-    # the layout fills the view where it fits and scrolls where it does not
-    for laid, seen, bar in ((laid_out.width(), viewport.width(), panel.horizontalScrollBar()),
-                            (laid_out.height(), viewport.height(), panel.verticalScrollBar())):
+    # the layout fills the view where it fits and scrolls where it does not (in screen px: the
+    # layout is drawn `panel.zoom` times its size, app/canvas.py)
+    z = panel.zoom
+    for laid, seen, bar in ((laid_out.width() * z, viewport.width(), panel.horizontalScrollBar()),
+                            (laid_out.height() * z, viewport.height(), panel.verticalScrollBar())):
         if laid > seen + 0.5:
             assert bar.isVisible() and bar.maximum() >= laid - seen - 1
         else:

@@ -32,12 +32,13 @@ def test_the_config_validation_list_is_the_registry():
 
 def test_nouns_and_fields():
     assert {n: a.noun for n, a in ARCHITECTURES.items()} == {
-        "mlp": "layer", "residual": "layer", "rnn": "time step", "lstm": "time step", "user": "layer",
-        "user_autoencoder": "layer"}
+        "mlp": "layer", "residual": "layer", "rnn": "time step", "lstm": "time step",
+        "cnn": "conv layer", "residual_cnn": "conv layer", "transformer": "block", "autoencoder": "layer",
+        "user": "layer", "user_autoencoder": "layer"}
     names = {f.name for f in dataclasses.fields(SimConfig)}
     for arch in ARCHITECTURES.values():
         assert arch.uses <= names, arch.name
-        assert arch.reconstruct == (arch.name == "user_autoencoder")
+        assert arch.reconstruct == (arch.name in ("autoencoder", "user_autoencoder"))
         for field in arch.uses:
             assert arch.why_unused(field) is None
     assert get_architecture("lstm").why_unused("forget_bias") is None
@@ -47,7 +48,8 @@ def test_nouns_and_fields():
 
 
 def test_unknown_architecture_names_the_field_and_the_valid_names():
-    with pytest.raises(ConfigError, match="^architecture: unknown value 'gru'; allowed: mlp, residual, rnn, lstm, user, user_autoencoder$"):
+    with pytest.raises(ConfigError, match="^architecture: unknown value 'gru'; allowed: mlp, residual, rnn, lstm, "
+                                         "cnn, residual_cnn, transformer, autoencoder, user, user_autoencoder$"):
         get_architecture("gru")
 
 

@@ -9,8 +9,9 @@ from core import config as C
 CONTRACT_DEFAULTS = dict(
     architecture="mlp", depth=20, width=128, activation="tanh", leaky_slope=0.01, init="xavier_normal",
     init_std=0.01, init_gain=1.0, init_mode="fan_in", bias_std=0.0, forget_bias=1.0, normalization="none",
+    norm_position="pre", heads=4, pool_every=0,
     dataset="spirals",
-    input_dim=32, n_samples=2048, batch_size=128, grad_accum=1, optimizer="sgd", lr=0.05, momentum=0.9,
+    input_dim=32, seq_len=16, n_samples=2048, batch_size=128, grad_accum=1, optimizer="sgd", lr=0.05, momentum=0.9,
     weight_decay=0.0, warmup_steps=0, clip_mode="none", clip_threshold=1.0, seed=0, device="auto",
     model="", data_file="", label_column="",
 )
@@ -26,9 +27,11 @@ def test_contract_value_lists():
     assert C.INIT_NAMES == ("zeros", "constant", "normal", "uniform", "xavier_uniform", "xavier_normal",
                             "kaiming_uniform", "kaiming_normal", "lecun_normal", "orthogonal")
     assert C.DATASET_NAMES == ("gaussian", "spirals", "circles", "xor", "moons", "digits", "first_token", "adding",
-                               "file")
+                               "stripes", "majority", "file")
     assert C.OPTIMIZERS == ("sgd", "momentum", "adam", "radam", "rmsprop")
-    assert C.ARCHITECTURES == ("mlp", "residual", "rnn", "lstm", "user", "user_autoencoder")
+    assert C.ARCHITECTURES == ("mlp", "residual", "rnn", "lstm", "cnn", "residual_cnn", "transformer", "autoencoder",
+                               "user", "user_autoencoder")
+    assert C.NORM_POSITIONS == ("pre", "post")
 
 
 @pytest.mark.parametrize("field,value,fragment", [

@@ -162,3 +162,15 @@ def test_nested_json_is_one_exact_error_line(tmp_path, run_cli):
     path.write_bytes(b"[" * 100_000)
     code, _, err = run_cli("probe", str(path))
     assert code == 2 and err.splitlines() == [f"error: {path} is nested too deeply to be a config file"]
+
+
+def test_a_divergence_between_snapshots_is_caught_at_its_step_and_layer(reference):
+    """One long step(n) (the window's chunk): the cheap per-step checks stop it at the bad step, whose
+    pass then names the layer, as step-by-step training does; the steps before it are all recorded."""
+    step, stage, layer, _, _ = reference
+    sim = Simulator(SimConfig(**EXPLODING))
+    snap = sim.step(50)
+    assert (snap.step, snap.nonfinite_stage, snap.nonfinite_layer) == (step, stage, layer)
+    trail = sim.trail()
+    assert [r.step for r in trail] == list(range(1, step))
+    assert all(np.isfinite(r.grad_norm).all() and len(r.grad_norm) == EXPLODING["depth"] for r in trail)

@@ -7,8 +7,9 @@ import pytest
 
 from core import SimConfig, Simulator
 from core.compare import Comparer, ConfigPair, describe_divergence
+from core.architectures import ARCHITECTURES, layer_noun
 from core.diagnoses import diagnose
-from core.report import describe_nonfinite, layer_noun, nonfinite_location, nonfinite_quantity
+from core.report import describe_nonfinite, nonfinite_location, nonfinite_quantity
 
 TINY = SimConfig(depth=3, width=4, n_samples=64, batch_size=8, device="cpu")
 
@@ -41,8 +42,10 @@ def test_quantity_of_each_stage(probe, stage, quantity):
 
 
 def test_noun_of_each_architecture():
-    assert [layer_noun(TINY.replace(architecture=a)) for a in ("mlp", "residual", "rnn", "lstm")] == \
-        ["layer", "layer", "time step", "time step"]
+    assert [layer_noun(a) for a in ("mlp", "residual", "rnn", "lstm", "cnn", "residual_cnn", "transformer",
+                                    "autoencoder")] == \
+        ["layer", "layer", "time step", "time step", "conv layer", "conv layer", "block", "layer"]
+    assert all(layer_noun(name) == arch.noun for name, arch in ARCHITECTURES.items())  # the registry's, nothing else
 
 
 def test_diagnoses_and_the_comparison_word_it_the_same_way(probe):
@@ -52,6 +55,10 @@ def test_diagnoses_and_the_comparison_word_it_the_same_way(probe):
     rnn = TINY.replace(architecture="rnn", dataset="first_token")
     (d,) = [d for d in diagnose(snap, rnn) if d.kind == "nonfinite"]
     assert d.message == "non-finite activation at step 7, time step 2"
+    for arch, dataset, noun in (("transformer", "first_token", "block"), ("cnn", "digits", "conv layer")):
+        other = TINY.replace(architecture=arch, dataset=dataset)
+        (d,) = [d for d in diagnose(snap, other) if d.kind == "nonfinite"]
+        assert d.message == f"non-finite activation at step 7, {noun} 2"
     comparison = Comparer(ConfigPair(TINY, TINY)).probe()
     diverged_b = dataclasses.replace(comparison, b=snap)
     assert describe_divergence(diverged_b) == "B diverged: non-finite value at step 7, layer 2 (forward pass)"

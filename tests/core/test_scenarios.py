@@ -13,7 +13,7 @@ from core.scenarios import (
 )
 
 from tests.helpers import FASTAI_TOL as TOL  # the fast.ai layer's sampling tolerance
-from tests.helpers import NOISE_SCENARIOS, RECURRENT_SCENARIOS, run_scenario as run, scenario_sim as sim_of
+from tests.helpers import TESTED_ELSEWHERE, run_scenario as run, scenario_sim as sim_of
 
 
 LN2 = math.log(2.0)  # cross-entropy of a uniform guess between two classes (the spirals)
@@ -38,11 +38,10 @@ def test_every_file_loads_with_text_for_the_class():
 
 
 def test_every_scenario_has_a_test_below():
-    # the recurrent ones are tested in test_recurrent_scenarios.py, the noise and optimizer ones in
-    # test_scenarios_noise.py
+    # the recurrent, noise and optimizer, cnn, transformer and autoencoder scenarios are tested in
+    # their own modules (tests/helpers.py lists them)
     tested = {n for n in globals() if n.startswith("test_")}
-    missing = [name for name in SCENARIOS
-               if f"test_{name}" not in tested and name not in NOISE_SCENARIOS + RECURRENT_SCENARIOS]
+    missing = [name for name in SCENARIOS if f"test_{name}" not in tested and name not in TESTED_ELSEWHERE]
     assert not missing, f"scenarios without their test: {missing}"
 
 

@@ -134,6 +134,20 @@ def test_sgd_update_to_weight_is_lr_times_gradient():
     np.testing.assert_allclose(L.grad_to_weight, L.weight_grad_norm / L.weight_norm, rtol=1e-12)
 
 
+@pytest.mark.parametrize("steps", [1, 3])  # a snapshot's update, and the cheap steps' records before it
+def test_an_update_float32_rounds_away_is_reported_as_applied(steps):
+    """lr·‖g‖/‖W‖ far below float32's 2⁻²⁴: W − lr·g rounds back to W, and the ratio says so (0), as
+    W after minus W before does, not the lr·‖g‖ that was asked for."""
+    cfg = SimConfig(depth=4, width=16, n_samples=256, batch_size=32, lr=1e-30, device="cpu")
+    sim = Simulator(cfg)
+    before = [w.detach().clone() for w in sim.model.hidden_weights()]
+    snap = sim.step(steps)
+    assert all(torch.equal(w.detach(), b) for w, b in zip(sim.model.hidden_weights(), before))
+    assert (snap.layers.weight_grad_norm > 0).all()  # an update was asked for ...
+    assert snap.layers.update_to_weight.tolist() == [0.0] * cfg.depth  # ... and none applied
+    assert all(r.update_to_weight.tolist() == [0.0] * cfg.depth for r in sim.trail())
+
+
 def test_an_update_that_zeroes_the_weights_has_ratio_one():
     """Saturated sigmoids (φ′ = 0 exactly) pass no gradient; weight decay 1 at lr 1 then sets
     W ← W − 1·(0 + W) = 0: ‖ΔW‖/‖W‖ = 1, not 1/0, and the update is not called non-finite."""
@@ -283,6 +297,35 @@ def test_step_n_keeps_the_scalars_of_the_steps_it_does_not_instrument():
     assert any(r.clipped for r in trail) and not all(r.clipped for r in trail)
     chunked.step()
     assert chunked.trail() == ()  # only the last call's steps
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adam"])
+def test_step_n_records_every_steps_layer_gradients_and_update_ratio(optimizer):
+    """The per-step records between snapshots hold the same ‖∂L/∂z‖ and ‖ΔW‖/‖W‖ per layer as a
+    snapshot of that step (SGD and momentum from the applied update, Adam from W before and after)."""
+    cfg = SimConfig(depth=4, width=16, n_samples=256, batch_size=32, optimizer=optimizer, lr=0.05,
+                    clip_mode="norm", clip_threshold=0.3, device="cpu")
+    chunked, single = Simulator(cfg), Simulator(cfg)
+    chunked.step(5)
+    trail = chunked.trail()
+    singles = [single.step() for _ in range(4)]
+    for record, snap in zip(trail, singles):
+        assert record.step == snap.step
+        np.testing.assert_allclose(record.grad_norm, snap.layers.grad_norm, rtol=1e-5)
+        np.testing.assert_allclose(record.update_to_weight, snap.layers.update_to_weight, rtol=1e-4)
+    assert all((r.update_to_weight > 0).all() for r in trail)
+
+
+def test_sgd_and_momentum_update_ratio_is_the_measured_weight_change():
+    """lr·‖g‖ (SGD) and lr·‖p‖ (momentum) against W after minus W before, measured here."""
+    for optimizer in ("sgd", "momentum"):
+        cfg = SimConfig(depth=3, width=16, n_samples=256, batch_size=32, optimizer=optimizer, lr=0.1, device="cpu")
+        sim = Simulator(cfg)
+        sim.step(3)
+        before = [w.detach().clone() for w in sim.model.hidden_weights()]
+        snap = sim.step()
+        measured = [float((w.detach() - b).norm() / b.norm()) for w, b in zip(sim.model.hidden_weights(), before)]
+        np.testing.assert_allclose(snap.layers.update_to_weight, measured, rtol=1e-4)
 
 
 def test_step_n_ends_early_when_asked_to_stop():

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from core.stats import histograms, moments, saturation
+from core.stats import histograms, moments, saturation, to_host
 
 
 def test_moments_against_numpy_with_nonfinite():
@@ -72,3 +72,39 @@ def test_saturation_counts_match_a_mask_and_skip_nan():
     assert sat.tolist() == expected  # exact counts: the NaN entry is neither saturated nor poisons the layer
     none, _ = saturation(torch.ones(2, 3, 4), max_deriv=1.0)
     assert np.signbit(none).tolist() == [False, False]  # +0, never "-0%" on screen
+
+
+def test_statistics_of_layers_of_different_shapes():
+    """A CNN's feature maps [B, C, H, W] and a transformer's [B, T, D], each read as reshape(B, -1)."""
+    gen = torch.Generator().manual_seed(4)
+    layers = [torch.randn(6, 3, 4, 4, generator=gen), torch.randn(6, 5, 2, generator=gen) * 3 + 1,
+              torch.randn(6, 7, generator=gen)]
+    m = moments(layers)
+    counts, edges = histograms(layers, bins=8, max_values=30)
+    for i, t in enumerate(layers):
+        v = t.double().numpy().ravel()
+        assert m.mean[i] == pytest.approx(v.mean(), rel=1e-6)
+        assert m.std[i] == pytest.approx(v.std(), rel=1e-5)
+        units = t[0].numel()
+        sample = t.reshape(6, -1)[: -(-30 // units)].numpy().ravel()  # whole rows: ≥ 30 values
+        ref, ref_edges = np.histogram(sample, bins=8, range=(sample.min(), sample.max()))
+        np.testing.assert_allclose(edges[i], ref_edges, rtol=1e-6)
+        assert np.abs(counts[i] - ref).sum() <= 2 and counts[i].sum() == len(sample)
+
+
+def test_saturation_is_sampled_and_dead_units_are_exact():
+    d = torch.ones(10, 4)
+    d[:, 0] = 0             # unit 0 dead for the whole batch
+    d[:9, 1] = 0            # unit 1 is 0 in 9 rows but alive in the last: not dead
+    d[:2, 2] = 0.01         # saturated in the first two rows only
+    sat, dead = saturation([d], max_deriv=1.0, max_values=8)  # the first 2 rows: 6 of 8 entries below 5 %
+    assert sat[0] == pytest.approx(6 / 8)
+    assert dead[0] == pytest.approx(1 / 4)  # over all 10 rows
+    full, _ = saturation([d], max_deriv=1.0, max_values=10**6)
+    assert full[0] == pytest.approx(21 / 40)
+
+
+def test_to_host_keeps_names_and_shapes():
+    parts = {"a": torch.arange(3.0), "b": torch.ones(2, 2, dtype=torch.float64), "c": torch.tensor(7)}
+    host = to_host(parts)
+    assert host["a"].tolist() == [0, 1, 2] and host["b"].shape == (2, 2) and host["c"].shape == () and host["c"] == 7

@@ -63,7 +63,7 @@ def test_bad_sweep_input_names_the_field(capsys):
 
 
 # --- Jacobian -------------------------------------------------------------------------------------
-@pytest.mark.parametrize("arch, act", [("mlp", "tanh"), ("mlp", "relu"), ("residual", "gelu")])
+@pytest.mark.parametrize("arch, act", [("mlp", "tanh"), ("mlp", "relu"), ("residual", "gelu"), ("autoencoder", "tanh")])
 def test_jacobian_matches_autograd_and_numpy_svd(arch, act):
     cfg = SimConfig(architecture=arch, activation=act, depth=5, bias_std=0.1, **GAUSSIAN16)
     sim = Simulator(cfg)
@@ -77,7 +77,7 @@ def test_jacobian_matches_autograd_and_numpy_svd(arch, act):
         def rest(h):                           # h^1 → h^L, the map whose Jacobian we want
             for i in range(1, cfg.depth):
                 a = model.act(model.linears[i](h))
-                h = h + a if arch == "residual" else a
+                h = h + a if arch in ("residual", "autoencoder") else a
             return h
 
         J = torch.autograd.functional.jacobian(rest, h1).numpy()

@@ -1,0 +1,197 @@
+"""Presentation mode and zoom: exact sizes on projector screens, every shown plot's data area,
+the window's minimum width with each dock, eliding status sentences, a remembered zoom."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QDockWidget
+
+from core import SimConfig
+from core.scenarios import load_scenario
+
+from app.presentation import PRESENT_FONT_PT, plots_for
+
+PRESENT_MIN = (180, 120)   # px: a shown plot's data area in presentation mode (w, h)
+NORMAL_MIN_HEIGHT = 100    # px: every plot's data area at 1366 × 768 in normal mode
+
+
+def data_areas(window, views):
+    """{view: QRect of its data area (ViewBox) in window pixels}."""
+    panel = window.plots
+    areas = {}
+    for view in views:
+        rect = panel.mapFromScene(view.plot.getViewBox().sceneBoundingRect()).boundingRect()
+        areas[view] = rect.translated(panel.mapTo(window, rect.topLeft()) - rect.topLeft())
+    return areas
+
+
+def assert_whole_and_large(window, views, least_w, least_h):
+    """Every view's data area is at least least_w × least_h and lies inside the window and the
+    panel's viewport (nothing scrolled out of sight)."""
+    panel = window.plots
+    assert not panel.verticalScrollBar().isVisible() and not panel.horizontalScrollBar().isVisible()
+    viewport = panel.viewport().rect().translated(panel.viewport().mapTo(window, panel.viewport().rect().topLeft()))
+    for view, rect in data_areas(window, views).items():
+        name = type(view).__name__
+        assert rect.width() >= least_w and rect.height() >= least_h, f"{name}: {rect.width()}×{rect.height()}"
+        assert viewport.contains(rect.adjusted(1, 1, -1, -1)), f"{name} at {rect} outside {viewport}"
+
+
+def present(make_window, qtbot, name, size, steps):
+    scenario = load_scenario(name)
+    w = make_window(scenario.config)
+    w.show_scenario(scenario)
+    w.set_presenting(True)
+    w.resize(*size)
+    if steps:
+        w.set_running(True, until=steps)
+        qtbot.waitUntil(lambda: w.plots.drawn_step == steps and not w.is_running(), timeout=60000)
+    qtbot.wait(100)   # (layouts settle on the event loop)
+    return w, scenario
+
+
+@pytest.mark.parametrize("name,steps", [("small_init_collapse", 0), ("fastai_std_28", 0),
+                                        ("deep_sigmoid_vanishing", 3), ("adam_early_spike", 3)])
+@pytest.mark.parametrize("size", [(1024, 768), (1280, 720)])
+def test_presentation_fits_a_projector_with_large_plots(make_window, qtbot, name, steps, size):
+    w, scenario = present(make_window, qtbot, name, size, steps)
+    image = w.grab()
+    assert (image.width(), image.height()) == size
+    assert w.minimumSizeHint().width() <= size[0]
+    shown = w.plots.focused
+    assert [v for v in w.plots.views if v in shown] and len(shown) == 2
+    assert [getattr(w.plots, n) for n in plots_for(scenario)] == shown
+    for view in w.plots.views:
+        assert view.plot.isVisible() == (view in shown)
+    assert_whole_and_large(w, shown, *PRESENT_MIN)
+    # text larger than in normal mode: the widgets' font and the plots' magnification
+    assert w.font().pointSizeF() == pytest.approx(PRESENT_FONT_PT)
+    assert w.plots.zoom > 1.0
+    assert w.controls.isHidden()
+    open_docks = [d for d in w.findChildren(QDockWidget) if d.isVisible()]
+    assert open_docks == [w.scenario_dock]
+    assert w.scenario_dock.width() <= 0.3 * size[0]
+
+
+def test_probe_only_scenarios_show_no_over_steps_plots():
+    for name in ("small_init_collapse", "fastai_std_28", "rnn_vanishing"):
+        scenario = load_scenario(name)
+        assert scenario.steps == 0
+        assert not {"loss", "updates", "gradient_history"} & set(plots_for(scenario))
+    assert plots_for(load_scenario("deep_sigmoid_vanishing")) == ["gradients", "updates"]
+    assert plots_for(None) == ["gradients", "activations"]
+
+
+def test_leaving_presentation_restores_the_window(make_window, small_config, qtbot):
+    w = make_window(small_config)
+    w.resize(1600, 1000)
+    w.table_dock.show()
+    qtbot.wait(50)
+    font = w.font().pointSizeF()
+    w.presentation.present_action.trigger()
+    assert w.presentation.presenting and w.table_dock.isHidden() and w.diagnoses_dock.isHidden()
+    w.presentation.present_action.trigger()
+    qtbot.wait(50)
+    assert not w.presentation.presenting
+    assert w.table_dock.isVisible() and w.diagnoses_dock.isVisible() and w.controls.isVisible()
+    assert w.font().pointSizeF() == font and w.plots.focused is None
+    assert all(view.plot.isVisible() for view in w.plots.views)
+
+
+def test_all_plots_in_presentation_mode(make_window, small_config, qtbot):
+    w = make_window(small_config)
+    w.set_presenting(True)
+    w.resize(1280, 720)
+    w.presentation.all_plots_action.trigger()
+    qtbot.wait(50)
+    assert w.plots.focused is None and all(view.plot.isVisible() for view in w.plots.views)
+    w.presentation.all_plots_action.trigger()
+    assert len(w.plots.focused) == 2
+
+
+@pytest.mark.parametrize("size", ["1280x720"])
+def test_present_screenshot_is_exactly_the_size_asked(tmp_path, size):
+    """`python -m app --present --scenario NAME --size WxH --screenshot F` writes exactly W × H."""
+    from PySide6.QtGui import QImage
+
+    out = tmp_path / "shot.png"
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    proc = subprocess.run([sys.executable, "-m", "app", "--present", "--scenario", "xavier_tanh",
+                           "--size", size, "--screenshot", str(out)],
+                          capture_output=True, text=True, timeout=180, env=env)
+    assert proc.returncode == 0, proc.stderr
+    image = QImage(str(out))
+    assert f"{image.width()}x{image.height()}" == size
+
+
+@pytest.mark.parametrize("dock", ["table", "scenario", "diagnoses", "spectrum", "theory"])
+def test_minimum_width_fits_1280_with_any_one_dock(make_window, small_config, qtbot, dock):
+    w = make_window(small_config)
+    w.show_scenario(load_scenario("large_init_tanh_saturation"))   # a long title and text
+    docks = {"table": w.table_dock, "scenario": w.scenario_dock, "diagnoses": w.diagnoses_dock,
+             "spectrum": w.spectrum_dock, "theory": w.theory.dock}
+    for other in docks.values():
+        other.hide()
+    docks[dock].show()
+    w.message_label.setText("a long sentence about what just happened in the simulation " * 5)
+    w.device_label.setText("device: a long reason why this device was chosen and not another " * 3)
+    qtbot.wait(50)
+    assert w.minimumSizeHint().width() <= 1280
+    w.resize(1280, 720)
+    qtbot.wait(50)
+    assert w.width() == 1280
+
+
+def test_plots_keep_their_height_on_a_1366_laptop(make_window, qtbot):
+    """Normal mode at 1366 × 768 with the scenario panel and the diagnoses open: every plot's data
+    area at least 100 px high, in sight (the plots' text shrinks a little rather than scroll)."""
+    scenario = load_scenario("deep_sigmoid_vanishing")
+    w = make_window(scenario.config)
+    w.show_scenario(scenario)
+    w.resize(1366, 768)
+    w.set_running(True, until=3)
+    qtbot.waitUntil(lambda: w.plots.drawn_step == 3 and not w.is_running(), timeout=60000)
+    qtbot.wait(100)
+    assert w.diagnoses_dock.isVisible() and w.scenario_dock.isVisible()
+    assert (w.width(), w.height()) == (1366, 768)
+    assert_whole_and_large(w, w.plots.views, 1, NORMAL_MIN_HEIGHT)
+
+
+def test_zoom_scales_the_text_and_is_remembered(make_window, small_config, qtbot, isolated_settings):
+    settings = QSettings(str(isolated_settings / "zoom.ini"), QSettings.Format.IniFormat)
+    w = make_window(small_config, settings=settings)
+    font, status = w.font().pointSizeF(), w.statusBar().font().pointSizeF()
+    w.presentation.zoom_actions["in"].trigger()
+    w.presentation.zoom_actions["in"].trigger()
+    assert w.presentation.zoom == pytest.approx(1.25)
+    assert w.font().pointSizeF() == pytest.approx(1.25 * font)
+    assert w.statusBar().font().pointSizeF() == pytest.approx(1.25 * status)
+    assert w.plots.zoom <= 1.25 and w.plots._zoom_request[0] == pytest.approx(1.25)
+    tick = w.plots.gradients.plot.getAxis("left")
+    on_screen = w.plots.mapFromScene(tick.sceneBoundingRect()).boundingRect().width()
+    assert on_screen == pytest.approx(tick.boundingRect().width() * w.plots.zoom, abs=2)
+    w.shutdown()
+    again = make_window(small_config, settings=settings)
+    assert again.presentation.zoom == pytest.approx(1.25)
+    again.presentation.zoom_actions["reset"].trigger()
+    assert again.presentation.zoom == 1.0 and again.font().pointSizeF() == pytest.approx(font)
+    assert [a.shortcut().toString() for a in again.presentation.zoom_actions.values()] == ["Ctrl+=", "Ctrl+-", "Ctrl+0"]
+
+
+def test_long_status_sentences_elide_with_the_whole_in_the_tooltip(make_window, small_config, qtbot):
+    w = make_window(small_config)
+    w.resize(1280, 720)
+    sentence = "Scenario: a very long sentence that cannot fit in the status bar at all " * 4
+    w.message_label.setText(sentence)
+    qtbot.wait(50)
+    label = w.message_label
+    assert label.text() == sentence and label.toolTip() == sentence
+    assert label.is_elided() and label.width() < label.fontMetrics().horizontalAdvance(sentence)
+    chi = w.theory.chi_label
+    qtbot.waitUntil(lambda: chi.text().startswith("χ ="), timeout=5000)
+    assert chi.text() in chi.toolTip()
+    assert w.minimumSizeHint().width() <= 1280
