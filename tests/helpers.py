@@ -21,6 +21,10 @@ QUICK = dict(depth=4, width=8, n_samples=64, batch_size=16, device="cpu")
 # √(2/784) each; the layer's std is then off by ≈ √(2/784)/√50/2 ≈ 0.4 %. 3 % leaves > 5 sd.
 FASTAI_TOL = 0.03
 
+# A cell of a trainability grid: a mean-field-friendly init with some bias, tiny enough to train
+# many at once.
+GRID_CELL = dict(depth=2, width=8, n_samples=64, batch_size=16, init="lecun_normal", bias_std=0.2, device="cpu")
+
 # Scenarios whose tests live outside tests/core/test_scenarios.py (each module parametrizes or
 # names a test over its tuple).
 RECURRENT_SCENARIOS = ("rnn_vanishing", "rnn_exploding", "rnn_clipping", "lstm_long_memory")
