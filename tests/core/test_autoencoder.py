@@ -22,7 +22,6 @@ from tests.helpers import run_script_in_process as _run_in_process, script_losse
 # the scenarios these tests check (test_scenarios.py verifies every scenario is covered somewhere)
 COVERED = AUTOENCODER_SCENARIOS
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/core/conftest.py
 
 
 def cfg(**changes) -> SimConfig:

@@ -26,7 +26,6 @@ from tests.helpers import run_script_in_process as _run_in_process, script_losse
 COVERED = CNN_SCENARIOS
 LN4 = math.log(4.0)  # cross-entropy of a uniform guess among the 4 stripe orientations
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/core/conftest.py
 
 
 def cfg(**changes) -> SimConfig:

@@ -24,7 +24,6 @@ from tests.helpers import run_script_in_process as _run_in_process, script_losse
 COVERED = TRANSFORMER_SCENARIOS
 LN8 = math.log(8.0)  # cross-entropy of a uniform guess among first_token's 8 symbols
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/core/conftest.py
 
 
 def cfg(**changes) -> SimConfig:
