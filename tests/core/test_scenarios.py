@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from core import ConfigError, SimConfig, Simulator
+from core import ConfigError, SimConfig
 from core.scenarios import (
     PLOTS, SCENARIOS, ScenarioRegistry, lesson_key, lesson_order, load_scenario, parse_scenario, read_scenario,
 )
