@@ -12,7 +12,6 @@ import itertools
 import math
 
 import numpy as np
-import pytest
 import torch
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
