@@ -1,24 +1,22 @@
 """pytest-qt setup for the app tests: offscreen Qt, and no leaked threads or timers."""
 from __future__ import annotations
 
-import gc
 import os
 
 os.environ["QT_QPA_PLATFORM"] = "offscreen"  # before any Qt import
 
 import pytest  # noqa: E402
-from PySide6.QtCore import QSettings, QStandardPaths, QThread, QTimer  # noqa: E402
-from shiboken6 import isValid  # noqa: E402
+from PySide6.QtCore import QSettings, QStandardPaths  # noqa: E402
 
 from core import SimConfig  # noqa: E402
-
-# Small networks keep the whole app suite fast.
-SMALL = dict(depth=6, width=16, n_samples=128, batch_size=16, input_dim=8)
+from tests.app.leaks import stop_leaks  # noqa: E402
+from tests.helpers import WINDOW  # noqa: E402
 
 
 @pytest.fixture
 def small_config() -> SimConfig:
-    return SimConfig(**SMALL)
+    """The small network every window test uses (tests/helpers.py WINDOW)."""
+    return SimConfig(**WINDOW)
 
 
 class FakeDialogs:
@@ -42,18 +40,6 @@ class FakeDialogs:
         self.errors.append((title, message))
 
 
-def _live(kind, alive):
-    gc.unfreeze()  # gc.get_objects() leaves out frozen objects (app/workarounds/gc_policy.py freezes the start-up's)
-    found = []
-    for obj in gc.get_objects():
-        try:
-            if issubclass(type(obj), kind) and isValid(obj) and alive(obj):
-                found.append(obj)
-        except (RuntimeError, ReferenceError):
-            continue
-    return found
-
-
 @pytest.fixture(autouse=True)
 def isolated_settings(tmp_path_factory, monkeypatch):
     """Every QSettings of a test, and of the application it launches, lives in its own temporary
@@ -71,16 +57,9 @@ def isolated_settings(tmp_path_factory, monkeypatch):
 def no_leaked_threads_or_timers(qapp):
     """Fail a test that leaves a QThread running or a QTimer active behind it."""
     yield
-    qapp.processEvents()
-    threads = _live(QThread, lambda t: t.isRunning() and t is not qapp.thread())
-    timers = _live(QTimer, lambda t: t.isActive())
-    for t in threads:  # stop them so one failure does not cascade or abort the process
-        t.quit()
-        t.wait(5000)
-    for t in timers:
-        t.stop()
-    assert not threads, f"test leaked running QThread(s): {[t.objectName() for t in threads]}"
-    assert not timers, f"test leaked active QTimer(s): {[(t.objectName(), t.interval()) for t in timers]}"
+    threads, timers = stop_leaks(qapp)
+    assert not threads, f"test leaked running QThread(s): {threads}"
+    assert not timers, f"test leaked active QTimer(s): {timers}"
 
 
 @pytest.fixture

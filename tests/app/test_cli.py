@@ -1,4 +1,5 @@
-"""`python -m app --screenshot` as a subprocess: a PNG and exit 0; bad input: one error line, exit 2."""
+"""`python -m app --screenshot` as a subprocess (the app entry's one real process): a PNG and exit 0.
+Bad input: one error line, exit 2, checked in this process (main() returns before any Qt object)."""
 from __future__ import annotations
 
 import json
@@ -6,7 +7,10 @@ import os
 import subprocess
 import sys
 
-SMALL_SET = ["--set", "depth=5", "--set", "width=16", "--set", "n_samples=128", "--set", "batch_size=16"]
+from app.__main__ import main
+from tests.helpers import WINDOW, as_sets
+
+SMALL_SET = as_sets(WINDOW)
 
 
 def run_app(*args, timeout=120):
@@ -27,15 +31,14 @@ def test_screenshot_writes_png_and_exits_cleanly(tmp_path):
         assert bad not in proc.stderr
 
 
-def test_bad_config_exits_2_with_one_error_line(tmp_path):
-    proc = run_app("--screenshot", str(tmp_path / "x.png"), "--set", "depth=0")
-    assert proc.returncode == 2
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: depth:")
+def test_bad_config_exits_2_with_one_error_line(tmp_path, capsys):
+    assert main(["--screenshot", str(tmp_path / "x.png"), "--set", "depth=0"]) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: depth:") and captured.out == ""
     assert not (tmp_path / "x.png").exists()
 
 
-def test_unknown_option_exits_2(tmp_path):
-    proc = run_app("--bogus")
-    assert proc.returncode == 2
-    assert proc.stderr.strip().startswith("error:")
+def test_unknown_option_exits_2(capsys):
+    assert main(["--bogus"]) == 2
+    assert capsys.readouterr().err.strip().startswith("error:")

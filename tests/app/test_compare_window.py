@@ -7,6 +7,7 @@ import pytest
 
 from core import SimConfig
 from core.compare import ConfigPair
+from tests.helpers import QUICK, as_sets
 
 BASE = SimConfig(depth=6, width=16, n_samples=128, batch_size=16, activation="relu", device="cpu")
 
@@ -185,20 +186,25 @@ def test_main_window_opens_compare_and_closing_stops_its_thread(qtbot, make_wind
     assert not cw.worker_thread.thread.isRunning()
 
 
-def test_app_cli_compare_screenshot_and_bad_b(tmp_path, capsys):
-    import os
-    import subprocess
-    import sys
+def test_app_cli_compare_screenshot_and_bad_b(tmp_path, capsys, monkeypatch, qapp):
+    """`python -m app --compare ... --screenshot` through main() in this process (tests/app/test_cli.py
+    runs the app entry once as a real process). main() ends by shutting its QApplication down, which
+    here is pytest-qt's for the whole session, and installs its own Qt message handler, which would
+    take over pytest-qt's: both are left out."""
+    from PySide6.QtWidgets import QApplication
 
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
-    small = ["--set", "depth=4", "--set", "width=8", "--set", "n_samples=64", "--set", "batch_size=16"]
-    out = tmp_path / "ab.png"
-    proc = subprocess.run([sys.executable, "-m", "app", "--compare", *small, "--b", "init=kaiming_normal",
-                           "--screenshot", str(out), "--steps", "3"], capture_output=True, text=True, timeout=120,
-                          env=env)
-    assert proc.returncode == 0 and "step 3" in proc.stdout, proc.stderr
-    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and "Traceback" not in proc.stderr
+    import app.workarounds.qt_messages
     from app.__main__ import main
+
+    monkeypatch.setattr(QApplication, "shutdown", lambda self: None)
+    monkeypatch.setattr(app.workarounds.qt_messages, "filter_platform_noise", lambda: None)
+    out = tmp_path / "ab.png"
+    assert main(["--compare", *as_sets(QUICK), "--b", "init=kaiming_normal", "--screenshot", str(out),
+                 "--steps", "3"]) == 0
+    captured = capsys.readouterr()
+    assert "step 3" in captured.out and "Traceback" not in captured.err, captured.err
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert QApplication.instance() is qapp
     assert main(["--b", "depth=3"]) == 2 and "add --compare" in capsys.readouterr().err
     assert main(["--compare", "--b", "dept=3"]) == 2
     assert capsys.readouterr().err.startswith("error: --b (config B): dept: unknown field")

@@ -17,8 +17,7 @@ from app.workarounds.svg_export import close_path_commands
 from core import SimConfig, Simulator
 from core.session import SCHEMA, Curve, load_session
 from core.snapshot import CSV_COLUMNS
-
-SMALL = dict(depth=6, width=16, n_samples=128, batch_size=16, input_dim=8)  # as conftest's small_config
+from tests.helpers import WINDOW as SMALL  # conftest's small_config
 
 
 @pytest.fixture

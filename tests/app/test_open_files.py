@@ -12,12 +12,12 @@ from core import SimConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "resources" / "examples" / "small_cnn.py"
-SMALL = SimConfig(depth=2, width=16, dataset="digits", n_samples=64, batch_size=16)
+DIGITS = SimConfig(depth=2, width=16, dataset="digits", n_samples=64, batch_size=16)
 
 
 @pytest.fixture
 def window(qtbot, fake_dialogs):
-    win = MainWindow(SMALL)
+    win = MainWindow(DIGITS)
     win.dialogs = fake_dialogs()
     qtbot.addWidget(win)
     yield win

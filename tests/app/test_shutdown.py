@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import WINDOW, as_sets
+
 ROOT = Path(__file__).resolve().parents[2]
-SMALL = ["--set", "depth=6", "--set", "width=16", "--set", "n_samples=128", "--set", "batch_size=16"]
+SMALL = as_sets(WINDOW)
 # a probe of 1000 layers takes about a second or more: closing 300 ms after start lands inside the
 # worker's first build + probe, before anything is drawn
 SLOW = ["--set", "depth=1000", "--set", "width=128", "--set", "batch_size=64"]

@@ -13,8 +13,7 @@ from pathlib import Path
 import pytest
 
 from core import SimConfig
-
-SMALL = dict(depth=6, width=16, n_samples=128, batch_size=16, input_dim=8)
+from tests.helpers import WINDOW as SMALL
 
 
 def rss_bytes() -> int:

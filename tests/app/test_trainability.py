@@ -13,8 +13,9 @@ from app import settings as remembered
 from app.panels.trainability import TrainabilityView
 from core import SimConfig
 from core.grid import GridSpec, connect, parse_axis, run_cell
+from tests.helpers import GRID_CELL
 
-TINY = SimConfig(depth=2, width=8, n_samples=64, batch_size=16, init="lecun_normal", bias_std=0.2, device="cpu")
+TINY = SimConfig(**GRID_CELL)
 
 
 @pytest.fixture(scope="module")

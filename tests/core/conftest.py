@@ -13,11 +13,14 @@ def small() -> SimConfig:
     return SimConfig(depth=4, width=16, n_samples=256, batch_size=32, device="cpu")
 
 
-@pytest.fixture
+@pytest.fixture(scope="module", autouse=True)
 def one_torch_thread():
-    """Small networks (an unrolled RNN is hundreds of tiny ops) gain nothing from intra-op
-    threads, and on a shared, loaded 2-core machine two spinning torch threads made a step
-    ~5-20x slower than one."""
+    """Every core test runs torch on one intra-op thread (module scope, so a module's shared runs
+    are made under it too). Small networks (an unrolled RNN is hundreds of tiny ops) gain nothing
+    from intra-op threads, and on a shared, loaded 2-core machine two spinning torch threads made a
+    step ~5-20x slower than one. It also fixes the summation order, hence exactly the runs the
+    scenario texts were measured on. No core test measures threads; a test comparing with another
+    process allows for a different thread split in its tolerance."""
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     yield

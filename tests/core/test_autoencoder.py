@@ -16,13 +16,12 @@ from core.export_script import export_script
 from core.scenarios import load_scenario
 from core.trace import Trace
 
-from .test_cnn import quoted
-from .test_export_script import STEPS, _run_in_process, _script_losses
+from tests.helpers import AUTOENCODER_SCENARIOS, EXPORT_STEPS as STEPS, quoted
+from tests.helpers import run_script_in_process as _run_in_process, script_losses as _script_losses
 
 # the scenarios these tests check (test_scenarios.py verifies every scenario is covered somewhere)
-COVERED = ("autoencoder_noisy", "autoencoder_accumulated")
+COVERED = AUTOENCODER_SCENARIOS
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/core/conftest.py
 
 
 def cfg(**changes) -> SimConfig:

@@ -16,23 +16,27 @@ import pytest
 import core.cli
 from core.cli import UsageError, main
 from core.snapshot import CSV_COLUMNS, LAYER_SCALARS
+from tests.helpers import QUICK, as_sets
 
 ROOT = Path(__file__).resolve().parents[2]
-SMALL = ["--set", "depth=3", "--set", "width=8", "--set", "n_samples=64", "--set", "batch_size=16",
-         "--set", "device=cpu"]
+SMALL = as_sets(QUICK)
+# relu with N(0, 0.4²) weights at width 16 and lr 1: non-finite within a few steps
+DIVERGING = ["--set", "activation=relu", "--set", "init=normal", "--set", "init_std=0.4", "--set", "depth=50",
+             "--set", "lr=1.0", "--set", "width=16", "--set", "n_samples=256", "--set", "batch_size=32",
+             "--set", "device=cpu"]
 
 
 def test_probe_json_document(run_cli):
     code, out, err = run_cli("probe", *SMALL)
     assert code == 0 and err == ""
     doc = json.loads(out)
-    assert doc["device"] == "cpu" and doc["config"]["depth"] == 3
+    assert doc["device"] == "cpu" and doc["config"]["depth"] == QUICK["depth"]
     (snap,) = doc["snapshots"]
-    assert snap["step"] == 0 and snap["kind"] == "probe" and len(snap["layers"]) == 3
+    assert snap["step"] == 0 and snap["kind"] == "probe" and len(snap["layers"]) == QUICK["depth"]
     layer = snap["layers"][0]
     assert set(LAYER_SCALARS) - {"update_to_weight"} <= set(layer)
     assert "update_to_weight" not in layer  # no update in a probe
-    assert sum(layer["act_hist"]["counts"]) == 16 * 8 and len(layer["act_hist"]["edges"]) == 51
+    assert sum(layer["act_hist"]["counts"]) == QUICK["batch_size"] * QUICK["width"] and len(layer["act_hist"]["edges"]) == 51
 
 
 def test_run_with_config_file_every_and_csv(tmp_path, run_cli):
@@ -91,8 +95,7 @@ def test_bad_input_exits_2_with_one_error_line(tmp_path, run_cli, args, fragment
 
 def test_divergence_exits_3_and_keeps_the_record(tmp_path, run_cli):
     out = tmp_path / "run.json"
-    code, _, err = run_cli("run", "--steps", "20", "--out", out, "--set", "activation=relu", "--set", "init=normal",
-                           "--set", "init_std=1.0", "--set", "depth=50", "--set", "lr=1.0", "--set", "device=cpu")
+    code, _, err = run_cli("run", "--steps", "20", "--out", out, *DIVERGING)
     assert code == 3
     (line,) = err.splitlines()
     doc = json.loads(out.read_text())
@@ -147,10 +150,6 @@ def test_console_script_is_main():
 # --- one real process per verb ------------------------------------------------------------------
 TINY = ["--set", "depth=2", "--set", "width=4", "--set", "n_samples=64", "--set", "batch_size=8",
         "--set", "device=cpu"]
-# relu with N(0, 0.4²) weights at width 16 and lr 1: non-finite within a few steps
-DIVERGING = ["--set", "activation=relu", "--set", "init=normal", "--set", "init_std=0.4", "--set", "depth=50",
-             "--set", "lr=1.0", "--set", "width=16", "--set", "n_samples=256", "--set", "batch_size=32",
-             "--set", "device=cpu"]
 
 
 @pytest.mark.parametrize("argv,status,fragment", [

@@ -19,13 +19,13 @@ from core.scenarios import load_scenario
 from core.stats import HIST_MAX_VALUES
 from core.trace import Trace
 
-from .test_export_script import STEPS, _run_in_process, _script_losses
+from tests.helpers import CNN_SCENARIOS, EXPORT_STEPS as STEPS, quoted
+from tests.helpers import run_script_in_process as _run_in_process, script_losses as _script_losses
 
 # the scenarios these tests check (test_scenarios.py verifies every scenario is covered somewhere)
-COVERED = ("cnn_plain_vanishing", "cnn_residual_trains", "cnn_batchnorm_trains")
+COVERED = CNN_SCENARIOS
 LN4 = math.log(4.0)  # cross-entropy of a uniform guess among the 4 stripe orientations
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/core/conftest.py
 
 
 def cfg(**changes) -> SimConfig:
@@ -196,13 +196,6 @@ def run_scenario(name: str):
         snap = sim.step(10)
         losses += [r.loss for r in sim.trail()] + [snap.loss]
     return probe, snap, np.array(losses)
-
-
-def quoted(value: float, text: float, digits: int = 1) -> bool:
-    """`value` rounds to the figure `text` quoted with `digits` significant digits (±half a unit
-    in the last digit, plus 1 % for float32 reductions in another order)."""
-    unit = 10 ** (math.floor(math.log10(abs(text))) - digits + 1)
-    return abs(value - text) <= 0.5 * unit + 0.01 * abs(text)
 
 
 def test_cnn_plain_vanishing():

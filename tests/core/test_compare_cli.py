@@ -6,8 +6,9 @@ import math
 
 import pytest
 
-SMALL = ["--set", "depth=4", "--set", "width=8", "--set", "n_samples=64", "--set", "batch_size=16",
-         "--set", "device=cpu", "--set", "activation=relu"]
+from tests.helpers import QUICK, as_sets
+
+SMALL = [*as_sets(QUICK), "--set", "activation=relu"]
 
 
 def test_compare_json_equals_two_separate_runs_and_independent_ratio(run_cli):

@@ -16,7 +16,7 @@ from core.diagnoses import (
 )
 from core.scenarios import load_scenario
 
-from .test_scenarios import run
+from tests.helpers import run_scenario as run
 
 
 def kinds(diagnoses: list[Diagnosis]) -> set[str]:
@@ -108,7 +108,7 @@ def test_update_ratio_too_high_and_too_low():
 
 
 @pytest.mark.parametrize("name", ["deep_relu", "xavier_tanh", "batchnorm_rescue", "fastai_lecun"])
-def test_healthy_scenarios_give_no_warning(name, one_torch_thread):
+def test_healthy_scenarios_give_no_warning(name):
     # one thread: the summation order, hence the exact run, is fixed. batchnorm_rescue is near two
     # limits (its first layers update at ~10^-1.2 per step, and BatchNorm lets gradients grow toward
     # the input): a second thread's rounding changes ten steps of training enough to cross one
@@ -177,7 +177,7 @@ def test_a_tiny_update_under_a_vanishing_gradient_is_not_blamed_on_the_learning_
     assert only.message.endswith("(learning rate too low)") and (only.first, only.last) == (1, 4)
 
 
-def test_identical_units_on_constant_init_and_not_on_random_init(one_torch_thread):
+def test_identical_units_on_constant_init_and_not_on_random_init():
     # constant init: every unit of a layer is a copy of one unit, before and after training
     sc = load_scenario("constant_init_symmetry")
     sim = Simulator(sc.config.replace(device="cpu"))

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import ast
 import os
-import runpy
 import subprocess
 import sys
 
@@ -11,8 +10,9 @@ import pytest
 
 from core import SimConfig, Simulator
 from core.export_script import export_script
+from tests.helpers import EXPORT_STEPS as STEPS
+from tests.helpers import run_script_in_process as _run_in_process, script_losses as _script_losses
 
-STEPS = 3
 # A spread over every part the script has to reproduce: each activation family (torch modules and our
 # ShiftedReLU), each init scheme with random draws, each normalization, residual, each optimizer and clip
 # mode, every data set (digits reads the shipped file), accumulation, weight decay and warm-up; batch 100 of
@@ -47,10 +47,6 @@ def _config(overrides: dict) -> SimConfig:
     return SimConfig(**{**BASE, **overrides})
 
 
-def _script_losses(output: str) -> list[float]:
-    return [float(line.split()[3]) for line in output.splitlines() if line.startswith("step ")]
-
-
 def test_script_is_standalone():
     """Only the standard library, torch and numpy are imported; nothing of this project."""
     source = export_script(_config(CONFIGS[2]))
@@ -61,18 +57,6 @@ def test_script_is_standalone():
     assert imported <= {"__future__", "argparse", "gzip", "math", "sys", "dataclasses", "pathlib", "types",
                         "numpy", "torch"}
     assert "ACTIVATIONS" not in source and "class ShiftedReLU" in source and "core." not in source
-
-
-def _run_in_process(path, monkeypatch, capsys) -> str:
-    """Run the script as __main__ in this process (no second torch import: ~0.2 s instead of ~5 s).
-
-    The script imports nothing of this project (test_script_is_standalone), and one subprocess run
-    below shows it works on its own.
-    """
-    capsys.readouterr()
-    monkeypatch.setattr(sys, "argv", [str(path), "--steps", str(STEPS)])
-    runpy.run_path(str(path), run_name="__main__")
-    return capsys.readouterr().out
 
 
 @pytest.mark.parametrize("overrides", CONFIGS, ids=lambda o: "-".join(f"{v}" for v in o.values())[:40] or "default")

@@ -28,9 +28,10 @@ from core.grid.heldout import held_out
 from core.grid.meanfield import correlation_map, fit_c
 from core.grid.progress import GridProgress
 from core.grid.run import INSTALL_HINT, require_dask
+from tests.helpers import GRID_CELL
 
 ROOT = Path(__file__).resolve().parents[2]
-TINY = SimConfig(depth=2, width=8, n_samples=64, batch_size=16, init="lecun_normal", bias_std=0.2, device="cpu")
+TINY = SimConfig(**GRID_CELL)
 STEPS = 4
 SPEC = GridSpec(TINY, parse_axis("sigma_w2=1:3:3"), parse_axis("depth=2:4:3"), steps=STEPS)
 

@@ -9,7 +9,7 @@ from torch import nn
 from core import SimConfig, Simulator
 from core.trace import Trace
 
-SMALL = SimConfig(depth=4, width=16, dataset="gaussian", input_dim=8, n_samples=512, batch_size=16, device="cpu")
+NOISE_BASE = SimConfig(depth=4, width=16, dataset="gaussian", input_dim=8, n_samples=512, batch_size=16, device="cpu")
 
 
 def per_example_noise(sim: Simulator) -> np.ndarray:
@@ -36,7 +36,7 @@ def per_example_noise(sim: Simulator) -> np.ndarray:
 
 @pytest.mark.parametrize("arch,accum", [("mlp", 1), ("residual", 1), ("mlp", 4), ("residual", 4)])
 def test_noise_matches_per_example_gradients(arch, accum):
-    sim = Simulator(SMALL.replace(architecture=arch, grad_accum=accum))
+    sim = Simulator(NOISE_BASE.replace(architecture=arch, grad_accum=accum))
     got = sim.probe().layers.grad_noise
     # the same quantity computed two ways in float32; the closed form cancels N·P − ‖Ḡ‖² with
     # N·P ≈ ‖Ḡ‖²(1 + (N−1)·noise²) and noise ≈ 0.3..0.9 here: rounding stays ≲ 1e-6 relative
@@ -63,16 +63,16 @@ def test_noise_shrinks_as_one_over_sqrt_batch():
 
 
 def test_full_batch_has_no_noise():
-    layers = Simulator(SMALL.replace(batch_size=512)).probe().layers
+    layers = Simulator(NOISE_BASE.replace(batch_size=512)).probe().layers
     np.testing.assert_array_equal(layers.grad_noise, 0.0)  # 1 − N/n = 0: the full-data gradient itself
-    single = Simulator(SMALL.replace(batch_size=1)).probe().layers
+    single = Simulator(NOISE_BASE.replace(batch_size=1)).probe().layers
     assert np.isnan(single.grad_noise).all()  # one example: no spread to measure
 
 
 def test_accumulation_equals_the_large_batch():
     """B × A accumulated = one batch of A·B (no batchnorm): same examples, same gradient, same update."""
-    accum = Simulator(SMALL.replace(batch_size=8, grad_accum=4, optimizer="momentum"))
-    large = Simulator(SMALL.replace(batch_size=32, optimizer="momentum"))
+    accum = Simulator(NOISE_BASE.replace(batch_size=8, grad_accum=4, optimizer="momentum"))
+    large = Simulator(NOISE_BASE.replace(batch_size=32, optimizer="momentum"))
     for n in (1, 3):  # instrumented step, then two bare steps and an instrumented one
         a, b = accum.step(n), large.step(n)
         assert a.loss == pytest.approx(b.loss, rel=1e-5) and a.accuracy == pytest.approx(b.accuracy)
@@ -84,7 +84,7 @@ def test_accumulation_equals_the_large_batch():
 
 
 def test_accumulated_step_reports_the_last_micro_batch():
-    sim = Simulator(SMALL.replace(batch_size=8, grad_accum=3))
+    sim = Simulator(NOISE_BASE.replace(batch_size=8, grad_accum=3))
     model = copy.deepcopy(sim.model)
     snap = sim.probe()
     last = sim._probe_idx.view(3, 8)[-1]
@@ -99,14 +99,14 @@ def test_accumulated_step_reports_the_last_micro_batch():
 def test_bad_accumulation_is_refused():
     from core import ConfigError
     with pytest.raises(ConfigError, match="grad_accum: effective batch"):
-        SMALL.replace(batch_size=64, grad_accum=9)  # 576 > 512 examples
+        NOISE_BASE.replace(batch_size=64, grad_accum=9)  # 576 > 512 examples
 
 
 def test_micro_batch_spread_estimates_the_same_noise():
     """The spread of the accumulated micro-batch gradients (k = 32 micro-batches of 8, one backward
     pass each, computed here independently) estimates the same standard error as grad_noise."""
     A, B = 32, 8
-    sim = Simulator(SMALL.replace(batch_size=B, grad_accum=A, n_samples=4096))
+    sim = Simulator(NOISE_BASE.replace(batch_size=B, grad_accum=A, n_samples=4096))
     got = sim.probe().layers.grad_noise
     micro = sim._probe_idx.view(A, B)
     weights = sim.model.hidden_weights()

@@ -13,13 +13,13 @@ import pytest
 
 from core import Simulator
 from core.scenarios import Scenario, load_scenario
+from tests.helpers import RECURRENT_SCENARIOS
 
 # the scenarios these tests check (test_scenarios.py verifies every scenario is covered somewhere)
-COVERED = ("rnn_vanishing", "rnn_exploding", "rnn_clipping", "lstm_long_memory")
+COVERED = RECURRENT_SCENARIOS
 BAND = 100.0  # app/panels/gradients.py BAND_DECADES = 2: the vanishing/exploding bands
 
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/core/conftest.py
 
 
 def scenario(name: str) -> tuple[Scenario, object]:

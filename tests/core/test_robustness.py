@@ -12,7 +12,6 @@ import itertools
 import math
 
 import numpy as np
-import pytest
 import torch
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -30,16 +29,6 @@ RECURRENT = ("rnn", "lstm")
 # in tests/core/test_user_model.py and test_user_data.py
 BUILT_IN_ARCHITECTURES = tuple(a for a in C.ARCHITECTURES if a not in C.USER_ARCHITECTURES)
 BUILT_IN_DATASETS = tuple(d for d in C.DATASET_NAMES if d != "file")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """Hundreds of tiny passes: with two intra-op threads on a loaded 2-core machine each pass
-    spends 10-50x longer waiting for the other thread than computing (measured)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def log_uniform(lo: float, hi: float) -> st.SearchStrategy[float]:

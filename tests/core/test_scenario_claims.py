@@ -22,19 +22,11 @@ from core.trace import Trace
 from core.scenarios import SCENARIOS, load_scenario
 from core.snapshot import Snapshot
 
-from .test_simulator import TOL  # the fast.ai layer's sampling tolerance, derived there
+from tests.helpers import AUTOENCODER_SCENARIOS, CNN_SCENARIOS, TRANSFORMER_SCENARIOS
+from tests.helpers import FASTAI_TOL as TOL  # the fast.ai layer's sampling tolerance
 
 LN2, LN8 = math.log(2.0), math.log(8.0)  # chance-level cross-entropy for 2 and 8 balanced classes
 BAND = 100.0  # the gradient plot's vanishing/exploding bands: 1/100 and 100× the last layer's
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # one thread: a fixed summation order, hence exactly the run the texts were measured on
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @dataclass
@@ -104,11 +96,8 @@ OVER_STEPS_PLOTS = ("loss", "updates", "grad_history", "noise")  # drawn over tr
 
 def test_every_scenario_has_its_claims_checked_here():
     # the cnn, transformer and autoencoder scenarios' claims are checked beside their architectures' tests
-    from .test_autoencoder import COVERED as AUTOENCODER
-    from .test_cnn import COVERED as CNN
-    from .test_transformer import COVERED as TRANSFORMER
-
-    tested = {n[len("test_"):] for n in globals() if n.startswith("test_")} | set(CNN + TRANSFORMER + AUTOENCODER)
+    tested = {n[len("test_"):] for n in globals() if n.startswith("test_")} | set(
+        CNN_SCENARIOS + TRANSFORMER_SCENARIOS + AUTOENCODER_SCENARIOS)
     assert sorted(set(SCENARIOS) - tested) == []
 
 

@@ -7,27 +7,16 @@ import math
 import numpy as np
 import pytest
 
-from core import ConfigError, SimConfig, Simulator
+from core import ConfigError, SimConfig
 from core.scenarios import (
     PLOTS, SCENARIOS, ScenarioRegistry, lesson_key, lesson_order, load_scenario, parse_scenario, read_scenario,
 )
 
-from .test_simulator import TOL  # the fast.ai layer's sampling tolerance, derived there
+from tests.helpers import FASTAI_TOL as TOL  # the fast.ai layer's sampling tolerance
+from tests.helpers import TESTED_ELSEWHERE, run_scenario as run, scenario_sim as sim_of
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/core/conftest.py: small nets, loaded machine
 
 LN2 = math.log(2.0)  # cross-entropy of a uniform guess between two classes (the spirals)
-
-
-def sim_of(name: str, **changes) -> Simulator:
-    return Simulator(load_scenario(name).config.replace(device="cpu", **changes))
-
-
-def run(name: str, **changes):
-    """(simulator, snapshot): the scenario's steps, or a probe for a probe-only scenario."""
-    sim = sim_of(name, **changes)
-    steps = load_scenario(name).steps
-    return sim, (sim.step(steps) if steps else sim.probe())
 
 
 def grad_ratio(snap) -> float:
@@ -49,15 +38,10 @@ def test_every_file_loads_with_text_for_the_class():
 
 
 def test_every_scenario_has_a_test_below():
-    from .test_autoencoder import COVERED as AUTOENCODER  # the cnn, transformer and autoencoder scenarios
-    from .test_cnn import COVERED as CNN
-    from .test_recurrent_scenarios import COVERED as RECURRENT  # the recurrent scenarios
-    from .test_scenarios_noise import COVERED  # the noise and optimizer scenarios are tested there
-    from .test_transformer import COVERED as TRANSFORMER
-
+    # the recurrent, noise and optimizer, cnn, transformer and autoencoder scenarios are tested in
+    # their own modules (tests/helpers.py lists them)
     tested = {n for n in globals() if n.startswith("test_")}
-    elsewhere = COVERED + RECURRENT + CNN + TRANSFORMER + AUTOENCODER
-    missing = [name for name in SCENARIOS if f"test_{name}" not in tested and name not in elsewhere]
+    missing = [name for name in SCENARIOS if f"test_{name}" not in tested and name not in TESTED_ELSEWHERE]
     assert not missing, f"scenarios without their test: {missing}"
 
 

@@ -6,12 +6,12 @@ from torch import nn
 
 from core import SimConfig, Simulator
 from core.scenarios import Scenario, load_scenario
+from tests.helpers import NOISE_SCENARIOS
 
 # the scenarios these tests check (test_scenarios.py verifies every scenario is covered somewhere)
-COVERED = ("noisy_small_batches", "accumulated_large_batch", "adam_early_spike", "adam_warmup", "radam_no_spike")
+COVERED = NOISE_SCENARIOS
 
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/core/conftest.py
 
 
 def scenario(name: str) -> tuple[Scenario, SimConfig]:

@@ -12,8 +12,9 @@ from core.session import (
     MAIN, SCHEMA, VERSION, Curve, Entry, Session, SessionError, load_session, parse_session, save_session,
 )
 from core.snapshot import LAYER_STAT_FIELDS
+from tests.helpers import QUICK
 
-SMALL = dict(depth=4, width=8, n_samples=64, batch_size=16)
+SMALL = QUICK
 # relu, N(0,1) weights, 50 layers, lr 1: the activations overflow to Inf at step 2 (checked)
 EXPLODING = dict(activation="relu", init="normal", init_std=1.0, depth=50, lr=1.0,
                  width=16, n_samples=256, batch_size=32)

@@ -15,7 +15,7 @@ from core import jacobian as jac
 from core.cli import main
 from core.sweep import Cancelled, geometric_depths, sweep
 
-SMALL = dict(width=16, n_samples=64, batch_size=16, device="cpu", dataset="gaussian", input_dim=8)
+GAUSSIAN16 = dict(width=16, n_samples=64, batch_size=16, device="cpu", dataset="gaussian", input_dim=8)
 
 
 def test_geometric_depths():
@@ -25,12 +25,12 @@ def test_geometric_depths():
 
 def test_sweep_csv_matches_direct_probes(tmp_path):
     out = tmp_path / "sweep.csv"
-    sets = [f"--set={k}={v}" for k, v in SMALL.items()]
+    sets = [f"--set={k}={v}" for k, v in GAUSSIAN16.items()]
     assert main(["sweep", *sets, "--depths", "1,4", "--over", "activation", "--format", "csv",
                  "--out", str(out)]) == 0
     rows = list(csv.DictReader(io.StringIO(out.read_text())))
     assert len(rows) == 11 * 2
-    base = SimConfig(**SMALL)
+    base = SimConfig(**GAUSSIAN16)
     for row in rows:
         if row["name"] not in ("tanh", "relu", "sigmoid"):
             continue
@@ -43,14 +43,14 @@ def test_sweep_csv_matches_direct_probes(tmp_path):
 
 def test_sweep_progress_and_cancel():
     calls = []
-    result = sweep(SimConfig(**SMALL), [1, 2], "init", progress=lambda d, t: calls.append((d, t)))
+    result = sweep(SimConfig(**GAUSSIAN16), [1, 2], "init", progress=lambda d, t: calls.append((d, t)))
     assert calls == [(i, 20) for i in range(1, 21)]
     assert math.isnan(result.ratio["zeros"][1])          # zero weights: no gradient at all
     # kaiming_normal with ReLU would be the classic pair; here tanh: the ratio is positive and finite
     assert np.isfinite(result.ratio["kaiming_normal"]).all()
     seen = []
     with pytest.raises(Cancelled):
-        sweep(SimConfig(**SMALL), [1, 2, 3], "init", progress=lambda d, t: seen.append(d),
+        sweep(SimConfig(**GAUSSIAN16), [1, 2, 3], "init", progress=lambda d, t: seen.append(d),
               cancelled=lambda: len(seen) >= 2)
     assert seen == [1, 2]                                 # stopped before the third probe
 
@@ -65,7 +65,7 @@ def test_bad_sweep_input_names_the_field(capsys):
 # --- Jacobian -------------------------------------------------------------------------------------
 @pytest.mark.parametrize("arch, act", [("mlp", "tanh"), ("mlp", "relu"), ("residual", "gelu"), ("autoencoder", "tanh")])
 def test_jacobian_matches_autograd_and_numpy_svd(arch, act):
-    cfg = SimConfig(architecture=arch, activation=act, depth=5, bias_std=0.1, **SMALL)
+    cfg = SimConfig(architecture=arch, activation=act, depth=5, bias_std=0.1, **GAUSSIAN16)
     sim = Simulator(cfg)
     model = sim.model.double()
     x = sim.x[:3].double()
@@ -91,14 +91,14 @@ def test_linear_mean_squared_singular_value_is_the_product_of_chi():
     # Linear net, xavier_normal on square layers: σ_w² = 1, so E[‖J‖²_F / N] = ∏χ = 1. Each Gaussian
     # factor changes ‖·‖²_F by a relative sd of about √2/N (N² entries of variance 1/N), so over 15
     # layers the sd is ≈ √(2·15)/128 ≈ 0.043; 4 sd → 0.17.
-    cfg = SimConfig(activation="linear", depth=16, **{**SMALL, "width": 128})
+    cfg = SimConfig(activation="linear", depth=16, **{**GAUSSIAN16, "width": 128})
     spec = jac.simulator_spectrum(Simulator(cfg), points=1)
     assert spec.mean_sq == pytest.approx(1.0, abs=0.17)
 
 
 @torch.no_grad()
 def test_isometry_with_orthogonal_tanh_but_not_with_relu():
-    base = dict(depth=24, **{**SMALL, "width": 128})
+    base = dict(depth=24, **{**GAUSSIAN16, "width": 128})
     ortho = SimConfig(activation="tanh", init="orthogonal", init_gain=1.0, **base)
     sim = Simulator(ortho)
     spec = jac.simulator_spectrum(sim, points=2)
@@ -135,7 +135,7 @@ def test_isometry_with_orthogonal_tanh_but_not_with_relu():
 
 
 def test_jacobian_cli_summary(capsys):
-    sets = [f"--set={k}={v}" for k, v in SMALL.items()]
+    sets = [f"--set={k}={v}" for k, v in GAUSSIAN16.items()]
     assert main(["jacobian", *sets, "--set", "depth=4", "--points", "2", "--directions", "8"]) == 0
     doc = json.loads(capsys.readouterr().out)
     s = np.array(doc["singular_values"])
@@ -146,10 +146,10 @@ def test_jacobian_cli_summary(capsys):
 
 
 def test_jacobian_cli_after_training_is_the_trained_networks(capsys):
-    sets = [f"--set={k}={v}" for k, v in SMALL.items()] + ["--set", "depth=4", "--set", "lr=0.5"]
+    sets = [f"--set={k}={v}" for k, v in GAUSSIAN16.items()] + ["--set", "depth=4", "--set", "lr=0.5"]
     assert main(["jacobian", *sets, "--points", "2", "--steps", "3"]) == 0
     doc = json.loads(capsys.readouterr().out)
-    sim = Simulator(SimConfig(**{**SMALL, "depth": 4, "lr": 0.5}))
+    sim = Simulator(SimConfig(**{**GAUSSIAN16, "depth": 4, "lr": 0.5}))
     at_init = jac.simulator_spectrum(sim, 2)
     sim.step(3)
     trained = jac.simulator_spectrum(sim, 2)
@@ -163,10 +163,10 @@ def test_jacobian_cli_after_training_is_the_trained_networks(capsys):
 def test_theory_cli_csv_is_the_prediction(capsys):
     from core import theory
 
-    sets = [f"--set={k}={v}" for k, v in SMALL.items()]
+    sets = [f"--set={k}={v}" for k, v in GAUSSIAN16.items()]
     assert main(["theory", *sets, "--set", "depth=5", "--format", "csv"]) == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
-    prof = theory.predict(SimConfig(**SMALL).replace(depth=5))
+    prof = theory.predict(SimConfig(**GAUSSIAN16).replace(depth=5))
     assert [float(r["q"]) for r in rows] == pytest.approx(prof.q, rel=1e-12)
     assert [float(r["grad_ratio"]) for r in rows] == pytest.approx(prof.grad_ratio, rel=1e-12)
     assert main(["theory", "--set", "normalization=batchnorm"]) == 2

@@ -17,15 +17,13 @@ from core.export_script import export_script
 from core.scenarios import load_scenario
 from core.trace import Trace
 
-from .test_cnn import quoted
-from .test_export_script import STEPS, _run_in_process, _script_losses
+from tests.helpers import TRANSFORMER_SCENARIOS, EXPORT_STEPS as STEPS, quoted
+from tests.helpers import run_script_in_process as _run_in_process, script_losses as _script_losses
 
 # the scenarios these tests check (test_scenarios.py verifies every scenario is covered somewhere)
-COVERED = ("transformer_post_ln_init", "transformer_pre_ln_init", "transformer_post_ln_adam",
-           "transformer_pre_ln_adam", "transformer_post_ln_warmup")
+COVERED = TRANSFORMER_SCENARIOS
 LN8 = math.log(8.0)  # cross-entropy of a uniform guess among first_token's 8 symbols
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/core/conftest.py
 
 
 def cfg(**changes) -> SimConfig:

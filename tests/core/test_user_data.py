@@ -2,7 +2,7 @@
 standardized, seeded data set; every bad file is one line naming the row and column or the array."""
 from __future__ import annotations
 
-import subprocess
+import runpy
 import sys
 from pathlib import Path
 
@@ -180,16 +180,20 @@ def test_session_records_the_data_hash(tmp_path):
     assert load_session(saved).warnings[0].startswith("d.csv changed since the session was saved")
 
 
-def test_exported_script_trains_like_the_simulator(tmp_path):
+def test_exported_script_trains_like_the_simulator(tmp_path, monkeypatch, capsys):
+    """The script of a user model on a user data file, run as __main__ in this process (that an
+    exported script runs on its own is tests/core/test_export_script.py's subprocess test)."""
     x = RNG.normal(size=(64, 1, 8, 8)).astype(np.float32)  # images: the example unflattens only the digits
     path = _npz(tmp_path, x=x, y=np.arange(64) % 10)
     cfg = _cfg(path, architecture="user", model=f"{EXAMPLE}:make", width=32, n_samples=64, batch_size=16)
     script = tmp_path / "exp.py"
     script.write_text(export_script(cfg, "exp.py"))
-    out = subprocess.run([sys.executable, str(script), "--steps", "2"], capture_output=True, text=True,
-                         timeout=120, cwd=tmp_path)
-    assert out.returncode == 0, out.stderr
-    losses = [float(line.split()[3]) for line in out.stdout.splitlines()]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", [str(script), "--steps", "2"])
+    monkeypatch.setattr(sys, "path", list(sys.path))  # whatever the script adds to it goes afterwards
+    capsys.readouterr()
+    runpy.run_path(str(script), run_name="__main__")
+    losses = [float(line.split()[3]) for line in capsys.readouterr().out.splitlines()]
     sim = Simulator(cfg)
     expected = [sim.step(1).loss for _ in range(2)]
     np.testing.assert_allclose(losses, expected, rtol=1e-6)
