@@ -33,9 +33,8 @@ def _open(qtbot, window, opener, *args) -> tuple[bool, str]:
 def test_open_model_uses_it_and_a_bad_one_keeps_the_previous(qtbot, window, tmp_path):
     ok, _ = _open(qtbot, window, window.open_files.open_model, str(EXAMPLE))
     assert ok
-    with qtbot.waitSignal(window.state.configApplied, timeout=60_000,
-                          check_params_cb=lambda c: c.architecture == "user"):
-        pass
+    # (the worker may apply it while _open still processes events: wait on the state, not the signal)
+    qtbot.waitUntil(lambda: window.state.config.architecture == "user", timeout=60_000)
     good = window.state.config
     assert good.model == f"{EXAMPLE.resolve()}:make" and window.controls.config() == good
 
