@@ -104,14 +104,20 @@ STATISTICS_SHARE = 0.15
 
 def chunk_length(cheap_step: float | None, snapshot_step: float, current: int) -> int:
     """Steps for the next chunk, from the last chunk's seconds per step without a snapshot
-    (`cheap_step`; None: not measured, taken as `snapshot_step`) and of its snapshot step.
+    (`cheap_step`; None: not measured, then at least 2 steps, so the next chunk measures one) and
+    of its snapshot step.
 
     The chunk is as long as needed to keep the snapshot's extra cost e = snapshot − cheap
     within STATISTICS_SHARE of the time, e / ((n − 1)·cheap + snapshot) ≤ s, i.e.
     n ≥ e·(1 − s)/(s·cheap), and otherwise as short as CHUNK_SECONDS allows (a snapshot for
     each frame). It grows by at most 2× per chunk (a step's time can jump after a change).
     """
-    cheap = cheap_step if cheap_step is not None else snapshot_step
+    if cheap_step is None:
+        # a chunk of one step measured no cheap step, so the statistics' cost is unknown: take at
+        # least two steps so that the next chunk measures it (else a snapshot step longer than a
+        # frame would keep every chunk at one fully instrumented step)
+        return min(MAX_CHUNK, max(2, chunk_length(snapshot_step, snapshot_step, current)))
+    cheap = cheap_step
     if cheap <= 0:
         return min(MAX_CHUNK, 2 * current)
     extra = max(0.0, snapshot_step - cheap)

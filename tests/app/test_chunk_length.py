@@ -53,6 +53,14 @@ def test_no_cheap_step_measured_takes_the_snapshot_step_for_both():
     assert n == 32
 
 
+def test_no_cheap_step_measured_takes_two_steps_to_measure_one():
+    """A snapshot step longer than a frame alone would keep chunks at one instrumented step, which
+    never measures the cheap step the statistics' share is judged against."""
+    slow = 4 * CHUNK_SECONDS
+    assert chunk_length(slow, slow, current=1) == 1
+    assert chunk_length(None, slow, current=1) == 2
+
+
 @pytest.mark.parametrize("cheap", [0.0, -1.0])
 def test_an_unmeasurably_short_step_doubles_the_chunk(cheap):
     assert chunk_length(cheap, SNAPSHOT, current=5) == 10
