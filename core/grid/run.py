@@ -139,6 +139,11 @@ def run_grid(spec: GridSpec, client: Any, out: GridFile,
             except TimeoutError:
                 continue
             for future in sorted(done, key=lambda f: futures[f].key):
+                if future.status not in ("finished", "error"):
+                    # finished, then lost with its worker before it was read: the scheduler computes
+                    # it again for as long as this client holds the future, so wait for it again
+                    pending.add(future)
+                    continue
                 cell = futures.pop(future)
                 if future.status == "finished":
                     row = make_row(spec, cell, theory[cell.key], future.result())
