@@ -240,14 +240,21 @@ class TrainabilityView(QWidget):
         self.redraw()
         self.status.setText(f"{len(self.rows)} of {self.spec.size} cells done…")
 
-    @Slot(object, int, int, bool)
-    def _ended(self, job: GridJob, added: int, failed: int, stopped: bool) -> None:
+    def _release(self, job: GridJob) -> bool:
+        """Join a grid thread that has ended; whether it was the current one (then the view
+        leaves its running state)."""
         job.wait()
         self._old_jobs = [j for j in self._old_jobs if j is not job]
         if job is not self.job:
-            return
+            return False
         self.job = None
         self._set_running(False)
+        return True
+
+    @Slot(object, int, int, bool)
+    def _ended(self, job: GridJob, added: int, failed: int, stopped: bool) -> None:
+        if not self._release(job):
+            return
         text = f"Done: {len(self.rows)} of {self.spec.size} cells."
         if failed:
             text += f" {failed} failed twice and are left blank."
@@ -260,12 +267,8 @@ class TrainabilityView(QWidget):
 
     @Slot(object, str)
     def _failed(self, job: GridJob, message: str) -> None:
-        job.wait()
-        self._old_jobs = [j for j in self._old_jobs if j is not job]
-        if job is not self.job:
+        if not self._release(job):
             return
-        self.job = None
-        self._set_running(False)
         self.status.setText(f"The grid stopped: {message}")
 
     # --- drawing -----------------------------------------------------------------------------------
