@@ -90,6 +90,9 @@ def soak(make_window, qtbot, segments: int, steps_per_segment: int, rss_growth_b
         qtbot.waitUntil(lambda: w.state.generation > generation, timeout=10_000)  # rebuilt
     w.set_running(False)
     qtbot.waitUntil(lambda: not w.worker.busy, timeout=10_000)
+    # the worker's last emitted snapshots may still be queued for the GUI thread: wait for their
+    # delivery (a snapshot that never arrives still fails here, after the timeout)
+    qtbot.waitUntil(lambda: len(recorded) >= len(emitted), timeout=5_000)
     qtbot.waitUntil(lambda: not w.state.pending, timeout=5_000)
     total = sum(1 for _ in emitted)
     assert len({g for g, _ in emitted}) >= segments
