@@ -43,7 +43,7 @@ class CompareWorker(SimWorker):
         return Comparer(config, cpu_after=cpu_after)
 
     def describe_failure(self, snap: Comparison) -> str:  # type: ignore[override]
-        return f"{describe_divergence(snap)}; both runs paused. Reset or change a control to recover."
+        return f"{describe_divergence(snap, self._config)}; both runs paused. Reset or change a control to recover."
 
 
 class CompareWindow(RunCommands, QMainWindow):

@@ -36,6 +36,7 @@ from typing import Any, Callable
 import numpy as np
 from torch import Tensor
 
+from .architectures import layer_noun
 from .config import ConfigError, SimConfig
 from .report import describe_nonfinite
 from .session import MAIN, Entry, Session, SessionError, load_session, save_session
@@ -243,12 +244,13 @@ class Comparer:
         return compare(sa, sb)
 
 
-def describe_divergence(c: Comparison) -> str:
-    """'B diverged: non-finite value at step 12, layer 3 (backward pass)' for every diverged side."""
+def describe_divergence(c: Comparison, pair: ConfigPair) -> str:
+    """'B diverged: non-finite value at step 12, layer 3 (backward pass)' for every diverged side,
+    each located with its own architecture's noun (time step, block, …) from `pair`."""
     parts = []
     for name in c.diverged():
-        snap = c.a if name == "A" else c.b
-        parts.append(f"{name} diverged: {describe_nonfinite(snap, 'layer')}")
+        snap, config = (c.a, pair.a) if name == "A" else (c.b, pair.b)
+        parts.append(f"{name} diverged: {describe_nonfinite(snap, layer_noun(config.architecture))}")
     return "; ".join(parts)
 
 

@@ -90,6 +90,6 @@ def handle(args: argparse.Namespace) -> int:
     if args.save_session:
         save_pair(args.save_session, pair)
     if bad is not None:
-        print(f"error: {describe_divergence(bad)}; run stopped", file=sys.stderr)
+        print(f"error: {describe_divergence(bad, pair)}; run stopped", file=sys.stderr)
         return EXIT_DIVERGED
     return 0

@@ -9,6 +9,7 @@ import argparse
 import sys
 
 from .. import memory
+from ..architectures import layer_noun
 from ..cli_kit import (
     EXIT_DIVERGED, UsageError, add_config_arguments, add_output_arguments, config_from_args, record_steps, render,
     write_output,
@@ -72,6 +73,6 @@ def handle(args: argparse.Namespace) -> int:
     if status:
         return status
     if bad is not None:
-        print(f"error: {describe_nonfinite(bad, 'layer', stage_suffix='')}; run stopped", file=sys.stderr)
+        print(f"error: {describe_nonfinite(bad, layer_noun(cfg.architecture), stage_suffix='')}; run stopped", file=sys.stderr)
         return EXIT_DIVERGED
     return 0

@@ -137,7 +137,7 @@ def test_divergence_of_one_side_stops_both_at_the_same_step():
     # A ran past B's bad step and was replayed to it: the same numbers as A alone to that step
     alone = Simulator(tame).step(comp.a.step)
     assert comp.a.loss == alone.loss and c.sim_a.steps_done == comp.a.step
-    assert describe_divergence(comp).startswith(f"B diverged: non-finite value at step {comp.b.step}")
+    assert describe_divergence(comp, c.pair).startswith(f"B diverged: non-finite value at step {comp.b.step}")
     # the other order: A diverges first, B is stepped only to A's step
     comp = Comparer(ConfigPair(wild, tame)).step(20)
     assert comp.diverged() == ("A",) and comp.a.step == comp.b.step

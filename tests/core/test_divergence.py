@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 
 import numpy as np
 import pytest
@@ -53,6 +54,16 @@ def reference_first_bad(cfg: SimConfig) -> tuple[int, str, int | None, list[torc
 @pytest.fixture(scope="module")
 def reference():
     return reference_first_bad(SimConfig(**EXPLODING))
+
+
+def test_cli_names_a_recurrent_networks_entry_a_time_step(run_cli):
+    """The error line locates the NaN/Inf with the architecture's own noun: a recurrent network's
+    entries are time steps (a linear RNN with std-10 weights goes non-finite within 30 steps)."""
+    code, _, err = run_cli("run", "--steps", "30", "--set", "architecture=rnn", "--set", "dataset=first_token",
+                           "--set", "depth=6", "--set", "width=8", "--set", "n_samples=64", "--set", "batch_size=16",
+                           "--set", "init=normal", "--set", "init_std=10", "--set", "activation=linear")
+    assert code == 3
+    assert re.fullmatch(r"error: non-finite value at step \d+, time step \d+ \(\w+\); run stopped", err.strip()), err
 
 
 def test_cli_stops_at_the_first_bad_step_and_layer(reference, run_cli):

@@ -61,4 +61,8 @@ def test_diagnoses_and_the_comparison_word_it_the_same_way(probe):
         assert d.message == f"non-finite activation at step 7, {noun} 2"
     comparison = Comparer(ConfigPair(TINY, TINY)).probe()
     diverged_b = dataclasses.replace(comparison, b=snap)
-    assert describe_divergence(diverged_b) == "B diverged: non-finite value at step 7, layer 2 (forward pass)"
+    assert describe_divergence(diverged_b, ConfigPair(TINY, TINY)) == \
+        "B diverged: non-finite value at step 7, layer 2 (forward pass)"
+    # each side is located with its own architecture's noun
+    assert describe_divergence(diverged_b, ConfigPair(TINY, rnn)) == \
+        "B diverged: non-finite value at step 7, time step 2 (forward pass)"
