@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .. import memory
 from ..cli_kit import UsageError, add_config_arguments, config_from_args, load_config
 from ..config import ConfigError
 from .output import METRICS, GridFile, fit_rows
@@ -75,8 +76,19 @@ def spec_from_args(args: argparse.Namespace) -> tuple[GridSpec, str]:
                                 f"{', '.join(grid_scenario_names()) or 'none installed'})")
         x_axis, y_axis = parse_axis(x, "--x"), parse_axis(y, "--y")
     spec = GridSpec(base, x_axis, y_axis, steps, 1 if seeds is None else seeds)
-    spec.cells()  # every cell's config must be valid before anything runs
+    memory.set_budget_mb(args.memory_budget)
+    check_cells_fit(spec)  # every cell's config must be valid, and fit, before anything runs
     return spec, metric or "accuracy"
+
+
+def check_cells_fit(spec: GridSpec) -> None:
+    """GridError naming the first cell whose network exceeds this machine's memory limit (or the
+    --memory-budget), before the cluster starts; its workers would each refuse it on their own."""
+    for cell in spec.cells():
+        try:
+            memory.check_fits(cell.config)
+        except memory.MemoryLimitError as exc:
+            raise GridError(f"cell {spec.x.field}={cell.x:g}, {spec.y.field}={cell.y:g}: {exc}") from None
 
 
 def table(spec: GridSpec, rows: list[dict[str, Any]], metric: str) -> str:

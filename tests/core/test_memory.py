@@ -188,3 +188,16 @@ def test_estimate_grows_linearly_in_depth_and_batch():
     c = estimate(SimConfig(depth=10, width=64, batch_size=128))
     assert b.activations == 2 * a.activations and c.activations == 2 * a.activations
     assert math.isclose(b.parameters - a.parameters, 10 * (64 * 64 + 64) * 4)
+
+
+def test_compare_and_grid_honour_the_budget(run_cli, tmp_path):
+    """--memory-budget is every verb's option: the A/B comparison refuses as `run` does, and the
+    grid refuses before starting a cluster, naming the first cell that would not fit."""
+    code, _, err = run_cli("compare", "--memory-budget", "1", "--set", "device=cpu")
+    (line,) = err.splitlines()
+    assert code == 2 and line.startswith("error: memory: ") and "1.0 MiB budget set by --memory-budget" in line
+    code, _, err = run_cli("grid", "--memory-budget", "1", "--set", "device=cpu", "--x", "sigma_w2=1:2:2",
+                           "--y", "depth=2:20:2", "--steps", "1", "--out", tmp_path / "g.json", "--quiet")
+    (line,) = err.splitlines()
+    assert code == 2 and line.startswith("error: cell sigma_w2=1, depth=2: memory: ")
+    assert not (tmp_path / "g.json").exists()
