@@ -27,6 +27,7 @@ import struct
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -100,29 +101,27 @@ def _remember(cache: dict, key: tuple, value):
 
 def load_table(path_text: str, label_column: str = "") -> Table:
     """The data file at `path_text` (CSV or NPZ, by suffix), checked; cached while the file is unchanged."""
-    path = _existing(path_text)
-    key = (*_key(path), label_column)
-    if key in _TABLES:
-        return _TABLES[key]
-    try:
-        table = _read_npz(path) if path.suffix.lower() == ".npz" else _read_csv(path, label_column)
-    except OSError as exc:
-        raise DataFileError(f"cannot read {path}: {exc.strerror or exc}") from None
-    return _remember(_TABLES, key, table)
+    return _cached_read(_TABLES, path_text, label_column, _read_npz, _read_csv)
 
 
 def peek_shape(path_text: str, label_column: str = "") -> Shape:
     """N and one example's shape, without reading the values (CSV: lines counted, first row split;
     NPZ: the arrays' headers); cached while the file is unchanged."""
+    return _cached_read(_SHAPES, path_text, label_column, _npz_shape, _csv_shape)
+
+
+def _cached_read(cache: dict, path_text: str, label_column: str, from_npz: Callable, from_csv: Callable):
+    """`from_npz(path)` or `from_csv(path, label_column)` by the file's suffix, remembered in `cache` while the
+    file is unchanged; an unreadable file is a DataFileError naming it."""
     path = _existing(path_text)
     key = (*_key(path), label_column)
-    if key in _SHAPES:
-        return _SHAPES[key]
+    if key in cache:
+        return cache[key]
     try:
-        shape = _npz_shape(path) if path.suffix.lower() == ".npz" else _csv_shape(path, label_column)
+        value = from_npz(path) if path.suffix.lower() == ".npz" else from_csv(path, label_column)
     except OSError as exc:
         raise DataFileError(f"cannot read {path}: {exc.strerror or exc}") from None
-    return _remember(_SHAPES, key, shape)
+    return _remember(cache, key, value)
 
 
 def known_classes(path_text: str, label_column: str = "") -> int | None:
