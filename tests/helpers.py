@@ -78,3 +78,14 @@ def run_script_in_process(path, monkeypatch, capsys) -> str:
     monkeypatch.setattr(sys, "argv", [str(path), "--steps", str(EXPORT_STEPS)])
     runpy.run_path(str(path), run_name="__main__")
     return capsys.readouterr().out
+
+
+def exported_and_simulated_losses(cfg, path, monkeypatch, capsys) -> tuple[list[float], list[float], str]:
+    """Export `cfg` to the script `path`, run it in process (run_script_in_process) and train a
+    Simulator of `cfg` as long: (the script's losses, the Simulator's, the script's output). Both
+    run the same float32 CPU kernels in the same order, so callers compare them at rel 1e-5."""
+    from core.export_script import export_script  # (only the export tests need it)
+    path.write_text(export_script(cfg, path.name))
+    output = run_script_in_process(path, monkeypatch, capsys)
+    sim = Simulator(cfg)
+    return script_losses(output), [sim.step().loss for _ in range(EXPORT_STEPS)], output

@@ -12,12 +12,11 @@ import torch.nn.functional as F
 from core import SimConfig, Simulator
 from core.architectures.autoencoder import ARCHITECTURE, build_autoencoder
 from core.data import DATASETS
-from core.export_script import export_script
 from core.scenarios import load_scenario
 from core.trace import Trace
 
 from tests.helpers import AUTOENCODER_SCENARIOS, EXPORT_STEPS as STEPS, quoted
-from tests.helpers import run_script_in_process as _run_in_process, script_losses as _script_losses
+from tests.helpers import exported_and_simulated_losses
 
 # the scenarios these tests check (test_scenarios.py verifies every scenario is covered somewhere)
 COVERED = AUTOENCODER_SCENARIOS
@@ -88,12 +87,9 @@ def test_exported_script_matches_the_simulator(tmp_path, monkeypatch, capsys, ov
     """As in test_export_script: the same float32 kernels in the same order, rel 1e-5."""
     c = cfg(**{**dict(depth=4, width=12, n_samples=256, batch_size=32), **overrides})
     path = tmp_path / "ae.py"
-    path.write_text(export_script(c, path.name))
-    output = _run_in_process(path, monkeypatch, capsys)
+    got, want, output = exported_and_simulated_losses(c, path, monkeypatch, capsys)
     assert "accuracy nan" in output and "mse_loss" in path.read_text()
-    sim = Simulator(c)
-    want = [sim.step().loss for _ in range(STEPS)]
-    assert _script_losses(output) == pytest.approx(want, rel=1e-5) and len(set(want)) == STEPS
+    assert got == pytest.approx(want, rel=1e-5) and len(set(want)) == STEPS
 
 
 # --- the scenarios ------------------------------------------------------------------------------

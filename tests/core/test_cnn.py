@@ -13,14 +13,13 @@ import torch.nn.functional as F
 from core import ConfigError, SimConfig, Simulator
 from core.architectures.cnn import ARCHITECTURE, RESIDUAL_ARCHITECTURE, build_cnn, pooled_after
 from core.data import DATASETS
-from core.export_script import export_script
 from core.inits import expected_weight_std
 from core.scenarios import load_scenario
 from core.stats import HIST_MAX_VALUES
 from core.trace import Trace
 
 from tests.helpers import CNN_SCENARIOS, EXPORT_STEPS as STEPS, quoted
-from tests.helpers import run_script_in_process as _run_in_process, script_losses as _script_losses
+from tests.helpers import exported_and_simulated_losses
 
 # the scenarios these tests check (test_scenarios.py verifies every scenario is covered somewhere)
 COVERED = CNN_SCENARIOS
@@ -177,11 +176,7 @@ def test_declared_fields():
 def test_exported_script_matches_the_simulator(tmp_path, monkeypatch, capsys, overrides):
     """As in test_export_script: the same float32 kernels in the same order, rel 1e-5."""
     c = cfg(**{**dict(depth=4, width=12, n_samples=256, batch_size=32), **overrides})
-    path = tmp_path / "cnn.py"
-    path.write_text(export_script(c, path.name))
-    got = _script_losses(_run_in_process(path, monkeypatch, capsys))
-    sim = Simulator(c)
-    want = [sim.step().loss for _ in range(STEPS)]
+    got, want, _ = exported_and_simulated_losses(c, tmp_path / "cnn.py", monkeypatch, capsys)
     assert got == pytest.approx(want, rel=1e-5) and len(set(want)) == STEPS
 
 

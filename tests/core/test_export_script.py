@@ -11,7 +11,7 @@ import pytest
 from core import SimConfig, Simulator
 from core.export_script import export_script
 from tests.helpers import EXPORT_STEPS as STEPS
-from tests.helpers import run_script_in_process as _run_in_process, script_losses as _script_losses
+from tests.helpers import exported_and_simulated_losses, script_losses as _script_losses
 
 # A spread over every part the script has to reproduce: each activation family (torch modules and our
 # ShiftedReLU), each init scheme with random draws, each normalization, residual, each optimizer and clip
@@ -69,11 +69,7 @@ def test_script_losses_match_the_simulator(tmp_path, monkeypatch, capsys, overri
     check the optimizer and clipping.
     """
     cfg = _config(overrides)
-    path = tmp_path / "exp.py"
-    path.write_text(export_script(cfg, path.name))
-    got = _script_losses(_run_in_process(path, monkeypatch, capsys))
-    sim = Simulator(cfg)
-    want = [sim.step().loss for _ in range(STEPS)]
+    got, want, _ = exported_and_simulated_losses(cfg, tmp_path / "exp.py", monkeypatch, capsys)
     assert got[0] == pytest.approx(Simulator(cfg).step(1).loss, rel=1e-5)
     assert got == pytest.approx(want, rel=1e-5)
     assert len(set(want)) == STEPS  # the steps differ, so step-for-step matching is a real check

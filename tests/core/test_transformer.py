@@ -13,12 +13,11 @@ from torch import nn
 from core import ConfigError, SimConfig, Simulator
 from core.architectures.transformer import ARCHITECTURE, MLP_RATIO, build_transformer, sinusoidal_positions
 from core.data import DATASETS
-from core.export_script import export_script
 from core.scenarios import load_scenario
 from core.trace import Trace
 
 from tests.helpers import TRANSFORMER_SCENARIOS, EXPORT_STEPS as STEPS, quoted
-from tests.helpers import run_script_in_process as _run_in_process, script_losses as _script_losses
+from tests.helpers import exported_and_simulated_losses
 
 # the scenarios these tests check (test_scenarios.py verifies every scenario is covered somewhere)
 COVERED = TRANSFORMER_SCENARIOS
@@ -162,11 +161,7 @@ def test_majority_labels_are_the_most_frequent_symbol():
 def test_exported_script_matches_the_simulator(tmp_path, monkeypatch, capsys, overrides):
     """As in test_export_script: the same float32 kernels in the same order, rel 1e-5."""
     c = cfg(**{**dict(depth=3, width=12, n_samples=256, batch_size=32), **overrides})
-    path = tmp_path / "tf.py"
-    path.write_text(export_script(c, path.name))
-    got = _script_losses(_run_in_process(path, monkeypatch, capsys))
-    sim = Simulator(c)
-    want = [sim.step().loss for _ in range(STEPS)]
+    got, want, _ = exported_and_simulated_losses(c, tmp_path / "tf.py", monkeypatch, capsys)
     assert got == pytest.approx(want, rel=1e-5) and len(set(want)) == STEPS
 
 
