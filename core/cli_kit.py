@@ -17,7 +17,7 @@ from typing import Any, Iterable, Sequence
 
 from . import memory
 from .config import USER_ARCHITECTURES, ConfigError, SimConfig, parse_model_ref
-from .files import atomic_write_text
+from .files import UnreadableFile, atomic_write_text, read_text
 from .scenarios import Scenario, load_scenario
 from .snapshot import CSV_COLUMNS, Snapshot
 
@@ -102,11 +102,9 @@ def load_config(path: str | None, assignments: Sequence[str], base: SimConfig | 
         if file.is_dir():
             raise UsageError(f"{path} is a directory, not a config file")
         try:
-            text = file.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise UsageError(f"config file {path} does not exist") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise UsageError(f"cannot read {path}: {exc}") from None
+            text = read_text(file, "config file")
+        except UnreadableFile as exc:
+            raise UsageError(str(exc)) from None
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:

@@ -1,4 +1,5 @@
-"""Atomic file writes: a temporary file in the same folder, flushed, then renamed over the target."""
+"""Reading a user's text file with one-line errors, and atomic writes: a temporary file in the same
+folder, flushed, then renamed over the target."""
 from __future__ import annotations
 
 import os
@@ -39,3 +40,18 @@ def _fsync_folder(folder: Path) -> None:
 
 def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+class UnreadableFile(Exception):
+    """A file that cannot be read as UTF-8 text; the message is one line naming it."""
+
+
+def read_text(path: Path, what: str) -> str:
+    """The UTF-8 text of `path`; UnreadableFile '<what> <path> does not exist' or 'cannot read <path>: …'."""
+    path = Path(path)
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UnreadableFile(f"{what} {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UnreadableFile(f"cannot read {path}: {exc}") from None

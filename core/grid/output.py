@@ -14,7 +14,7 @@ import math
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from ..files import atomic_write_text
+from ..files import UnreadableFile, atomic_write_text, read_text
 from .cell import RESULT_COLUMNS
 from .meanfield import DEFAULT_C, BoundaryFit, Prediction, fit_c, trained_threshold
 from .spec import Cell, GridError, GridSpec
@@ -138,11 +138,9 @@ def read_rows(path: Path, fmt: str | None = None) -> list[dict[str, Any]]:
     """The rows of a grid file (numbers parsed, NaN for null/empty); GridError if unreadable."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise GridError(f"--resume: {path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise GridError(f"cannot read {path}: {exc}") from None
+        text = read_text(path, "--resume:")
+    except UnreadableFile as exc:
+        raise GridError(str(exc)) from None
     try:
         if output_format(path, fmt) == "csv":
             raw = list(csv.DictReader(io.StringIO(text)))
