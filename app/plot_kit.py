@@ -58,9 +58,12 @@ def retitle(plot: pg.PlotItem, title: str) -> None:
 
 
 def log_guide(plot: pg.PlotItem, text: str, at: float = 0.0) -> None:
-    """A dashed horizontal line at 10**at on a log10 axis, labelled `text`."""
+    """A dashed horizontal line at 10**at on a log10 axis, labelled `text` near its left end."""
+    # the label's left edge (not its centre) at 2 % of the width: a centred label ran past the axis when
+    # the text is magnified and was cut ("ise = signal")
     plot.addItem(pg.InfiniteLine(pos=at, angle=0, pen=pg.mkPen("#444", width=1.5, style=Qt.PenStyle.DashLine),
-                                 label=text, labelOpts={"position": 0.05, "color": "#444"}))
+                                 label=text, labelOpts={"position": 0.02, "color": "#444",
+                                                        "anchors": [(0, 0), (0, 1)]}))
 
 
 def lookup_table(cmap_name: str, low: str | None, high: str | None) -> np.ndarray:

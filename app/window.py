@@ -7,6 +7,7 @@ and only when a new frame arrived since the last draw.
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, Signal
@@ -289,7 +290,8 @@ class MainWindow(RunCommands, QMainWindow):
 
     def _show_status(self, frame: Frame) -> None:
         snap = frame.snapshot
-        self.loss_label.setText(f"loss {snap.loss:.4g}  acc {snap.accuracy:.0%}")
+        accuracy = "" if math.isnan(snap.accuracy) else f"  acc {snap.accuracy:.0%}"   # (NaN: no classes)
+        self.loss_label.setText(f"loss {snap.loss:.4g}{accuracy}")
         self.lr_label.setText(f"lr {snap.lr:.3g}")
         self.rate_label.setText(f"{self.state.rate:.0f} steps/s")
         self.clip_label.setText(f"clips {self.history.clip_events}")

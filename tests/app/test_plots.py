@@ -390,3 +390,26 @@ def test_over_steps_plots_say_why_they_are_empty(panel):
     panel.show_snapshot(snap, history)
     for note in panel.empty_notes():
         assert not note.box.isVisible() and note.plot.getAxis("bottom").style["showValues"]
+
+
+def test_guide_line_labels_lie_whole_inside_the_data_area(qtbot):
+    """The dashed guides' labels ("noise = signal", "1e-3") start inside the data area: a label centred
+    near the left end ran past the axis on a narrow or magnified plot and was cut."""
+    import pyqtgraph as pg
+
+    noise, plots = _shown(qtbot, NoisePanel(), 420, 500), _shown(qtbot, PlotPanel(), 700, 700)
+    sim = Simulator(SimConfig(depth=4, width=8, n_samples=64, batch_size=16, device="cpu"))
+    history = History()
+    for _ in range(3):
+        snap = sim.step()
+        history.add(snap)
+    noise.show_snapshot(snap, history, [1, 4])
+    plots.show_snapshot(snap, history)
+    qtbot.wait(50)
+    for plot in (noise.per_layer, noise.over_steps, plots.updates.plot):
+        guides = [item for item in plot.items if isinstance(item, pg.InfiniteLine) and item.label is not None]
+        assert guides, plot
+        view = _scene_rect(plot.vb)
+        for guide in guides:
+            label = _scene_rect(guide.label)
+            assert view.left() <= label.left() and label.right() <= view.right(), (guide.label.toPlainText(), label, view)

@@ -195,3 +195,17 @@ def test_long_status_sentences_elide_with_the_whole_in_the_tooltip(make_window, 
     qtbot.waitUntil(lambda: chi.text().startswith("χ ="), timeout=5000)
     assert chi.text() in chi.toolTip()
     assert w.minimumSizeHint().width() <= 1280
+
+
+@pytest.mark.parametrize("size", [(1024, 768), (1280, 720)])
+def test_presentation_keeps_the_learning_rate_and_clip_counter_in_the_status_bar(make_window, qtbot, size):
+    """Scenario texts point at the status bar's learning rate (warm-up) and clip counter (clipping):
+    both stay shown, whole, in presentation mode, and the window still fits the projector."""
+    w, _ = present(make_window, qtbot, "adam_warmup", size, 2)
+    assert w.lr_label.isVisible() and w.clip_label.isVisible()
+    assert not w.device_label.isVisible() and not w.rate_label.isVisible()
+    assert w.lr_label.text() == "lr 0.001"   # step 2 of a 20-step warm-up at lr 0.01: 2/20 · 0.01
+    for label in (w.lr_label, w.clip_label):
+        assert label.width() >= label.sizeHint().width()
+    image = w.grab()
+    assert (image.width(), image.height()) == size and w.minimumSizeHint().width() <= size[0]
