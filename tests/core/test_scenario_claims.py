@@ -587,3 +587,11 @@ def test_exploding_cliff_gradient_history():
     assert quoted(g[4, -1], 150, 2) and 10 ** 19.5 < g[4, 0] / g[4, -1] < 10 ** 20.5  # "≈ 150", "≈ 10²⁰"
     assert np.all(np.isnan(g[5]))  # "step 6 is magenta (NaN/Inf)"
 
+
+
+def test_fastai_preact_std_as_quoted():
+    """The fast.ai look-fors quote the pre-activation std: √(fan_in · gain²/fan_in) = gain, √2 for He
+    weights and 1 for LeCun's (to the layer's sampling tolerance)."""
+    for name, gain in (("fastai_kaiming", math.sqrt(2)), ("fastai_shifted_relu", math.sqrt(2)),
+                       ("fastai_relu_halves", 1.0), ("fastai_lecun", 1.0)):
+        assert run(name).before.layers.preact_std[0] == pytest.approx(gain, rel=TOL), name
