@@ -595,3 +595,11 @@ def test_fastai_preact_std_as_quoted():
     for name, gain in (("fastai_kaiming", math.sqrt(2)), ("fastai_shifted_relu", math.sqrt(2)),
                        ("fastai_relu_halves", 1.0), ("fastai_lecun", 1.0)):
         assert run(name).before.layers.preact_std[0] == pytest.approx(gain, rel=TOL), name
+
+
+def test_accumulated_large_batch_noise_ratio_late():
+    r = run("accumulated_large_batch")
+    # "median ≈ 1.0 at step 60": the ratio of a sampled spread to a shrinking mean, quoted to one decimal
+    assert quoted(float(np.median(r.last.layers.grad_noise)), 1.0, 2)
+    shrink = np.median(r.steps[0].layers.weight_grad_norm) / np.median(r.last.layers.weight_grad_norm)
+    assert shrink > 10  # "the mean gradient ... shrinks more than 10×" (measured 16)
