@@ -413,3 +413,21 @@ def test_guide_line_labels_lie_whole_inside_the_data_area(qtbot):
         for guide in guides:
             label = _scene_rect(guide.label)
             assert view.left() <= label.left() and label.right() <= view.right(), (guide.label.toPlainText(), label, view)
+
+
+def test_a_single_layer_is_ticked_at_whole_layers(qtbot):
+    """One layer spans 0.5–1.5 on a layer axis: its ticks are whole layers (pyqtgraph alone labels
+    0.6, 0.8, …); a deep network's axis keeps pyqtgraph's own spacing."""
+    plots = _shown(qtbot, PlotPanel(), 1000, 800)
+    for depth in (1, 30):
+        sim = Simulator(SimConfig(depth=depth, width=8, n_samples=64, batch_size=16, device="cpu"))
+        history = History()
+        snap = sim.probe()
+        history.add(snap)
+        plots.show_snapshot(snap, history)
+        for plot, name in ((plots.gradients.plot, "bottom"), (plots.activations.plot, "left")):
+            axis = plot.getAxis(name)
+            lo, hi = plot.vb.viewRange()[0 if name == "bottom" else 1]
+            ticks = [v for _, values in axis.tickValues(lo, hi, 400) for v in values]
+            assert ticks and all(float(v).is_integer() for v in ticks), (depth, name, ticks)
+            assert (depth == 1) == (ticks == [1.0]), (depth, name, ticks)
