@@ -431,3 +431,20 @@ def test_a_single_layer_is_ticked_at_whole_layers(qtbot):
             ticks = [v for _, values in axis.tickValues(lo, hi, 400) for v in values]
             assert ticks and all(float(v).is_integer() for v in ticks), (depth, name, ticks)
             assert (depth == 1) == (ticks == [1.0]), (depth, name, ticks)
+
+
+def test_update_band_leaves_out_a_diverged_step(panel):
+    """A step whose update ratios are all NaN (the run diverged) is not drawn: the band ends at the
+    last step with numbers instead of diving to the floor (which would read as a ratio of ≈ 0)."""
+    sim = Simulator(SimConfig(depth=4, width=8, n_samples=64, batch_size=16, lr=0.2))
+    history = History()
+    for _ in range(3):
+        snap = sim.step()
+        history.add(snap)
+    nan = _with_layers(snap, update_to_weight=np.full(snap.depth, np.nan))
+    nan = dataclasses.replace(nan, step=snap.step + 1)
+    history.add(nan)
+    panel.show_snapshot(nan, history)
+    polygon = panel.updates.band.path().toFillPolygon()
+    xs = {polygon[i].x() for i in range(polygon.size())}
+    assert max(xs) == snap.step and min(polygon[i].y() for i in range(polygon.size())) > -8
