@@ -57,10 +57,30 @@ def retitle(plot: pg.PlotItem, title: str) -> None:
         plot.setTitle(title, size=TITLE_SIZE)
 
 
+FEW_LAYERS = 5   # up to this many layers, a layer axis is ticked at every whole layer
+
+
+def layer_ticks(plot: pg.PlotItem, axis: str, depth: int) -> None:
+    """Tick the layer axis `axis` ('bottom' or 'left') of `plot` at whole layers when there are few:
+    on the range 0.5–1.5 of a single layer pyqtgraph would label 0.6, 0.8, … (no such layers). Only
+    a change of spacing touches the axis (a new spacing repaints its cached picture)."""
+    item = plot.getAxis(axis)
+    spacing = 1.0 if depth <= FEW_LAYERS else None
+    if getattr(item, "layer_spacing", "auto") != spacing:
+        item.layer_spacing = spacing
+        if spacing is None:
+            item.setTickSpacing()
+        else:
+            item.setTickSpacing(spacing, spacing)
+
+
 def log_guide(plot: pg.PlotItem, text: str, at: float = 0.0) -> None:
-    """A dashed horizontal line at 10**at on a log10 axis, labelled `text`."""
+    """A dashed horizontal line at 10**at on a log10 axis, labelled `text` near its left end."""
+    # the label's left edge (not its centre) at 2 % of the width: a centred label ran past the axis when
+    # the text is magnified and was cut ("ise = signal")
     plot.addItem(pg.InfiniteLine(pos=at, angle=0, pen=pg.mkPen("#444", width=1.5, style=Qt.PenStyle.DashLine),
-                                 label=text, labelOpts={"position": 0.05, "color": "#444"}))
+                                 label=text, labelOpts={"position": 0.02, "color": "#444",
+                                                        "anchors": [(0, 0), (0, 1)]}))
 
 
 def lookup_table(cmap_name: str, low: str | None, high: str | None) -> np.ndarray:

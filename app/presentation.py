@@ -162,8 +162,9 @@ class Presentation(QObject):
         font.setPointSizeF(self.font_pt())
         w.setFont(font)
         w.tabs.tabBar().setVisible(not self.presenting)   # (the room for the plots; Ctrl+Tab still turns the page)
-        for label in (w.device_label, w.rate_label, w.lr_label, w.clip_label):
+        for label in (w.device_label, w.rate_label):
             label.setVisible(not self.presenting)   # (the room has no use for them; the rest gets the width)
+        # the learning rate and the clip counter stay: scenarios point at them (warm-up, clipping)
         status = QFont(w.statusBar().font())
         status.setPointSizeF(self.status_font_pt())
         w.statusBar().setFont(status)

@@ -7,6 +7,7 @@ and only when a new frame arrived since the last draw.
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, Signal
@@ -155,7 +156,10 @@ class MainWindow(RunCommands, QMainWindow):
         self.setCentralWidget(split)
         self.table_dock = QDockWidget("Per-layer statistics", self)
         self.table_dock.setWidget(self.table)
-        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.table_dock)
+        # under the plots, beside the diagnoses (_build_guidance_docks): the bottom spans the window, so the
+        # table's fitted columns never take the plots' width (at the right, beside an open scenario panel,
+        # they left the plots 300-450 px on a 1366-1600 px screen)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.table_dock)
         self.table_dock.hide()
         self.table_action.toggled.connect(self._toggle_table)
         self.table_dock.visibilityChanged.connect(lambda v: self.table_action.setChecked(v))
@@ -289,7 +293,8 @@ class MainWindow(RunCommands, QMainWindow):
 
     def _show_status(self, frame: Frame) -> None:
         snap = frame.snapshot
-        self.loss_label.setText(f"loss {snap.loss:.4g}  acc {snap.accuracy:.0%}")
+        accuracy = "" if math.isnan(snap.accuracy) else f"  acc {snap.accuracy:.0%}"   # (NaN: no classes)
+        self.loss_label.setText(f"loss {snap.loss:.4g}{accuracy}")
         self.lr_label.setText(f"lr {snap.lr:.3g}")
         self.rate_label.setText(f"{self.state.rate:.0f} steps/s")
         self.clip_label.setText(f"clips {self.history.clip_events}")
@@ -336,6 +341,7 @@ class MainWindow(RunCommands, QMainWindow):
         self.diagnoses_dock.setObjectName("diagnoses_dock")
         self.diagnoses_dock.setWidget(self.diagnoses)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.diagnoses_dock)
+        self.splitDockWidget(self.diagnoses_dock, self.table_dock, Qt.Orientation.Horizontal)
         self.diagnoses_dock.visibilityChanged.connect(self._diagnoses_shown)
 
     def _build_scenarios_menu(self) -> None:

@@ -17,7 +17,7 @@ from PySide6.QtCore import QRectF, Qt
 from core import Snapshot
 
 from ..plot_kit import (BAD_COLOR, LABEL_STYLE, TICK_FONT, TITLE_SIZE, IndexedImage, Markers, fit_range, line,
-                        lookup_table, set_points, style)
+                        layer_ticks, lookup_table, set_points, style)
 from ..plot_math import GRID_BINS, colour_index, layer_scales, resample_histograms, value_grid
 from .layer_scale import per_layer_label
 
@@ -79,6 +79,7 @@ class ActivationMap:
         else:
             fit_range(self.plot, "x", grid[0], grid[-1])
         self.plot.setYRange(0.5, L + 0.5, padding=0)
+        layer_ticks(self.plot, "left", L)
 
     def _label(self, text: str) -> None:
         if text != self.axis_text:   # (a new label repaints the cached axis)

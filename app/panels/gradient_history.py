@@ -13,7 +13,7 @@ from PySide6.QtCore import QRectF
 from ..history import History
 from ..legends import legend_below
 from ..plot_kit import (BAD_COLOR, LABEL_STYLE, TICK_FONT, TITLE_SIZE, ZERO_COLOR, IndexedImage, fit_range,
-                        lookup_table, style)
+                        layer_ticks, lookup_table, style)
 from ..plot_math import colour_index, safe_log10
 from .empty_note import EmptyNote
 
@@ -76,3 +76,4 @@ class GradientHistory:
             self.bar.setLevels((lo, hi))
         fit_range(self.plot, "x", x0 - span / (2 * max(H - 1, 1)), x1 + span / (2 * max(H - 1, 1)), grow=0.25)
         self.plot.setYRange(0.5, L + 0.5, padding=0)
+        layer_ticks(self.plot, "left", L)

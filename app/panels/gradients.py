@@ -15,7 +15,7 @@ from core import Snapshot
 
 from ..legends import legend_below
 from ..plot_kit import (BAD_COLOR, LABEL_STYLE, TICK_FONT, TITLE_SIZE, ZERO_COLOR, Markers, dotted_line, line,
-                        set_dotted_line, set_points, style)
+                        layer_ticks, set_dotted_line, set_points, style)
 from ..plot_math import drawable, layer_span, safe_log10
 
 BAND_DECADES = 2.0         # vanishing/exploding bands: 100× below/above the output layer
@@ -93,6 +93,7 @@ class GradientsPerLayer:
         self.vanish_text.setPos(0.6, ref_val - BAND_DECADES)
         self.explode_text.setPos(0.6, top)  # inside the band, under the top edge
         self.plot.setXRange(0.5, snap.depth + 0.5, padding=0)
+        layer_ticks(self.plot, "bottom", snap.depth)
         self.plot.setYRange(floor - 0.5, top, padding=0)
 
     # ---------- mean-field overlay (core.theory) ----------

@@ -157,3 +157,7 @@ class LayerTable(QTableView):
         width = (self.horizontalHeader().length() + 2 * self.frameWidth()
                  + self.verticalScrollBar().sizeHint().width())
         return QSize(width, hint.height())
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt override: every column whole, rows may scroll
+        # (beside the diagnoses under the plots, the dock split would otherwise cut the last columns)
+        return QSize(self.sizeHint().width(), super().minimumSizeHint().height())

@@ -13,7 +13,7 @@ from ..canvas import ScrollingLayoutWidget
 from ..history import History
 from ..legends import legend_in
 from ..plot_kit import (LABEL_STYLE, LAYER_COLORS, MAX_OVERLAY, TICK_FONT, TITLE_SIZE, cache_unchanging, dotted_line,
-                        label_curves, line, log_guide, set_dotted_line, style)
+                        label_curves, layer_ticks, line, log_guide, set_dotted_line, style)
 from ..plot_math import layer_prefix, layer_span, safe_log10
 from .empty_note import EmptyNote
 from .plot_panel import PANEL_FLOOR_HEIGHT, PANEL_MIN_HEIGHT
@@ -71,6 +71,7 @@ class NoisePanel(ScrollingLayoutWidget):
         self.note.setText("" if defined else "undefined: needs ≥ 2 examples per step and a non-zero gradient")
         self.note.setPos(0.6, 0.0)
         self.per_layer.setXRange(0.5, snap.depth + 0.5, padding=0)
+        layer_ticks(self.per_layer, "bottom", snap.depth)
         self.per_layer.setYRange(min(floor, -1.0), max(float(finite.max()) if finite.size else 0.0, 0.0) + 0.3,
                                  padding=0)
         self._show_over_steps(history, layers)

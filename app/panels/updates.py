@@ -73,9 +73,14 @@ class UpdateRatios:
         floor = min(-8.0, math.floor(float(finite.min())) - 1) if finite.size else -8.0
         logs = np.where(zero, floor, logs)  # an update of exactly 0 sits on the floor, marked below
         lo_env, hi_env = nan_min_max(logs)
-        x, lo, hi = step_envelope(steps, np.nan_to_num(lo_env, nan=floor), np.nan_to_num(hi_env, nan=floor))
-        band = pg.arrayToQPath(np.concatenate([x, x[::-1]]), np.concatenate([lo, hi[::-1]]))
-        band.closeSubpath()
+        # a step with no number in any layer (NaN: the run diverged) is left out of the band rather than
+        # drawn at the floor, which reads as a ratio of ≈ 0
+        known = ~np.isnan(lo_env)
+        band = QPainterPath()
+        if known.any():
+            x, lo, hi = step_envelope(steps[known], lo_env[known], hi_env[known])
+            band = pg.arrayToQPath(np.concatenate([x, x[::-1]]), np.concatenate([lo, hi[::-1]]))
+            band.closeSubpath()
         self.band.setPath(band)
         for i, curve in enumerate(self.curves):
             if i < len(layers):

@@ -390,3 +390,61 @@ def test_over_steps_plots_say_why_they_are_empty(panel):
     panel.show_snapshot(snap, history)
     for note in panel.empty_notes():
         assert not note.box.isVisible() and note.plot.getAxis("bottom").style["showValues"]
+
+
+def test_guide_line_labels_lie_whole_inside_the_data_area(qtbot):
+    """The dashed guides' labels ("noise = signal", "1e-3") start inside the data area: a label centred
+    near the left end ran past the axis on a narrow or magnified plot and was cut."""
+    import pyqtgraph as pg
+
+    noise, plots = _shown(qtbot, NoisePanel(), 420, 500), _shown(qtbot, PlotPanel(), 700, 700)
+    sim = Simulator(SimConfig(depth=4, width=8, n_samples=64, batch_size=16, device="cpu"))
+    history = History()
+    for _ in range(3):
+        snap = sim.step()
+        history.add(snap)
+    noise.show_snapshot(snap, history, [1, 4])
+    plots.show_snapshot(snap, history)
+    qtbot.wait(50)
+    for plot in (noise.per_layer, noise.over_steps, plots.updates.plot):
+        guides = [item for item in plot.items if isinstance(item, pg.InfiniteLine) and item.label is not None]
+        assert guides, plot
+        view = _scene_rect(plot.vb)
+        for guide in guides:
+            label = _scene_rect(guide.label)
+            assert view.left() <= label.left() and label.right() <= view.right(), (guide.label.toPlainText(), label, view)
+
+
+def test_a_single_layer_is_ticked_at_whole_layers(qtbot):
+    """One layer spans 0.5–1.5 on a layer axis: its ticks are whole layers (pyqtgraph alone labels
+    0.6, 0.8, …); a deep network's axis keeps pyqtgraph's own spacing."""
+    plots = _shown(qtbot, PlotPanel(), 1000, 800)
+    for depth in (1, 30):
+        sim = Simulator(SimConfig(depth=depth, width=8, n_samples=64, batch_size=16, device="cpu"))
+        history = History()
+        snap = sim.probe()
+        history.add(snap)
+        plots.show_snapshot(snap, history)
+        for plot, name in ((plots.gradients.plot, "bottom"), (plots.activations.plot, "left")):
+            axis = plot.getAxis(name)
+            lo, hi = plot.vb.viewRange()[0 if name == "bottom" else 1]
+            ticks = [v for _, values in axis.tickValues(lo, hi, 400) for v in values]
+            assert ticks and all(float(v).is_integer() for v in ticks), (depth, name, ticks)
+            assert (depth == 1) == (ticks == [1.0]), (depth, name, ticks)
+
+
+def test_update_band_leaves_out_a_diverged_step(panel):
+    """A step whose update ratios are all NaN (the run diverged) is not drawn: the band ends at the
+    last step with numbers instead of diving to the floor (which would read as a ratio of ≈ 0)."""
+    sim = Simulator(SimConfig(depth=4, width=8, n_samples=64, batch_size=16, lr=0.2))
+    history = History()
+    for _ in range(3):
+        snap = sim.step()
+        history.add(snap)
+    nan = _with_layers(snap, update_to_weight=np.full(snap.depth, np.nan))
+    nan = dataclasses.replace(nan, step=snap.step + 1)
+    history.add(nan)
+    panel.show_snapshot(nan, history)
+    polygon = panel.updates.band.path().toFillPolygon()
+    xs = {polygon[i].x() for i in range(polygon.size())}
+    assert max(xs) == snap.step and min(polygon[i].y() for i in range(polygon.size())) > -8

@@ -195,3 +195,36 @@ def test_long_status_sentences_elide_with_the_whole_in_the_tooltip(make_window, 
     qtbot.waitUntil(lambda: chi.text().startswith("χ ="), timeout=5000)
     assert chi.text() in chi.toolTip()
     assert w.minimumSizeHint().width() <= 1280
+
+
+@pytest.mark.parametrize("size", [(1024, 768), (1280, 720)])
+def test_presentation_keeps_the_learning_rate_and_clip_counter_in_the_status_bar(make_window, qtbot, size):
+    """Scenario texts point at the status bar's learning rate (warm-up) and clip counter (clipping):
+    both stay shown, whole, in presentation mode, and the window still fits the projector."""
+    w, _ = present(make_window, qtbot, "adam_warmup", size, 2)
+    assert w.lr_label.isVisible() and w.clip_label.isVisible()
+    assert not w.device_label.isVisible() and not w.rate_label.isVisible()
+    assert w.lr_label.text() == "lr 0.001"   # step 2 of a 20-step warm-up at lr 0.01: 2/20 · 0.01
+    for label in (w.lr_label, w.clip_label):
+        assert label.width() >= label.sizeHint().width()
+    image = w.grab()
+    assert (image.width(), image.height()) == size and w.minimumSizeHint().width() <= size[0]
+
+
+@pytest.mark.parametrize("size", [(1366, 768), (1600, 1000)])
+def test_a_scenario_that_opens_the_layer_table_leaves_the_plots_their_width(make_window, qtbot, size):
+    """The Layer table opens under the plots, beside the diagnoses: every column whole, and the plots
+    keep the width they have with the scenario panel alone (at the right, the table's 700 px beside the
+    scenario panel left the plots 300-450 px and a horizontal scroll bar)."""
+    scenario = load_scenario("dying_relu")
+    assert "table" in scenario.open
+    w = make_window(scenario.config)
+    w.resize(*size)
+    w.choose_scenario("dying_relu")
+    qtbot.waitUntil(lambda: w.table_dock.isVisible() and w.table.model_.rowCount() == scenario.config.depth,
+                    timeout=30000)
+    qtbot.wait(100)   # (layouts settle on the event loop)
+    assert (w.width(), w.height()) == size
+    assert not w.plots.horizontalScrollBar().isVisible()
+    assert w.table.viewport().width() >= w.table.horizontalHeader().length()
+    assert w.plots.width() >= size[0] - w.controls.width() - w.scenario_dock.width() - 40

@@ -301,3 +301,14 @@ def test_command_bar_overflows_instead_of_widening_the_window(make_window, small
     hidden = [b for b in (w.run_button, w.step_button, w.reset_button, w.probe_button) if not b.isVisible()]
     assert bar.width() < bar.sizeHint().width() and w.minimumSizeHint().width() < 1366
     assert not hidden  # (the first buttons stay; the tool bar drops from the end)
+
+
+def test_status_bar_leaves_out_an_accuracy_that_does_not_apply(make_window, small_config, qtbot):
+    """An autoencoder's snapshot carries accuracy NaN (no classes): the status bar shows the loss alone,
+    not "acc nan%"; a classifier's shows both."""
+    w = make_window(small_config.replace(architecture="autoencoder"))
+    qtbot.waitUntil(lambda: w.loss_label.text().startswith("loss "), timeout=5000)
+    assert "acc" not in w.loss_label.text() and "nan" not in w.loss_label.text()
+    w2 = make_window(small_config)
+    qtbot.waitUntil(lambda: "acc " in w2.loss_label.text(), timeout=5000)
+    assert w2.loss_label.text().endswith("%")

@@ -205,6 +205,11 @@ def test_cnn_plain_vanishing():
     # nothing is learned: every 10-step mean of the batch loss is ln 4 to within 0.02
     assert np.abs(losses.reshape(-1, 10).mean(1) - LN4).max() < 0.02
     assert snap.layers.grad_norm[0] / snap.layers.grad_norm[-1] < 1e-6  # still vanishing at the end
+    # after the 150 steps: "still 0.10 and 7e-9"; the activations "still fall to ≈ 7e-5 at layer 13" and the
+    # last layers' learned biases "bring it back to ≈ 0.008 at layer 20"
+    g, act = snap.layers.grad_norm, snap.layers.act_std
+    assert quoted(g[-1], 0.10, 2) and quoted(g[0], 7e-9)
+    assert act.argmin() + 1 == 13 and quoted(act.min(), 7e-5) and quoted(act[-1], 0.008)
 
 
 def test_cnn_residual_trains():
@@ -215,6 +220,13 @@ def test_cnn_residual_trains():
     assert quoted(probe.loss, 2.6, 2) and quoted(losses[-50:].mean(), 0.01)
     bumps = np.diff(losses.reshape(-1, 10).mean(1)) > 0
     assert bumps.sum() >= 2 and snap.accuracy == 1.0
+    # "3.3 on the first step's batch, then about 1.4–1.5 for some 20 steps": their mean in that band, each
+    # batch's loss within ±0.25 of it (a batch of 32: measured 1.31–1.66)
+    plateau = losses[1:20]
+    assert quoted(losses[0], 3.3, 2) and 1.4 <= plateau.mean() < 1.5 and np.abs(plateau - plateau.mean()).max() < 0.25
+    # after the 150 steps: "between 2e-4 and 4e-3, still largest at layer 1 (4e-3, ≈ 6× layer 20's)"
+    g = snap.layers.grad_norm
+    assert quoted(g.min(), 2e-4) and quoted(g.max(), 4e-3) and g.argmax() == 0 and quoted(g[0] / g[-1], 6)
 
 
 def test_cnn_batchnorm_trains():
@@ -224,6 +236,11 @@ def test_cnn_batchnorm_trains():
     g = probe.layers.grad_norm
     assert quoted(g[-1], 0.34, 2) and quoted(g[0], 5.2, 2) and 14.5 <= g[0] / g[-1] < 15.5
     assert quoted(losses[:10].mean(), 1.4, 2) and quoted(losses[-50:].mean(), 0.5)
+    # after the 150 steps: activations' std "0.59–0.70"; gradients "between 0.009 and 0.04, layer 1 about half
+    # of layer 20"
+    act, g = snap.layers.act_std, snap.layers.grad_norm
+    assert 0.585 <= act.min() and act.max() < 0.705
+    assert quoted(g.min(), 0.009) and quoted(g.max(), 0.04) and quoted(g[0] / g[-1], 0.5)
 
 
 @pytest.mark.parametrize("changes", [dict(architecture="residual_cnn", dataset="stripes", normalization="batchnorm"),

@@ -547,3 +547,59 @@ def test_radam_no_spike():
     # "ends lowest: ≈ 0.61 against ≈ 0.66 and ≈ 0.69" (seeds 0-2: 0.56-0.62 against 0.66-0.71)
     assert r.full[40] == pytest.approx(0.61, abs=0.02)
     assert r.full[40] < min(run("adam_early_spike").full[40], run("adam_warmup").full[40]) - 0.03
+
+
+# --- what the screen shows after the steps (the last snapshot is what the window draws) ---------------------
+from tests.helpers import quoted  # noqa: E402  (a figure quoted to n significant digits)
+
+
+def spike_share(snap: Snapshot, layer: int, at: float, within: float) -> float:
+    """The share of layer `layer`'s (0-based) histogram counts in bins centred within `within` of ±`at`."""
+    counts, edges = snap.layers.act_hist_counts[layer], snap.layers.act_hist_edges[layer]
+    centres = 0.5 * (edges[:-1] + edges[1:])
+    return float(counts[np.abs(np.abs(centres) - at) < within].sum() / counts.sum())
+
+
+def test_batchnorm_batch_size_2_spikes_spread_after_training():
+    r = run("batchnorm_batch_size_2")
+    at = math.tanh(1.0)  # both standardized values ±1 through tanh, at BatchNorm's initial scale 1 and shift 0
+    for snap in (r.before, r.last):
+        width = float(np.diff(snap.layers.act_hist_edges[1]).max())
+        assert width < 0.04  # bins narrow enough that "within one bin of ±0.76" is a spike
+    probe = [spike_share(r.before, k, at, 0.03) for k in range(1, 10)]
+    assert min(probe) >= 0.965  # "97–100 % of the values" in layers 2–10
+    after = [spike_share(r.last, k, at, 0.03) for k in range(1, 10)]
+    assert sum(s < 0.5 for s in after) >= 5  # "in most layers the spikes have spread" (measured 7 of 9)
+    # "two broad bands, one on each side of 0": the next BatchNorm removes the batch mean of ∂L/∂a, so each
+    # unit's shift β stays ≈ 0 and its two values stay ±tanh(γ): the layer's mean is ≈ 0 against a std of 0.75
+    assert np.abs(r.last.layers.act_mean[1:]).max() < 0.01
+    g = r.last.layers.grad_norm
+    assert np.all(g[:6] < 1e-6 * g[9]) and g[6] > 1e-6 * g[9]  # "layers 1–6 are below 10⁻⁶ of layer 10"
+
+
+def test_exploding_cliff_gradient_history():
+    r = run("exploding_cliff")
+    g = np.array([s.layers.grad_norm for s in r.steps])   # [step, layer]
+    assert g[:4].max() < 3.5e3  # "steps 1–4 (norms up to ≈ 3·10³)"
+    # the colour scale spans GRAD_MAP_DECADES = 12 below the largest finite value: steps 1–4 are under its floor
+    assert np.log10(g[:4].max()) < np.log10(np.nanmax(g[:5])) - 12
+    assert np.all((3e21 < g[4, :3]) & (g[4, :3] < 3e22))  # "≈ 10²² in layers 1–3"
+    assert quoted(g[4, -1], 150, 2) and 10 ** 19.5 < g[4, 0] / g[4, -1] < 10 ** 20.5  # "≈ 150", "≈ 10²⁰"
+    assert np.all(np.isnan(g[5]))  # "step 6 is magenta (NaN/Inf)"
+
+
+
+def test_fastai_preact_std_as_quoted():
+    """The fast.ai look-fors quote the pre-activation std: √(fan_in · gain²/fan_in) = gain, √2 for He
+    weights and 1 for LeCun's (to the layer's sampling tolerance)."""
+    for name, gain in (("fastai_kaiming", math.sqrt(2)), ("fastai_shifted_relu", math.sqrt(2)),
+                       ("fastai_relu_halves", 1.0), ("fastai_lecun", 1.0)):
+        assert run(name).before.layers.preact_std[0] == pytest.approx(gain, rel=TOL), name
+
+
+def test_accumulated_large_batch_noise_ratio_late():
+    r = run("accumulated_large_batch")
+    # "median ≈ 1.0 at step 60": the ratio of a sampled spread to a shrinking mean, quoted to one decimal
+    assert quoted(float(np.median(r.last.layers.grad_noise)), 1.0, 2)
+    shrink = np.median(r.steps[0].layers.weight_grad_norm) / np.median(r.last.layers.weight_grad_norm)
+    assert shrink > 10  # "the mean gradient ... shrinks more than 10×" (measured 16)
