@@ -1,3 +1,4 @@
+import os
 from typing import Callable
 
 import pytest
@@ -22,7 +23,7 @@ def one_torch_thread():
     scenario texts were measured on. No core test measures threads; a test comparing with another
     process allows for a different thread split in its tolerance."""
     before = torch.get_num_threads()
-    torch.set_num_threads(1)
+    torch.set_num_threads(int(os.environ.get("VP_TEST_TORCH_THREADS", "1")))  # (≠ 1: check thread-robustness)
     yield
     torch.set_num_threads(before)
 
