@@ -54,6 +54,7 @@ class Run:
     gui_cpu_per_frame_ms: float = 0.0  # the GUI thread's CPU time per drawn frame
     gui_core_share: float = 0.0      # the GUI thread's CPU seconds per wall second
     threads: str = ""                # the window's torch threads (and its ThreadChoice's trial)
+    snapshots_per_second: float = 0.0  # snapshots the worker made (each drawn or not)
 
 
 def bare_rate(cfg: SimConfig, seconds: float, threads: int) -> Run:
@@ -94,14 +95,16 @@ def window_rate(qapp: QApplication, cfg: SimConfig, seconds: float, profile: cPr
     window = MainWindow(cfg)
     window.show()
     _wait(qapp, lambda: window.latest is not None)
-    frames = [0]
+    frames, snapshots = [0], [0]
     window.redrawn.connect(lambda _snap: frames.__setitem__(0, frames[0] + 1))
+    # (called on the worker's thread: a counter, nothing else)
+    window.worker.snapshotReady.connect(lambda _frame: snapshots.__setitem__(0, snapshots[0] + 1))
     window.set_running(True)
     choice = window.worker.thread_choice
     # measured once the worker chose its thread count (it trials each candidate for a second first)
     _wait(qapp, lambda: window.latest.step >= 10 and not choice.trialling, timeout=120)
     sim = window.worker._sim
-    t0, s0, f0 = time.perf_counter(), sim.steps_done, frames[0]
+    t0, s0, f0, n0 = time.perf_counter(), sim.steps_done, frames[0], snapshots[0]
     c0, g0 = time.process_time(), time.thread_time()
     if profile is not None:
         profile.enable()
@@ -111,7 +114,7 @@ def window_rate(qapp: QApplication, cfg: SimConfig, seconds: float, profile: cPr
     elapsed = time.perf_counter() - t0
     gui = time.thread_time() - g0
     cpu = time.process_time() - c0 - gui
-    steps, drawn = sim.steps_done - s0, frames[0] - f0
+    steps, drawn, made = sim.steps_done - s0, frames[0] - f0, snapshots[0] - n0
     window.set_running(False)
     window.shutdown()
     window.close()
@@ -119,7 +122,7 @@ def window_rate(qapp: QApplication, cfg: SimConfig, seconds: float, profile: cPr
     qapp.processEvents()
     trial = ", ".join(f"{c}: {r:.1f}" for c, r in sorted(choice.rates.items(), reverse=True))
     return Run(steps / elapsed, 1e3 * cpu / max(steps, 1), drawn / elapsed, 1e3 * gui / max(drawn, 1), gui / elapsed,
-               f"{choice.chosen}" + (f" (trial steps/s with {trial} threads)" if trial else ""))
+               f"{choice.chosen}" + (f" (trial steps/s with {trial} threads)" if trial else ""), made / elapsed)
 
 
 def main() -> int:
@@ -161,7 +164,8 @@ def main() -> int:
             bare_cpu = (before.cpu_per_step_ms + after.cpu_per_step_ms) / 2
             print(f"{name}, batch {cfg.batch_size}, {cfg.activation}, {cfg.optimizer} (load {load:.1f}): bare "
                   f"{before.steps_per_second:.1f} / {after.steps_per_second:.1f} steps/s; window "
-                  f"{win.steps_per_second:.1f} steps/s at {win.frames_per_second:.1f} frames/s: "
+                  f"{win.steps_per_second:.1f} steps/s at {win.frames_per_second:.1f} frames/s "
+                  f"({win.snapshots_per_second:.1f} snapshots/s): "
                   f"{win.steps_per_second / bare:.2f}x", flush=True)
             print(f"    CPU: bare {bare_cpu:.1f} ms/step; window's torch {win.cpu_per_step_ms:.1f} ms/step "
                   f"({win.cpu_per_step_ms / bare_cpu:.2f}x); GUI thread {win.gui_cpu_per_frame_ms:.1f} ms/frame, "

@@ -106,7 +106,8 @@ class GradientsPerLayer:
         if self.theory is None:
             return
         if profile is None or len(profile.q) != snap.depth:
-            self.theory.setData([], [])
+            if self.theory.xData is not None and len(self.theory.xData):   # (clearing an empty curve costs a bounds pass)
+                self.theory.setData([], [])
             return
         y = np.arange(1, snap.depth + 1, dtype=np.float64)
         last = snap.layers.grad_norm[-1]
