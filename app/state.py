@@ -268,7 +268,11 @@ class RunState(QObject):
         self.frameDue.emit(frame)
         # the cost of a frame: the views' updates plus the latest paint
         cost = time.perf_counter() - now + self.paint_seconds()
-        self._next_draw = now + (cost / DRAW_BUDGET if self.worker.is_running() else 0.0)
+        if self.worker.is_running():
+            self._next_draw = now + cost / DRAW_BUDGET
+            self.worker.set_frame_seconds(cost / DRAW_BUDGET)  # no snapshots that no frame will draw
+        else:
+            self._next_draw = now
         self.drawn.emit(frame)
 
     def start(self) -> None:

@@ -7,14 +7,17 @@ between training chunks. Only the latest pending config is kept, so dragging a
 slider rebuilds the network once per chunk at most, never once per pixel.
 
 While running, the worker calls ``Simulator.step(n)`` with n chosen so each
-chunk takes about `CHUNK_SECONDS` (`chunk_length`): only a chunk's last step computes the
+chunk lasts one frame of the window (`chunk_length`): only a chunk's last step computes the
 full statistics (the distributions a frame draws) and makes a snapshot; every other
 step records its cheap per-step statistics (Simulator.trail) at nearly the cost of a
-bare training step. CHUNK_SECONDS gives the window a new snapshot for each frame it
-may draw (FRAMES_PER_SECOND, within state.DRAW_BUDGET), and no more: a snapshot no frame
-draws costs its statistics for nothing. Where steps are slow, chunks are made longer so
+bare training step. A frame lasts CHUNK_SECONDS (FRAMES_PER_SECOND), or longer when the
+window's draw budget (state.DRAW_BUDGET) lets it draw less often: it says so after each frame
+(`set_frame_seconds`), so the worker makes a snapshot for each frame drawn and no more (a snapshot
+no frame draws costs its statistics for nothing). Where steps are slow, chunks are made longer so
 the full statistics keep within STATISTICS_SHARE of the training time: then fewer frames.
 A pause, a reset or a new config ends a chunk at its next step (Simulator.step's `stop`).
+Torch's thread count while training is chosen by measurement (`ThreadChoice`): a thread per
+core, or one fewer to leave the GUI thread a core, whichever trains faster on this machine now.
 bench/bench_e2e.py measures the window against a bare loop.
 Every snapshot is emitted once as an `app.state.Frame`, tagged with the config
 the worker ran and the simulator's generation (bumped on each rebuild), and
@@ -73,25 +76,84 @@ def preload_torch() -> None:
 
 @lru_cache(maxsize=None)
 def default_threads() -> int:
-    """Torch's intra-op thread count as it was before leave_a_core_for_the_gui (a core each)."""
+    """Torch's intra-op thread count as the process started (a core each, unless the user set it)."""
     return torch.get_num_threads()
 
 
-def leave_a_core_for_the_gui() -> int:
-    """Give torch one intra-op thread fewer than there are cores (at least one).
+def thread_candidates() -> tuple[int, ...]:
+    """The torch thread counts the worker chooses between while training (ThreadChoice): one per
+    core, and one fewer (a core left to the GUI thread); just one on a single core."""
+    cores = max(1, min(default_threads(), os.cpu_count() or 1))
+    return tuple(sorted({cores, max(1, cores - 1)}, reverse=True))
 
-    The rule: threads = cores − 1 (at least 1). Torch's threads wait for each other at
-    the end of every parallel operation: if the GUI thread takes one of their cores to
-    paint (about 15 frames/s × 10–15 ms, a fifth of a core), the whole operation stalls
-    until it is scheduled back. On 2 cores that made training with the window open
-    several times slower than headless; with one thread the GUI paints on the other
-    core. On many cores the one left out is a small share. (Measure with
-    bench/bench_e2e.py --threads N.) Returns the thread count set.
+
+# ThreadChoice: each candidate trains this long before one is chosen, which is kept this long
+TRIAL_SECONDS = 1.0
+RECHECK_SECONDS = 30.0
+WARMUP_SECONDS = 0.5  # a new network's first chunks are short (chunk_length doubles them): not judged
+
+
+class ThreadChoice:
+    """Torch's intra-op thread count while training, chosen by measurement and checked again.
+
+    Two rules compete on few cores. A thread per core trains fastest headless; but torch's threads
+    wait for each other at the end of every parallel operation, so while the GUI thread paints (or
+    another program runs) on one of their cores, the whole operation stalls until that thread is
+    scheduled back. One thread fewer leaves the GUI its core and loses that core's arithmetic. Which
+    wins depends on the core count, the frame's cost and the machine's load (bench/README.md has the
+    figures), so the worker measures it: after WARMUP_SECONDS, it trains TRIAL_SECONDS with each
+    candidate in turn (the chosen one last) and keeps the one with the most steps per second of wall
+    time, snapshots and the GUI's painting included, for RECHECK_SECONDS; then it trials again. A
+    new network starts over. Costs at most the trial of the slower count, about 1/16 of the time.
     """
-    threads = max(1, min(default_threads(), (os.cpu_count() or 1) - 1))
-    if torch.get_num_threads() > threads:
-        torch.set_num_threads(threads)
-    return torch.get_num_threads()
+
+    def __init__(self, candidates: tuple[int, ...], trial_seconds: float = TRIAL_SECONDS,
+                 recheck_seconds: float = RECHECK_SECONDS, warmup_seconds: float = WARMUP_SECONDS):
+        self.candidates = tuple(candidates)
+        self.trial_seconds, self.recheck_seconds, self.warmup_seconds = trial_seconds, recheck_seconds, warmup_seconds
+        self.chosen = self.candidates[0]
+        self.rates: dict[int, float] = {}  # steps/s of each candidate in the latest trial
+        self.reset()
+
+    def reset(self) -> None:
+        """Start over (a new network): warm up, then trial every candidate."""
+        self._queue = list(self.candidates) if len(self.candidates) > 1 else []
+        self._totals: dict[int, list[float]] = {}
+        self._warmup = self.warmup_seconds
+        self._since_trial = 0.0
+
+    @property
+    def trialling(self) -> bool:
+        return bool(self._queue)
+
+    def threads(self) -> int:
+        """The thread count for the next chunk."""
+        if self._queue and self._warmup <= 0:
+            return self._queue[0]
+        return self.chosen
+
+    def record(self, threads: int, steps: int, seconds: float) -> None:
+        """A chunk of `steps` training steps took `seconds` of wall time with `threads` threads."""
+        if self._warmup > 0:
+            self._warmup -= seconds
+            return
+        if not self._queue:
+            self._since_trial += seconds
+            if self._since_trial >= self.recheck_seconds:   # the others first: the chosen one runs on
+                self._queue = [c for c in self.candidates if c != self.chosen] + [self.chosen]
+                self._totals = {}
+            return
+        if threads != self._queue[0]:
+            return
+        total = self._totals.setdefault(threads, [0.0, 0.0])
+        total[0] += steps
+        total[1] += seconds
+        if total[1] >= self.trial_seconds:
+            self._queue.pop(0)
+            if not self._queue:
+                self.rates = {c: n / t for c, (n, t) in self._totals.items()}
+                self.chosen = max(self.rates, key=lambda c: (self.rates[c], c))
+                self._since_trial = 0.0
 
 
 # The window's frame rate while training (its target is ≥ 15 frames/s), and so the snapshot rate
@@ -102,28 +164,32 @@ MAX_CHUNK = 4096
 STATISTICS_SHARE = 0.15
 
 
-def chunk_length(cheap_step: float | None, snapshot_step: float, current: int) -> int:
+def chunk_length(cheap_step: float | None, snapshot_step: float, current: int,
+                 frame_seconds: float = CHUNK_SECONDS) -> int:
     """Steps for the next chunk, from the last chunk's seconds per step without a snapshot
     (`cheap_step`; None: not measured, then at least 2 steps, so the next chunk measures one) and
-    of its snapshot step.
+    of its snapshot step; `frame_seconds` is the time between two frames the window draws.
 
     The chunk is as long as needed to keep the snapshot's extra cost e = snapshot − cheap
     within STATISTICS_SHARE of the time, e / ((n − 1)·cheap + snapshot) ≤ s, i.e.
-    n ≥ e·(1 − s)/(s·cheap), and otherwise as short as CHUNK_SECONDS allows (a snapshot for
-    each frame). It grows by at most 2× per chunk (a step's time can jump after a change).
+    n ≥ e·(1 − s)/(s·cheap), and otherwise as short as a frame allows (a snapshot for
+    each frame drawn, none that no frame draws). It grows by at most 2× per chunk (a step's
+    time can jump after a change).
     """
     if cheap_step is None:
         # a chunk of one step measured no cheap step, so the statistics' cost is unknown: take at
         # least two steps so that the next chunk measures it (else a snapshot step longer than a
         # frame would keep every chunk at one fully instrumented step)
-        return min(MAX_CHUNK, max(2, chunk_length(snapshot_step, snapshot_step, current)))
+        return min(MAX_CHUNK, max(2, chunk_length(snapshot_step, snapshot_step, current, frame_seconds)))
     cheap = cheap_step
     if cheap <= 0:
         return min(MAX_CHUNK, 2 * current)
     extra = max(0.0, snapshot_step - cheap)
     for_share = math.ceil(extra * (1 - STATISTICS_SHARE) / (STATISTICS_SHARE * cheap))
-    for_frames = int((CHUNK_SECONDS - snapshot_step) / cheap) + 1
+    for_frames = int((frame_seconds - snapshot_step) / cheap) + 1
     return max(1, min(MAX_CHUNK, 2 * current, max(for_share, for_frames)))
+
+
 # While running, W_hh's eigenvalues (O(width³)) are recomputed at most every SPECTRUM_INTERVAL
 # seconds and at most SPECTRUM_BUDGET of the time; when the run stops, once more for the final weights.
 SPECTRUM_INTERVAL = 0.25
@@ -199,7 +265,18 @@ class SimWorker(QObject):
         self._spectrum_key: tuple[int, int] | None = None  # (generation, steps_done) last computed
         self._spectrum_next = 0.0
         self.busy = False  # True while the loop works on a command (read by any thread)
-        self.training_threads = torch.get_num_threads()  # while running (WorkerThread.start sets it)
+        self.thread_choice = ThreadChoice(thread_candidates())  # torch's threads while running
+        self.frame_seconds = CHUNK_SECONDS  # the window's time between frames (set_frame_seconds)
+
+    @property
+    def training_threads(self) -> int:
+        """Torch's thread count for the next training chunk (ThreadChoice)."""
+        return self.thread_choice.threads()
+
+    @training_threads.setter
+    def training_threads(self, threads: int) -> None:
+        """Train on `threads` threads, without choosing (a benchmark's fixed setting)."""
+        self.thread_choice = ThreadChoice((threads,))
 
     # --- commands, callable from any thread ------------------------------------
     def set_config(self, config: SimConfig) -> None:
@@ -294,8 +371,9 @@ class SimWorker(QObject):
     def _cores(self, running: bool) -> Iterator[None]:
         """Torch threads for one command: while paused, every core for the rebuild and probe
         that a control change starts, since the GUI thread only waits for its result; while
-        running, one fewer (leave_a_core_for_the_gui). Set on this thread: torch's thread
-        count is per thread (each takes the global value when it first runs a parallel op)."""
+        running, those of `thread_choice` (each chunk sets its own, see _train_chunk). Set on this
+        thread: torch's thread count is per thread (each takes the global value when it first runs
+        a parallel op)."""
         wanted = self.training_threads if running else max(self.training_threads, default_threads())
         if torch.get_num_threads() != wanted:
             torch.set_num_threads(wanted)
@@ -373,6 +451,7 @@ class SimWorker(QObject):
         self._config = config
         self._generation += 1
         self._chunk = 1
+        self.thread_choice.reset()
         self.configApplied.emit(config, str(sim.device), sim.device_reason)
         if notice:
             self.notice.emit(notice)
@@ -398,18 +477,28 @@ class SimWorker(QObject):
             if n < 1:
                 self.set_running(False)
                 return
+        threads = self.thread_choice.threads()
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
         t0, before = time.perf_counter(), self._sim.steps_done
         self._train(n, self._box.interrupts_chunk)
         if target is not None and self._sim.steps_done >= target:
             self.set_running(False)
         elapsed = time.perf_counter() - t0
+        done = self._sim.steps_done - before
+        self.thread_choice.record(threads, done, elapsed)
         timing = getattr(self._sim, "timing", None)
+        frame = self.frame_seconds
         if timing is not None:
-            self._chunk = chunk_length(timing.cheap_step, timing.snapshot_step, self._chunk)
-        else:  # (an engine without timings: as many steps as fit in CHUNK_SECONDS)
-            done = max(1, self._sim.steps_done - before)
-            fit = int(CHUNK_SECONDS * done / elapsed) if elapsed > 0 else 2 * self._chunk
+            self._chunk = chunk_length(timing.cheap_step, timing.snapshot_step, self._chunk, frame)
+        else:  # (an engine without timings: as many steps as fit in a frame's time)
+            fit = int(frame * max(1, done) / elapsed) if elapsed > 0 else 2 * self._chunk
             self._chunk = max(1, min(MAX_CHUNK, 2 * self._chunk, fit))
+
+    def set_frame_seconds(self, seconds: float) -> None:
+        """The window draws at most one frame per `seconds` (its draw budget): make one snapshot
+        per frame it draws, no more (never more often than CHUNK_SECONDS). Any thread."""
+        self.frame_seconds = max(CHUNK_SECONDS, seconds)
 
     def _deliver(self, snap: Snapshot, rate: float | None, trail: tuple = ()) -> None:
         self.snapshotReady.emit(Frame(snap, self._config, self._generation, rate, trail))
@@ -447,7 +536,6 @@ class WorkerThread:
         self._collecting = False
 
     def start(self) -> None:
-        self.worker.training_threads = leave_a_core_for_the_gui()
         preload_torch()
         if not self._collecting:
             collect_garbage_on_gui_thread()

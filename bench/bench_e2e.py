@@ -8,15 +8,22 @@ ratio of its steps/s to the mean of the two bare runs. Not a test.
 Targets (CPU, 2 cores): depth 50 × 256, batch 256, tanh, SGD: ≥ 0.85× at ≥ 15 frames/s;
 depth 20 × 128: ≥ 0.9×; depth 200 × 64: reported.
 
+Also prints CPU time, which depends less on the machine's load than wall time: the process's per
+step (bare; the window's torch threads) and the GUI thread's per drawn frame and its share of a core.
+
     QT_QPA_PLATFORM=offscreen python bench/bench_e2e.py [--threads N] [--budget B] [--seconds S]
+        [--repeat R] [--profile] [--configs 50x256 20x128 200x64]
 """
 from __future__ import annotations
 
 import argparse
+import cProfile
 import os
+import pstats
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -37,56 +44,99 @@ CONFIGS = {
 }
 
 
-def bare_rate(cfg: SimConfig, seconds: float, threads: int) -> float:
-    """Steps/s of the bare loop, run on a short-lived thread (as the app runs Torch off the GUI thread)."""
-    def run() -> float:
+@dataclass
+class Run:
+    """One timed run: steps/s, and the CPU seconds it took (whole process, and of the GUI thread)."""
+
+    steps_per_second: float
+    cpu_per_step_ms: float           # the process's CPU time per step (torch's threads; GUI below)
+    frames_per_second: float = 0.0
+    gui_cpu_per_frame_ms: float = 0.0  # the GUI thread's CPU time per drawn frame
+    gui_core_share: float = 0.0      # the GUI thread's CPU seconds per wall second
+    threads: str = ""                # the window's torch threads (and its ThreadChoice's trial)
+    snapshots_per_second: float = 0.0  # snapshots the worker made (each drawn or not)
+
+
+def bare_rate(cfg: SimConfig, seconds: float, threads: int) -> Run:
+    """The bare loop, run on a short-lived thread (as the app runs Torch off the GUI thread)."""
+    def run() -> Run:
         torch.set_num_threads(threads)
         sim = Simulator(cfg)
         step = bare_trainer(sim)
         for _ in range(3):
             step()
-        n, t0 = 0, time.perf_counter()
+        n, t0, c0 = 0, time.perf_counter(), time.process_time()
         while time.perf_counter() - t0 < seconds:
             step()
             n += 1
-        return n / (time.perf_counter() - t0)
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        return Run(n / wall, 1e3 * cpu / n)
 
     with ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(run).result()
 
 
-def window_rate(qapp: QApplication, cfg: SimConfig, seconds: float) -> tuple[float, float]:
-    """(steps/s, frames/s) of the MainWindow training `cfg` with its plots updating."""
+def idle(seconds: float) -> None:
+    """Run the Qt event loop for `seconds`, waking only for the app's own events (a condition polled
+    every few ms, as bench_gui._wait does, would add GUI-thread work the app does not have)."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    loop = QEventLoop()
+    QTimer.singleShot(int(seconds * 1e3), loop.quit)
+    loop.exec()
+
+
+def window_rate(qapp: QApplication, cfg: SimConfig, seconds: float, profile: cProfile.Profile | None = None) -> Run:
+    """The MainWindow training `cfg` with its plots updating: steps/s from the engine's own step
+    count over wall time; frames/s (redraws); CPU of the GUI thread (this one) and of the rest."""
     from app.window import MainWindow
     from bench.bench_gui import _wait
 
     window = MainWindow(cfg)
     window.show()
     _wait(qapp, lambda: window.latest is not None)
-    frames = [0]
+    frames, snapshots = [0], [0]
     window.redrawn.connect(lambda _snap: frames.__setitem__(0, frames[0] + 1))
+    # (called on the worker's thread: a counter, nothing else)
+    window.worker.snapshotReady.connect(lambda _frame: snapshots.__setitem__(0, snapshots[0] + 1))
     window.set_running(True)
-    _wait(qapp, lambda: window.latest.step >= 10)
-    t0, s0, f0 = time.perf_counter(), window.latest.step, frames[0]
-    _wait(qapp, lambda: time.perf_counter() - t0 >= seconds, timeout=seconds + 30)
+    choice = window.worker.thread_choice
+    # measured once the worker chose its thread count (it trials each candidate for a second first)
+    _wait(qapp, lambda: window.latest.step >= 10 and not choice.trialling, timeout=120)
+    sim = window.worker._sim
+    t0, s0, f0, n0 = time.perf_counter(), sim.steps_done, frames[0], snapshots[0]
+    c0, g0 = time.process_time(), time.thread_time()
+    if profile is not None:
+        profile.enable()
+    idle(seconds)
+    if profile is not None:
+        profile.disable()
     elapsed = time.perf_counter() - t0
-    steps, drawn = window.latest.step - s0, frames[0] - f0
+    gui = time.thread_time() - g0
+    cpu = time.process_time() - c0 - gui
+    steps, drawn, made = sim.steps_done - s0, frames[0] - f0, snapshots[0] - n0
     window.set_running(False)
     window.shutdown()
     window.close()
     window.deleteLater()
     qapp.processEvents()
-    return steps / elapsed, drawn / elapsed
+    trial = ", ".join(f"{c}: {r:.1f}" for c, r in sorted(choice.rates.items(), reverse=True))
+    return Run(steps / elapsed, 1e3 * cpu / max(steps, 1), drawn / elapsed, 1e3 * gui / max(drawn, 1), gui / elapsed,
+               f"{choice.chosen}" + (f" (trial steps/s with {trial} threads)" if trial else ""), made / elapsed)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=None,
-                        help="torch threads of the window's worker (default: the app's rule)")
+                        help="torch threads of the window's worker (default: the app's ThreadChoice between a thread "
+                             "per core and one fewer)")
     parser.add_argument("--bare-threads", type=int, default=torch.get_num_threads(),
                         help="torch threads of the bare loop (default: torch's, a core each)")
     parser.add_argument("--budget", type=float, default=None, help="the window's DRAW_BUDGET (default: the app's)")
     parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--repeat", type=int, default=1, help="rounds over the configurations")
+    parser.add_argument("--profile", action="store_true",
+                        help="profile the GUI thread (cProfile) while the windows train; print the top functions")
     parser.add_argument("--configs", nargs="*", default=list(CONFIGS), choices=list(CONFIGS))
     args = parser.parse_args()
     from app import state as state_module
@@ -94,22 +144,37 @@ def main() -> int:
     from app.workarounds.qt_messages import filter_platform_noise
 
     if args.threads is not None:
-        worker_module.leave_a_core_for_the_gui = lambda: args.threads
+        worker_module.thread_candidates = lambda: (args.threads,)
     if args.budget is not None:
         state_module.DRAW_BUDGET = args.budget
     qapp = QApplication.instance() or QApplication(sys.argv[:1])
     filter_platform_noise()
-    threads = args.threads if args.threads is not None else worker_module.leave_a_core_for_the_gui()
+    threads = "/".join(map(str, worker_module.thread_candidates()))
     print(f"== window vs bare loop ({os.cpu_count()} cores; bare {args.bare_threads} torch threads, window "
           f"{threads}; draw budget {state_module.DRAW_BUDGET}; {args.seconds:.0f} s each) ==")
-    for name in args.configs:
-        cfg = CONFIGS[name]
-        before = bare_rate(cfg, args.seconds, args.bare_threads)
-        rate, fps = window_rate(qapp, cfg, args.seconds)
-        after = bare_rate(cfg, args.seconds, args.bare_threads)
-        bare = (before + after) / 2
-        print(f"{name}, batch {cfg.batch_size}, {cfg.activation}, {cfg.optimizer}: bare {before:.1f} / {after:.1f} "
-              f"steps/s; window {rate:.1f} steps/s at {fps:.1f} frames/s: {rate / bare:.2f}x", flush=True)
+    profile = cProfile.Profile(time.thread_time) if args.profile else None
+    for _ in range(args.repeat):
+        for name in args.configs:
+            cfg = CONFIGS[name]
+            load = os.getloadavg()[0]
+            before = bare_rate(cfg, args.seconds, args.bare_threads)
+            win = window_rate(qapp, cfg, args.seconds, profile)
+            after = bare_rate(cfg, args.seconds, args.bare_threads)
+            bare = (before.steps_per_second + after.steps_per_second) / 2
+            bare_cpu = (before.cpu_per_step_ms + after.cpu_per_step_ms) / 2
+            print(f"{name}, batch {cfg.batch_size}, {cfg.activation}, {cfg.optimizer} (load {load:.1f}): bare "
+                  f"{before.steps_per_second:.1f} / {after.steps_per_second:.1f} steps/s; window "
+                  f"{win.steps_per_second:.1f} steps/s at {win.frames_per_second:.1f} frames/s "
+                  f"({win.snapshots_per_second:.1f} snapshots/s): "
+                  f"{win.steps_per_second / bare:.2f}x", flush=True)
+            print(f"    CPU: bare {bare_cpu:.1f} ms/step; window's torch {win.cpu_per_step_ms:.1f} ms/step "
+                  f"({win.cpu_per_step_ms / bare_cpu:.2f}x); GUI thread {win.gui_cpu_per_frame_ms:.1f} ms/frame, "
+                  f"{win.gui_core_share:.0%} of a core; window's torch threads {win.threads}", flush=True)
+    if profile is not None:
+        print("== the GUI thread while the windows trained (cProfile, CPU time) ==")
+        stats = pstats.Stats(profile, stream=sys.stdout)
+        stats.sort_stats("tottime").print_stats(25)
+        stats.sort_stats("cumulative").print_stats(40)
     qapp.shutdown()
     return 0
 

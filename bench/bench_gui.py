@@ -4,12 +4,18 @@
    12 steps, and at depth 100 after 400 (the history's capacity: the state of any longer run).
 2. Training steps/s with the window open (worker thread + redraws) vs headless Simulator.step().
 3. Time from a slider change to redrawn plots at depth 50, width 256.
+4. The GUI thread's CPU time per drawn frame of the real MainWindow (every view it draws, the status
+   bar, the paint) at depth 50 × 256 and 200 × 64, batch 256, with 100 steps in the history: CPU
+   time depends less on the machine's load than wall time. `--profile` prints where it goes.
 
-    QT_QPA_PLATFORM=offscreen python bench/bench_gui.py
+    QT_QPA_PLATFORM=offscreen python bench/bench_gui.py [--frames-only] [--profile]
 """
 from __future__ import annotations
 
+import argparse
+import cProfile
 import os
+import pstats
 import statistics
 import sys
 import time
@@ -136,6 +142,52 @@ def bench_slider(qapp: QApplication, trials: int = 8) -> list[float]:
     return times
 
 
+FRAME_CONFIGS = (SimConfig(depth=50, width=256, batch_size=256, activation="tanh", optimizer="sgd", device="cpu"),
+                 SimConfig(depth=200, width=64, batch_size=256, activation="tanh", optimizer="sgd", device="cpu"))
+
+
+def bench_frame_cpu(qapp: QApplication, cfg: SimConfig, frames: int = 30, chunk: int = 2,
+                    profile: cProfile.Profile | None = None) -> tuple[float, float]:
+    """(CPU ms, wall ms) of the GUI thread per frame of a MainWindow: each of `frames` real snapshots
+    (made off the GUI thread, `chunk` steps apart, their trails recorded) is handed to the window's
+    state as the worker hands it, drawn and painted. The history holds 50 frames' steps first."""
+    from app.state import Frame
+
+    def run() -> list:
+        import torch
+
+        torch.set_num_threads(1)
+        sim = Simulator(cfg)
+        out = []
+        for _ in range(50 + frames):
+            snap = sim.step(chunk)
+            out.append((snap, sim.trail()))
+        return out
+
+    made = off_gui_thread(run)
+    window = MainWindow(cfg)
+    window.show()
+    _wait(qapp, lambda: window.latest is not None)
+    state = window.state
+    for snap, trail in made[:50]:
+        state._on_frame(Frame(snap, cfg, state.generation, None, trail))  # paused: drawn at once
+        qapp.processEvents()
+    c0, t0 = time.thread_time(), time.perf_counter()
+    if profile is not None:
+        profile.enable()
+    for snap, trail in made[50:]:
+        state._on_frame(Frame(snap, cfg, state.generation, None, trail))
+        qapp.processEvents()  # the paint
+    if profile is not None:
+        profile.disable()
+    cpu, wall = time.thread_time() - c0, time.perf_counter() - t0
+    window.shutdown()
+    window.close()
+    window.deleteLater()
+    qapp.processEvents()
+    return 1e3 * cpu / frames, 1e3 * wall / frames
+
+
 def _wait(qapp: QApplication, pred, timeout: float = 60.0) -> None:
     """Run the Qt event loop until `pred()` holds, checking it every 2 ms.
 
@@ -166,19 +218,31 @@ def _wait(qapp: QApplication, pred, timeout: float = 60.0) -> None:
 def main() -> int:
     from app.workarounds.qt_messages import filter_platform_noise
 
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--frames-only", action="store_true", help="only the CPU time per frame (4.)")
+    parser.add_argument("--profile", action="store_true", help="profile the frames of 4. (cProfile, CPU time)")
+    args = parser.parse_args()
     qapp = QApplication.instance() or QApplication(sys.argv[:1])
     filter_platform_noise()  # (the offscreen platform's note on every window shown)
     print("== Vanishing Point GUI benchmark (offscreen) ==")
-    for depth, steps in ((100, 12), (1000, 12), (100, 400)):
-        only, full = bench_apply(qapp, depth, steps)
-        print(f"apply one snapshot to every plot, depth {depth:4d}, {steps:3d} steps drawn: {only:5.1f} ms setData, "
-              f"{full:5.1f} ms incl. repaint (target <= 16 ms at depth 100)")
-    headless, gui, t_head, t_win = bench_rate(qapp)
-    print(f"steps/s {RATE_CONFIG.depth}x{RATE_CONFIG.width}, batch {RATE_CONFIG.batch_size}: headless {headless:.0f} "
-          f"({t_head} torch threads), window open {gui:.0f} ({t_win} threads): {gui / headless:.2f}x, target >= 0.9x")
-    times = bench_slider(qapp)
-    print(f"slider change -> redrawn plots, depth 50 width 256: median {statistics.median(times):.0f} ms, "
-          f"max {max(times):.0f} ms (target <= 150 ms)")
+    if not args.frames_only:
+        for depth, steps in ((100, 12), (1000, 12), (100, 400)):
+            only, full = bench_apply(qapp, depth, steps)
+            print(f"apply one snapshot to every plot, depth {depth:4d}, {steps:3d} steps drawn: {only:5.1f} ms setData, "
+                  f"{full:5.1f} ms incl. repaint (target <= 16 ms at depth 100)")
+        headless, gui, t_head, t_win = bench_rate(qapp)
+        print(f"steps/s {RATE_CONFIG.depth}x{RATE_CONFIG.width}, batch {RATE_CONFIG.batch_size}: headless {headless:.0f} "
+              f"({t_head} torch threads), window open {gui:.0f} ({t_win} threads): {gui / headless:.2f}x, target >= 0.9x")
+        times = bench_slider(qapp)
+        print(f"slider change -> redrawn plots, depth 50 width 256: median {statistics.median(times):.0f} ms, "
+              f"max {max(times):.0f} ms (target <= 150 ms)")
+    profile = cProfile.Profile(time.thread_time) if args.profile else None
+    for cfg in FRAME_CONFIGS:
+        cpu, wall = bench_frame_cpu(qapp, cfg, profile=profile)
+        print(f"one frame of the window, {cfg.depth}x{cfg.width}: {cpu:.1f} ms CPU on the GUI thread "
+              f"({wall:.1f} ms wall; load {os.getloadavg()[0]:.1f})", flush=True)
+    if profile is not None:
+        pstats.Stats(profile, stream=sys.stdout).sort_stats("cumulative").print_stats(40)
     qapp.shutdown()
     return 0
 

@@ -98,7 +98,8 @@ class ActivationMap:
             return
         if profile is None or len(profile.q) != snap.depth:
             for curve in self.theory:
-                curve.setData([], [])
+                if curve.xData is not None and len(curve.xData):   # (clearing an empty curve costs a bounds pass)
+                    curve.setData([], [])
             return
         y = np.arange(1, snap.depth + 1, dtype=np.float64)
         unit = layer_scales(snap.layers.act_std) if self.per_layer else 1.0

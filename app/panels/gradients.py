@@ -19,6 +19,7 @@ from ..plot_kit import (BAD_COLOR, LABEL_STYLE, TICK_FONT, TITLE_SIZE, ZERO_COLO
 from ..plot_math import drawable, layer_span, safe_log10
 
 BAND_DECADES = 2.0         # vanishing/exploding bands: 100× below/above the output layer
+RANGE_SLACK_DECADES = 2.0  # the norm axis may show this many decades more than the data needs
 
 
 class GradientsPerLayer:
@@ -81,6 +82,13 @@ class GradientsPerLayer:
         top = math.ceil(max(hi, ref_val + BAND_DECADES + 0.5)) + 2.0
         if self.locked is not None:   # "lock scales": a fixed norm range (zeros and NaN at its edges)
             floor, top = math.log10(self.locked[0]) + 0.5, math.log10(self.locked[1])
+        else:
+            # Keep the view while it holds [floor − 0.5, top] and is at most RANGE_SLACK_DECADES
+            # taller. The smallest gradient crossing a decade back and forth moved the axis on most
+            # frames at depth 200, and every move regenerates all four axes' ticks (≈ 2 ms each).
+            v0, v1 = self.plot.vb.viewRange()[1]
+            if v0 <= floor - 0.5 and top <= v1 and (v1 - v0) - (top - floor + 0.5) <= RANGE_SLACK_DECADES:
+                floor, top = v0 + 0.5, v1
         set_dotted_line(self.curve, self.dots, x, np.where(g_zero, floor, g))
         self.weight_curve.setData(*drawable(x, np.where(w_zero, floor, w)), connect="finite")
         zx = np.concatenate([x[g_zero], x[w_zero]])
@@ -107,7 +115,8 @@ class GradientsPerLayer:
         if self.theory is None:
             return
         if profile is None or len(profile.q) != snap.depth:
-            self.theory.setData([], [])
+            if self.theory.xData is not None and len(self.theory.xData):   # (clearing an empty curve costs a bounds pass)
+                self.theory.setData([], [])
             return
         y = np.arange(1, snap.depth + 1, dtype=np.float64)
         last = snap.layers.grad_norm[-1]

@@ -65,3 +65,11 @@ def test_no_cheap_step_measured_takes_two_steps_to_measure_one():
 def test_an_unmeasurably_short_step_doubles_the_chunk(cheap):
     assert chunk_length(cheap, SNAPSHOT, current=5) == 10
     assert chunk_length(cheap, SNAPSHOT, current=MAX_CHUNK) == MAX_CHUNK
+
+
+def test_a_window_that_draws_slower_gets_no_more_snapshots_than_it_draws():
+    """Frames drawn every 4/16 s (a costly frame within the draw budget): a chunk spans that time."""
+    slow_frames = 4 * CHUNK_SECONDS
+    n = chunk_length(CHEAP, SNAPSHOT, current=MAX_CHUNK, frame_seconds=slow_frames)
+    assert chunk_seconds(n, CHEAP, SNAPSHOT) <= slow_frames < chunk_seconds(n + 1, CHEAP, SNAPSHOT)
+    assert n == 255  # (1/4 − 2⁻⁹) / 2⁻¹⁰ = 254 steps without a snapshot, then the snapshot's

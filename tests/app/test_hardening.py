@@ -241,9 +241,9 @@ def test_garbage_is_collected_on_the_gui_thread_while_a_worker_runs(make_window,
     assert gc.isenabled() and gc.get_freeze_count() == 0
 
 
-def test_a_paused_worker_probes_on_every_core_and_trains_on_one_fewer(small_config, qtbot):
+def test_a_paused_worker_probes_on_every_core_and_trains_on_its_chosen_count(small_config, qtbot):
     """While paused, a control change's rebuild and probe are all the GUI waits for: they get every
-    core. While running, the worker leaves one core to the GUI thread (leave_a_core_for_the_gui)."""
+    core. While running, the worker trains on the thread count its ThreadChoice measured best."""
     import torch
 
     from app.worker import SimWorker, default_threads

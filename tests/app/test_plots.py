@@ -448,3 +448,31 @@ def test_update_band_leaves_out_a_diverged_step(panel):
     polygon = panel.updates.band.path().toFillPolygon()
     xs = {polygon[i].x() for i in range(polygon.size())}
     assert max(xs) == snap.step and min(polygon[i].y() for i in range(polygon.size())) > -8
+
+
+def test_the_gradient_axis_stays_while_the_smallest_norm_crosses_a_decade_back_and_forth(panel):
+    """Each move of a plot's range regenerates its axes' ticks: the norm axis keeps its range while
+    that range holds what is drawn (zeros at its floor) and is at most RANGE_SLACK_DECADES taller."""
+    from app.panels.gradients import RANGE_SLACK_DECADES
+
+    snap = Simulator(SimConfig(depth=8, width=16, n_samples=128, batch_size=16)).step()
+    history = History()
+    history.add(snap)
+
+    def draw(smallest: float, scale: float = 1.0, zero: bool = False):
+        g = np.logspace(smallest, 0.0, 8) * scale    # the last layer (the reference) at `scale`
+        if zero:
+            g[1] = 0.0
+        panel.show_snapshot(_with_layers(snap, grad_norm=g, weight_grad_norm=g.copy()), history)
+        return tuple(panel.gradients.plot.viewRange()[1])
+
+    first = draw(-3.1)                    # floor ⌊−3.1⌋ − 1 = −5: the view starts at −5.5
+    assert first[0] == pytest.approx(-5.5)
+    assert draw(-2.9) == first             # floor −4 would do: one decade more is kept
+    assert draw(-3.1) == first
+    assert draw(-2.9, zero=True) == first  # a zero is drawn at the floor of the view on screen
+    zx, zy = panel.gradients.zero.getData()
+    assert list(zx) == [2.0, 2.0] and set(zy) == {first[0] + 0.5}   # (‖∂L/∂z‖ and ‖∂L/∂W‖)
+    moved = draw(-2.9, scale=1e-6)         # six decades down: outside the view, which follows
+    assert moved != first and moved[0] == pytest.approx(-10.5)   # ⌊min(−8.9, −6 − 2.5)⌋ − 1 − 0.5
+    assert draw(-2.9, scale=1e-6 * 10**-RANGE_SLACK_DECADES)[0] < moved[0]   # lower again: it follows

@@ -24,6 +24,10 @@ class FakeWorker(QObject):
         super().__init__()
         self.configs: list = []
         self.running = False
+        self.frame_seconds: list[float] = []
+
+    def set_frame_seconds(self, seconds):
+        self.frame_seconds.append(seconds)
 
     def set_config(self, config):
         self.configs.append(config)
@@ -71,6 +75,28 @@ def test_frames_are_recorded_drawn_and_a_new_generation_clears_the_history(state
     state.worker.snapshotReady.emit(Frame(probe, other, 2))
     assert state.generation == 2 and state.history.steps == [] and state.frame_config() == other
     assert state.recorded_snapshots() == [probe]
+
+
+def test_while_running_a_frame_tells_the_worker_how_often_frames_are_drawn(state, snaps, small_config):
+    """The worker makes one snapshot per frame the window draws: a frame costing 50 ms of paint
+    within DRAW_BUDGET allows one every 50 ms / DRAW_BUDGET, and no frame is drawn sooner."""
+    from app.state import DRAW_BUDGET
+
+    drawn = []
+    state.frameDue.connect(drawn.append)
+    state.paint_seconds = lambda: 0.05
+    probe, one, two = snaps
+    state.worker.snapshotReady.emit(Frame(probe, small_config, 1))   # paused: drawn at once, nothing sent
+    assert len(drawn) == 1 and state.worker.frame_seconds == []
+    state.worker.running = True
+    state.worker.snapshotReady.emit(Frame(one, small_config, 1))
+    state.draw()
+    assert len(drawn) == 2
+    (sent,) = state.worker.frame_seconds
+    assert 0.05 / DRAW_BUDGET <= sent < 0.05 / DRAW_BUDGET + 1.0   # (+ the views' own time)
+    state.worker.snapshotReady.emit(Frame(two, small_config, 1))
+    state.draw()
+    assert len(drawn) == 2 and state.pending   # within the budget: the newest waits for its turn
 
 
 def test_a_replay_ignores_the_worker_until_the_user_acts(state, snaps, small_config):
