@@ -16,8 +16,8 @@ window's draw budget (state.DRAW_BUDGET) lets it draw less often: it says so aft
 no frame draws costs its statistics for nothing). Where steps are slow, chunks are made longer so
 the full statistics keep within STATISTICS_SHARE of the training time: then fewer frames.
 A pause, a reset or a new config ends a chunk at its next step (Simulator.step's `stop`).
-Torch's thread count while training is chosen by measurement (`ThreadChoice`): a thread per
-core, or one fewer to leave the GUI thread a core, whichever trains faster on this machine now.
+Every training step runs on the same torch thread count (`training_threads`: a core fewer
+than there are, so the GUI thread keeps one), so a config gives the same numbers run after run.
 bench/bench_e2e.py measures the window against a bare loop.
 Every snapshot is emitted once as an `app.state.Frame`, tagged with the config
 the worker ran and the simulator's generation (bumped on each rebuild), and
@@ -40,6 +40,7 @@ import torch
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from core import ConfigError, SimConfig, Simulator, Snapshot
+from core.architectures import layer_noun
 from core.report import describe_nonfinite
 from core.spectrum import Spectrum, unavailable_reason
 
@@ -80,80 +81,19 @@ def default_threads() -> int:
     return torch.get_num_threads()
 
 
-def thread_candidates() -> tuple[int, ...]:
-    """The torch thread counts the worker chooses between while training (ThreadChoice): one per
-    core, and one fewer (a core left to the GUI thread); just one on a single core."""
-    cores = max(1, min(default_threads(), os.cpu_count() or 1))
-    return tuple(sorted({cores, max(1, cores - 1)}, reverse=True))
+def training_threads() -> int:
+    """Torch's intra-op thread count for every training step the window makes: one per core but one
+    (at least one, and never more than the process started with).
 
-
-# ThreadChoice: each candidate trains this long before one is chosen, which is kept this long
-TRIAL_SECONDS = 1.0
-RECHECK_SECONDS = 30.0
-WARMUP_SECONDS = 0.5  # a new network's first chunks are short (chunk_length doubles them): not judged
-
-
-class ThreadChoice:
-    """Torch's intra-op thread count while training, chosen by measurement and checked again.
-
-    Two rules compete on few cores. A thread per core trains fastest headless; but torch's threads
-    wait for each other at the end of every parallel operation, so while the GUI thread paints (or
-    another program runs) on one of their cores, the whole operation stalls until that thread is
-    scheduled back. One thread fewer leaves the GUI its core and loses that core's arithmetic. Which
-    wins depends on the core count, the frame's cost and the machine's load (bench/README.md has the
-    figures), so the worker measures it: after WARMUP_SECONDS, it trains TRIAL_SECONDS with each
-    candidate in turn (the chosen one last) and keeps the one with the most steps per second of wall
-    time, snapshots and the GUI's painting included, for RECHECK_SECONDS; then it trials again. A
-    new network starts over. Costs at most the trial of the slower count, about 1/16 of the time.
+    The count is fixed, not measured as the run goes: a reduction split over another number of threads
+    sums in another order, and a network whose training amplifies rounding (BatchNorm on two examples,
+    a post-LN transformer under Adam) then follows another trajectory. A count that changed with the
+    machine's load mid-run would make the same config give other numbers from run to run. One fewer
+    than the cores leaves the GUI thread a core to paint on: torch's threads wait for each other at
+    the end of every parallel operation, so a core taken by the painting stalls them all
+    (bench/README.md has the figures for 1 and 2 threads on 2 cores).
     """
-
-    def __init__(self, candidates: tuple[int, ...], trial_seconds: float = TRIAL_SECONDS,
-                 recheck_seconds: float = RECHECK_SECONDS, warmup_seconds: float = WARMUP_SECONDS):
-        self.candidates = tuple(candidates)
-        self.trial_seconds, self.recheck_seconds, self.warmup_seconds = trial_seconds, recheck_seconds, warmup_seconds
-        self.chosen = self.candidates[0]
-        self.rates: dict[int, float] = {}  # steps/s of each candidate in the latest trial
-        self.reset()
-
-    def reset(self) -> None:
-        """Start over (a new network): warm up, then trial every candidate."""
-        self._queue = list(self.candidates) if len(self.candidates) > 1 else []
-        self._totals: dict[int, list[float]] = {}
-        self._warmup = self.warmup_seconds
-        self._since_trial = 0.0
-
-    @property
-    def trialling(self) -> bool:
-        return bool(self._queue)
-
-    def threads(self) -> int:
-        """The thread count for the next chunk."""
-        if self._queue and self._warmup <= 0:
-            return self._queue[0]
-        return self.chosen
-
-    def record(self, threads: int, steps: int, seconds: float) -> None:
-        """A chunk of `steps` training steps took `seconds` of wall time with `threads` threads."""
-        if self._warmup > 0:
-            self._warmup -= seconds
-            return
-        if not self._queue:
-            self._since_trial += seconds
-            if self._since_trial >= self.recheck_seconds:   # the others first: the chosen one runs on
-                self._queue = [c for c in self.candidates if c != self.chosen] + [self.chosen]
-                self._totals = {}
-            return
-        if threads != self._queue[0]:
-            return
-        total = self._totals.setdefault(threads, [0.0, 0.0])
-        total[0] += steps
-        total[1] += seconds
-        if total[1] >= self.trial_seconds:
-            self._queue.pop(0)
-            if not self._queue:
-                self.rates = {c: n / t for c, (n, t) in self._totals.items()}
-                self.chosen = max(self.rates, key=lambda c: (self.rates[c], c))
-                self._since_trial = 0.0
+    return max(1, min(default_threads(), (os.cpu_count() or 1) - 1))
 
 
 # The window's frame rate while training (its target is ≥ 15 frames/s), and so the snapshot rate
@@ -265,18 +205,8 @@ class SimWorker(QObject):
         self._spectrum_key: tuple[int, int] | None = None  # (generation, steps_done) last computed
         self._spectrum_next = 0.0
         self.busy = False  # True while the loop works on a command (read by any thread)
-        self.thread_choice = ThreadChoice(thread_candidates())  # torch's threads while running
+        self.training_threads = training_threads()  # torch's threads for every training step
         self.frame_seconds = CHUNK_SECONDS  # the window's time between frames (set_frame_seconds)
-
-    @property
-    def training_threads(self) -> int:
-        """Torch's thread count for the next training chunk (ThreadChoice)."""
-        return self.thread_choice.threads()
-
-    @training_threads.setter
-    def training_threads(self, threads: int) -> None:
-        """Train on `threads` threads, without choosing (a benchmark's fixed setting)."""
-        self.thread_choice = ThreadChoice((threads,))
 
     # --- commands, callable from any thread ------------------------------------
     def set_config(self, config: SimConfig) -> None:
@@ -357,7 +287,7 @@ class SimWorker(QObject):
                 self.busy = True
             oom = False
             try:
-                with self._cores(running):
+                with self._cores(trains=running or bool(steps)):
                     self._work(config, reset, probe, steps, running, target, copy_model)
             except Exception as exc:  # noqa: BLE001 - a worker must never die silently
                 oom = _is_out_of_memory(exc)
@@ -368,13 +298,13 @@ class SimWorker(QObject):
         self._sim = None
 
     @contextmanager
-    def _cores(self, running: bool) -> Iterator[None]:
-        """Torch threads for one command: while paused, every core for the rebuild and probe
-        that a control change starts, since the GUI thread only waits for its result; while
-        running, those of `thread_choice` (each chunk sets its own, see _train_chunk). Set on this
-        thread: torch's thread count is per thread (each takes the global value when it first runs
-        a parallel op)."""
-        wanted = self.training_threads if running else max(self.training_threads, default_threads())
+    def _cores(self, trains: bool) -> Iterator[None]:
+        """Torch threads for one command: `training_threads` for a command that trains (running,
+        or steps taken while paused: every step of a run on the same count, whatever the user
+        interleaves), every core for a rebuild and probe alone, which the GUI thread only waits
+        for. Set on this thread: torch's thread count is per thread (each takes the global value
+        when it first runs a parallel op)."""
+        wanted = self.training_threads if trains else max(self.training_threads, default_threads())
         if torch.get_num_threads() != wanted:
             torch.set_num_threads(wanted)
         try:
@@ -412,7 +342,7 @@ class SimWorker(QObject):
         return Simulator(config, cpu_after=cpu_after)
 
     def describe_failure(self, snap: Snapshot) -> str:
-        return f"Diverged: {describe_nonfinite(snap, 'layer')}; run paused. Reset or change a control to recover."
+        return f"Diverged: {describe_nonfinite(snap, layer_noun(self._config.architecture))}; run paused. Reset or change a control to recover."
 
     def _maybe_spectrum(self) -> None:
         """Emit W_hh's eigenvalues if the view wants them and the weights changed since the last ones
@@ -451,7 +381,6 @@ class SimWorker(QObject):
         self._config = config
         self._generation += 1
         self._chunk = 1
-        self.thread_choice.reset()
         self.configApplied.emit(config, str(sim.device), sim.device_reason)
         if notice:
             self.notice.emit(notice)
@@ -477,16 +406,12 @@ class SimWorker(QObject):
             if n < 1:
                 self.set_running(False)
                 return
-        threads = self.thread_choice.threads()
-        if torch.get_num_threads() != threads:
-            torch.set_num_threads(threads)
         t0, before = time.perf_counter(), self._sim.steps_done
         self._train(n, self._box.interrupts_chunk)
         if target is not None and self._sim.steps_done >= target:
             self.set_running(False)
         elapsed = time.perf_counter() - t0
         done = self._sim.steps_done - before
-        self.thread_choice.record(threads, done, elapsed)
         timing = getattr(self._sim, "timing", None)
         frame = self.frame_seconds
         if timing is not None:

@@ -53,7 +53,7 @@ class Run:
     frames_per_second: float = 0.0
     gui_cpu_per_frame_ms: float = 0.0  # the GUI thread's CPU time per drawn frame
     gui_core_share: float = 0.0      # the GUI thread's CPU seconds per wall second
-    threads: str = ""                # the window's torch threads (and its ThreadChoice's trial)
+    threads: str = ""                # the window's torch threads
     snapshots_per_second: float = 0.0  # snapshots the worker made (each drawn or not)
 
 
@@ -100,9 +100,7 @@ def window_rate(qapp: QApplication, cfg: SimConfig, seconds: float, profile: cPr
     # (called on the worker's thread: a counter, nothing else)
     window.worker.snapshotReady.connect(lambda _frame: snapshots.__setitem__(0, snapshots[0] + 1))
     window.set_running(True)
-    choice = window.worker.thread_choice
-    # measured once the worker chose its thread count (it trials each candidate for a second first)
-    _wait(qapp, lambda: window.latest.step >= 10 and not choice.trialling, timeout=120)
+    _wait(qapp, lambda: window.latest.step >= 10, timeout=120)
     sim = window.worker._sim
     t0, s0, f0, n0 = time.perf_counter(), sim.steps_done, frames[0], snapshots[0]
     c0, g0 = time.process_time(), time.thread_time()
@@ -120,16 +118,14 @@ def window_rate(qapp: QApplication, cfg: SimConfig, seconds: float, profile: cPr
     window.close()
     window.deleteLater()
     qapp.processEvents()
-    trial = ", ".join(f"{c}: {r:.1f}" for c, r in sorted(choice.rates.items(), reverse=True))
     return Run(steps / elapsed, 1e3 * cpu / max(steps, 1), drawn / elapsed, 1e3 * gui / max(drawn, 1), gui / elapsed,
-               f"{choice.chosen}" + (f" (trial steps/s with {trial} threads)" if trial else ""), made / elapsed)
+               f"{window.worker.training_threads}", made / elapsed)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=None,
-                        help="torch threads of the window's worker (default: the app's ThreadChoice between a thread "
-                             "per core and one fewer)")
+                        help="torch threads of the window's worker (default: the app's rule, app.worker.training_threads)")
     parser.add_argument("--bare-threads", type=int, default=torch.get_num_threads(),
                         help="torch threads of the bare loop (default: torch's, a core each)")
     parser.add_argument("--budget", type=float, default=None, help="the window's DRAW_BUDGET (default: the app's)")
@@ -144,12 +140,12 @@ def main() -> int:
     from app.workarounds.qt_messages import filter_platform_noise
 
     if args.threads is not None:
-        worker_module.thread_candidates = lambda: (args.threads,)
+        worker_module.training_threads = lambda: args.threads
     if args.budget is not None:
         state_module.DRAW_BUDGET = args.budget
     qapp = QApplication.instance() or QApplication(sys.argv[:1])
     filter_platform_noise()
-    threads = "/".join(map(str, worker_module.thread_candidates()))
+    threads = worker_module.training_threads()
     print(f"== window vs bare loop ({os.cpu_count()} cores; bare {args.bare_threads} torch threads, window "
           f"{threads}; draw budget {state_module.DRAW_BUDGET}; {args.seconds:.0f} s each) ==")
     profile = cProfile.Profile(time.thread_time) if args.profile else None

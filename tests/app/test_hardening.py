@@ -241,9 +241,9 @@ def test_garbage_is_collected_on_the_gui_thread_while_a_worker_runs(make_window,
     assert gc.isenabled() and gc.get_freeze_count() == 0
 
 
-def test_a_paused_worker_probes_on_every_core_and_trains_on_its_chosen_count(small_config, qtbot):
-    """While paused, a control change's rebuild and probe are all the GUI waits for: they get every
-    core. While running, the worker trains on the thread count its ThreadChoice measured best."""
+def test_a_paused_worker_probes_on_every_core_and_trains_on_one_fixed_count(small_config, qtbot):
+    """A rebuild and probe alone are all the GUI waits for: they get every core. Every command that
+    trains, running or a step taken while paused, uses the one training count (training_threads)."""
     import torch
 
     from app.worker import SimWorker, default_threads
@@ -252,10 +252,10 @@ def test_a_paused_worker_probes_on_every_core_and_trains_on_its_chosen_count(sma
     worker.training_threads = 1
     before = torch.get_num_threads()
     try:
-        with worker._cores(running=False):
+        with worker._cores(trains=False):
             assert torch.get_num_threads() == max(1, default_threads())
         assert torch.get_num_threads() == 1
-        with worker._cores(running=True):
+        with worker._cores(trains=True):
             assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
