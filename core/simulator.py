@@ -21,9 +21,10 @@ from .optim import applied_update, effective_lr, make_optimizer, set_lr
 from .runtime import tune_allocator
 from .snapshot import LayerStats, Snapshot, frozen_array
 from .spectrum import Spectrum, recurrent_spectrum, unavailable_reason
-from .stats import (derivative_counts, derivative_sizes, finish_moments, histogram_samples, histograms_device, norms,
-                    row_sq_norms, to_host)
-from .symmetry import spread_ratio, unit_spread_parts
+from .stats import (HIST_MAX_VALUES, SATURATION_MAX_VALUES, confirm_dead, derivative_counts, derivative_sizes,
+                    finish_moments, first_rows, histograms_stacked, norms, rows, sampled_derivative_counts,
+                    sampled_derivative_counts_of, stacked_rows, to_host)
+from .symmetry import UNIT_SPREAD_MAX_VALUES, spread_ratio, unit_spread_parts_stacked
 from .trace import InstrumentedNetwork, Trace
 
 
@@ -403,27 +404,25 @@ class Simulator:
         zs = [t.detach() for t in trace.z]
         acts = [t.detach() for t in trace.a]
         gs = [t.grad if t.grad is not None else torch.zeros_like(t) for t in trace.z]
-        derivs = self._derivative(trace, zs, acts)
-        z_sum, z_sq, a_sum, g_rows, a_rows, deriv, sizes, spread = [], [], [], [], [], [], [], []
-        for z, a, g, d in zip(zs, acts, gs, derivs):  # (Σ in float32: a float64 sum would copy the layer)
-            z_sum.append(z.sum())
-            z_sq.append(torch.linalg.vector_norm(z).double().square())
-            a_sum.append(a.sum())
-            # per-row squared norms, in float64: ‖g_l‖² and ‖a_l‖² are their sums, and the noise
-            # statistic's per-example energies their products
-            a_rows.append(row_sq_norms(a))
-            g_rows.append(row_sq_norms(g))
-            deriv.append(derivative_counts(d, self._max_deriv))
-            sizes.append(derivative_sizes(d))
-            spread.append(unit_spread_parts(a))
-        g_rows_t, a_rows_t = torch.stack(g_rows), torch.stack(a_rows)   # [L, B] float64
-        act_counts, act_edges = histograms_device(histogram_samples(acts))
-        grad_counts, grad_edges = histograms_device(histogram_samples(gs))
+        # whole layers are read by four reductions each (Σz, Σa, and the row norms of a and of ∂L/∂z;
+        # ‖z‖ for all layers in one fused call); the Σ stay in float32: a float64 sum would copy the layer
+        z_sum = torch.stack([z.sum() for z in zs])
+        a_sum = torch.stack([a.sum() for a in acts])
+        z_sq = torch.stack(torch._foreach_norm(zs)).double().square_()
+        # per-row squared norms, in float64: ‖g_l‖² and ‖a_l‖² are their sums, and the noise
+        # statistic's per-example energies their products
+        a_rows_t = torch.stack([torch.linalg.vector_norm(rows(a), dim=1) for a in acts]).double().square_()  # [L, B]
+        g_rows_t = torch.stack([torch.linalg.vector_norm(rows(g), dim=1) for g in gs]).double().square_()
+        # the sampled statistics read only the first rows of each layer, stacked per run of equal shapes
+        act_rows = stacked_rows(acts, max(SATURATION_MAX_VALUES, HIST_MAX_VALUES, UNIT_SPREAD_MAX_VALUES))
+        derivative = self._derivative_of_rows(trace, zs, acts, act_rows)
+        spread = torch.cat([unit_spread_parts_stacked(first_rows(r, UNIT_SPREAD_MAX_VALUES)) for r in act_rows])
+        act_counts, act_edges = histograms_stacked(act_rows)
+        grad_counts, grad_edges = histograms_stacked(stacked_rows(gs, HIST_MAX_VALUES))
         host = to_host(dict(
-            z_sum=torch.stack(z_sum), z_sq=torch.stack(z_sq), a_sum=torch.stack(a_sum),
-            a_sq=a_rows_t.sum(1), g_sq=g_rows_t.sum(1), deriv=torch.stack(deriv),
+            z_sum=z_sum, z_sq=z_sq, a_sum=a_sum, a_sq=a_rows_t.sum(1), g_sq=g_rows_t.sum(1), deriv=derivative.counts,
             act_counts=act_counts, act_edges=act_edges, grad_counts=grad_counts, grad_edges=grad_edges,
-            weight_norm=torch.stack(torch._foreach_norm(self._weights)).double(), spread=torch.stack(spread),
+            weight_norm=torch.stack(torch._foreach_norm(self._weights)).double(), spread=spread,
         ))
         pre = finish_moments(zs, host["z_sum"], host["z_sq"])
         act = finish_moments(acts, host["a_sum"], host["a_sq"])
@@ -437,7 +436,9 @@ class Simulator:
         for i in np.flatnonzero(np.isinf(weight_norm)):
             weight_norm[i] = float(torch.linalg.vector_norm(self._weights[i].double()))
         counts = host["deriv"]                                          # [L, 2]: saturated, dead
-        sizes = np.array(sizes, dtype=np.float64).reshape(-1, 2)         # looked at, units
+        if derivative.confirm is not None:
+            counts[:, 1] = derivative.confirm(counts[:, 1])
+        sizes = np.array([derivative_sizes(t) for t in derivative.shapes], dtype=np.float64).reshape(-1, 2)
         stats = dict(
             preact_mean=pre.mean, preact_std=pre.std, act_mean=act.mean, act_std=act.std,
             act_hist_counts=host["act_counts"], act_hist_edges=host["act_edges"],
@@ -492,17 +493,42 @@ class Simulator:
         with np.errstate(divide="ignore", invalid="ignore"):
             return delta / weight_norm, new_norm
 
-    def _derivative(self, trace: Trace, zs: list[Tensor], acts: list[Tensor]) -> Iterable[Tensor]:
-        """|φ′| at every activation input, one tensor per layer (made as it is read); from the
-        outputs when that is cheaper; the network's own where it gives one (LSTM gates, a user's model)."""
+    def _derivative_of_rows(self, trace: Trace, zs: list[Tensor], acts: list[Tensor],
+                            act_rows: list[Tensor]) -> "_DerivativeCounts":
+        """Saturated entries and dead units per layer, from |φ′| at every activation input: the
+        network's own where it gives one (LSTM gates, a user's model: whole layers, as given);
+        else the configured activation's, of the sampled rows only (core.stats.sampled_derivative_counts),
+        from the outputs when that is cheaper (`act_rows`: the activations' stacked first rows)."""
         own = self.model.abs_derivative(trace)  # a Tensor [L, B, …] or a list per layer
         if own is not None:
-            return own
+            layers = list(own.unbind(0)) if isinstance(own, Tensor) else list(own)
+            counts = torch.stack([derivative_counts(d, self._max_deriv) for d in layers])
+            return _DerivativeCounts(counts, layers, None)
         act, slope = self._activation, self.config.leaky_slope
         if act.from_output is not None:  # already |φ′| (see core.activations)
-            return (act.from_output(a, slope) for a in acts)
-        us = [t.detach() for t in trace.u] if self.model.has_norm else zs
-        return (act.derivative(u, slope).abs_() for u in us)
+            sources, fn = acts, (lambda s: act.from_output(s, slope))
+        else:
+            sources = [t.detach() for t in trace.u] if self.model.has_norm else zs
+            fn = lambda s: act.derivative(s, slope).abs_()  # noqa: E731
+        stacks = act_rows if sources is acts else None
+        if stacks is not None:  # the activations' rows, sampled for a larger budget already
+            counts, masks = sampled_derivative_counts_of(stacks, fn, self._max_deriv)
+        else:
+            counts, masks = sampled_derivative_counts(sources, fn, self._max_deriv)
+        return _DerivativeCounts(counts, sources,
+                                 lambda candidates: confirm_dead(sources, fn, masks, candidates))
+
+
+@dataclass
+class _DerivativeCounts:
+    """What _derivative_of_rows leaves on the device: counts [L, 2] (saturated, dead or dead
+    candidates), the layers they describe (for their sizes), and `confirm` (candidates → exact
+    dead counts, on the host) where the counts are of sampled rows."""
+
+    counts: Tensor
+    shapes: list[Tensor]
+    confirm: Callable[[np.ndarray], np.ndarray] | None
+
 
 @dataclass
 class _Traced:

@@ -17,7 +17,7 @@ counted per layer and the layer flagged.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 import torch
@@ -80,6 +80,77 @@ def derivative_counts(deriv: Tensor, max_deriv: float, max_values: int = SATURAT
     return torch.stack([torch.nansum(below).double().neg() + 0.0, dead.double()])  # (+ 0.0: never −0)
 
 
+def same_shape_runs(layers: Sequence[Tensor]) -> list[tuple[int, int]]:
+    """[start, end) of each run of consecutive layers whose `rows` have the same shape (an MLP's
+    hidden layers are one run): the sampled statistics reduce a run at once."""
+    runs, start = [], 0
+    while start < len(layers):
+        end, shape = start + 1, rows(layers[start]).shape
+        while end < len(layers) and rows(layers[end]).shape == shape:
+            end += 1
+        runs.append((start, end))
+        start = end
+    return runs
+
+
+def stacked_rows(layers: Sequence[Tensor], max_values: int) -> list[Tensor]:
+    """Each run of `same_shape_runs` as its layers' `sample_rows`, stacked [G, r, units]: a copy of
+    those rows only (≤ max_values values a layer), never of whole layers."""
+    return [torch.stack([sample_rows(t, max_values) for t in layers[s:e]]) for s, e in same_shape_runs(layers)]
+
+
+def first_rows(stack: Tensor, max_values: int) -> Tensor:
+    """The first ⌈max_values / units⌉ rows (at least one) of each layer of a stacked [G, r, units]
+    sample, as [G, r', units]: the `sample_rows` of a smaller budget, taken from a larger one."""
+    return stack[:, : max(1, min(stack.shape[1], -(-max_values // max(1, stack.shape[2]))))]
+
+
+def sampled_derivative_counts(sources: Sequence[Tensor], abs_derivative: Callable[[Tensor], Tensor],
+                              max_deriv: float, max_values: int = SATURATION_MAX_VALUES
+                              ) -> tuple[Tensor, list[Tensor]]:
+    """`derivative_counts` without |φ′| of whole layers: |φ′| = abs_derivative(s) (elementwise) of
+    each layer's first rows only (`sample_rows`; `sources` are what abs_derivative reads: the
+    activation inputs or outputs, any shape, batch first), stacked per run of equal shapes.
+
+    Returns [L, 2] float64 on the device, (saturated entries of the sample, dead-unit candidates:
+    units whose φ′ is 0 in every sample row), and each layer's candidate mask [units]. A unit dead
+    for every example is dead in the sample rows, so a layer without candidates has no dead unit;
+    `confirm_dead` reads the candidates' other rows (a layer whose sample is the whole batch is
+    exact as it is)."""
+    return sampled_derivative_counts_of(stacked_rows(sources, max_values), abs_derivative, max_deriv, max_values)
+
+
+def sampled_derivative_counts_of(stacks: Sequence[Tensor], abs_derivative: Callable[[Tensor], Tensor],
+                                 max_deriv: float, max_values: int = SATURATION_MAX_VALUES
+                                 ) -> tuple[Tensor, list[Tensor]]:
+    """`sampled_derivative_counts` of rows already stacked by `stacked_rows` (for this budget or a larger one)."""
+    counts, masks, thr = [], [], SATURATION_FRACTION * max_deriv
+    for stack in stacks:
+        d = abs_derivative(first_rows(stack, max_values))                  # [G, r, units]
+        below = d.sub(thr).clamp_(max=0).sign_()  # −1 where |φ′| < thr (see derivative_counts)
+        saturated = torch.nansum(below.view(below.shape[0], -1), dim=1).double().neg() + 0.0
+        candidates = d.sum(dim=1) == 0  # |φ′| ≥ 0: a column sums to 0 only when all of it is 0
+        counts.append(torch.stack([saturated, candidates.sum(dim=1).double()], dim=1))
+        masks.extend(candidates.unbind(0))
+    return torch.cat(counts), masks
+
+
+def confirm_dead(sources: Sequence[Tensor], abs_derivative: Callable[[Tensor], Tensor], masks: Sequence[Tensor],
+                 candidates: np.ndarray, max_values: int = SATURATION_MAX_VALUES) -> np.ndarray:
+    """Exact dead units per layer (φ′ = 0 for every example of the batch) from the counts and
+    masks of `sampled_derivative_counts`: the rows past the sample are read for the candidate
+    units only, and only in layers that have candidates (one more transfer, then)."""
+    dead = np.array(candidates, dtype=np.float64)
+    for i in np.flatnonzero(dead > 0):
+        flat = rows(sources[i])
+        r = sample_rows(flat, max_values).shape[0]
+        if r < flat.shape[0]:
+            cols = torch.nonzero(masks[i]).squeeze(1)
+            rest = abs_derivative(flat[r:].index_select(1, cols))
+            dead[i] = float((rest.sum(dim=0) == 0).sum())
+    return dead
+
+
 def derivative_sizes(t: Tensor, max_values: int = SATURATION_MAX_VALUES) -> tuple[int, int]:
     """(entries `derivative_counts` looks at for saturation, units of the layer) of a layer shaped like t."""
     B = t.shape[0]
@@ -109,12 +180,30 @@ def histograms_device(samples: list[Tensor], bins: int = HIST_BINS) -> tuple[Ten
     return (counts[0], edges[0]) if len(counts) == 1 else (torch.cat(counts), torch.cat(edges))
 
 
+def histograms_stacked(stacks: Sequence[Tensor], bins: int = HIST_BINS,
+                       max_values: int = HIST_MAX_VALUES) -> tuple[Tensor, Tensor]:
+    """`histograms_device` of stacked samples ([G, r, units] each, as `stacked_rows` makes them,
+    possibly of a larger budget: `first_rows` of max_values are binned)."""
+    parts = [_histograms_2d(first_rows(s, max_values).reshape(s.shape[0], -1), bins) for s in stacks]
+    if len(parts) == 1:
+        return parts[0]
+    return torch.cat([c for c, _ in parts]), torch.cat([e for _, e in parts])
+
+
 def _histograms_2d(x: Tensor, bins: int) -> tuple[Tensor, Tensor]:
     """`histograms_device` for the rows of x [L, n]."""
     L = x.shape[0]
-    finite = torch.isfinite(x)
-    lo = torch.where(finite, x, float("inf")).amin(1).double()
-    hi = torch.where(finite, x, float("-inf")).amax(1).double()
+    finite = None
+    if x.device.type == "cpu":  # (a host read is free here; on a GPU it would be a sync: mask always)
+        lo, hi = torch.aminmax(x, dim=1)  # NaN-propagating: finite bounds ⇔ every value finite
+        if not bool(torch.isfinite(lo).all() & torch.isfinite(hi).all()):
+            finite = torch.isfinite(x)
+    else:
+        finite = torch.isfinite(x)
+    if finite is not None:
+        lo = torch.where(finite, x, float("inf")).amin(1)
+        hi = torch.where(finite, x, float("-inf")).amax(1)
+    lo, hi = lo.double(), hi.double()
     empty = ~(lo <= hi)  # no finite value at all
     lo, hi = torch.where(empty, 0.0, lo), torch.where(empty, 0.0, hi)
     span = hi - lo
@@ -127,7 +216,8 @@ def _histograms_2d(x: Tensor, bins: int) -> tuple[Tensor, Tensor]:
     scale = bins / (hi - lo)
     # (x − lo)·scale ∈ [0, bins]: cannot overflow
     pos = torch.sub(x, lo.to(x.dtype)[:, None]).mul_(scale.to(x.dtype)[:, None]).clamp_(0, bins - 1)
-    pos.masked_fill_(~finite, bins)  # NaN/Inf go to a discarded extra bin
+    if finite is not None:
+        pos.masked_fill_(~finite, bins)  # NaN/Inf go to a discarded extra bin
     # int32 is enough (L·(bins+1) ≪ 2³¹) and halves the bytes written by the conversion
     offsets = torch.arange(0, L * (bins + 1), bins + 1, device=x.device, dtype=torch.int32)[:, None]
     idx = pos.int().add_(offsets)
