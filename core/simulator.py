@@ -22,7 +22,7 @@ from .runtime import tune_allocator
 from .snapshot import LayerStats, Snapshot, frozen_array
 from .spectrum import Spectrum, recurrent_spectrum, unavailable_reason
 from .stats import (HIST_MAX_VALUES, SATURATION_MAX_VALUES, confirm_dead, derivative_counts, derivative_sizes,
-                    finish_moments, first_rows, histograms_stacked, norms, rows, sampled_derivative_counts,
+                    finish_moments, finish_norms, first_rows, histograms_stacked, norms, norms_device, rows, sampled_derivative_counts,
                     sampled_derivative_counts_of, stacked_rows, to_host)
 from .symmetry import UNIT_SPREAD_MAX_VALUES, spread_ratio, unit_spread_parts_stacked
 from .trace import InstrumentedNetwork, Trace
@@ -116,14 +116,14 @@ class _NormTrace:
         self.z = _NormTrace._Z(self)
         self.u = self.a = self.h = _NormTrace._Discard()
 
-    def results(self) -> tuple[np.ndarray, np.ndarray]:
-        """(Σz per probe point, ‖∂L/∂z‖ per probe point, 0 where none reached it), float64."""
+    def results(self) -> dict[str, Tensor]:
+        """On the device, for to_host: 'z_sums' (Σz per probe point) and 'z_grads' (‖∂L/∂z‖ per probe
+        point, 0 where none reached it)."""
         if not self.sums:
-            return np.zeros(0), np.zeros(0)
+            return {"z_sums": torch.zeros(0), "z_grads": torch.zeros(0)}
         zero = torch.zeros((), dtype=self.sums[0].dtype, device=self.sums[0].device)
-        host = to_host({"sums": torch.stack(self.sums),
-                        "grads": torch.stack([zero if g is None else g for g in self.grad_norms])})
-        return host["sums"], host["grads"]
+        return {"z_sums": torch.stack(self.sums),
+                "z_grads": torch.stack([zero if g is None else g for g in self.grad_norms])}
 
 
 class Simulator:
@@ -282,11 +282,16 @@ class Simulator:
             logits = self.model(self.x[mb], trace)
             loss = loss + self._micro_loss(logits, self.y[mb]).detach()
             correct = correct + _correct(logits, self.y[mb])
-        params, grad_norms = self._grads()
+        params = [p for p in self.model.parameters() if p.grad is not None]
+        grads = [p.grad for p in params]
+        # everything this step reports reaches the host in one transfer
+        with torch.no_grad():
+            host = to_host({"loss": loss, "correct": correct, "grads": norms_device(grads),
+                            "weights": norms_device(self._weights), **trace.results()})
+        grad_norms, weight_norms = finish_norms(host["grads"], grads), finish_norms(host["weights"], self._weights)
         before = _global_norm(grad_norms)
-        loss_value = float(loss)
-        z_sums, z_grad_norms = trace.results()
-        if not (math.isfinite(loss_value) and math.isfinite(before) and np.isfinite(z_sums).all()
+        loss_value, z_grad_norms = float(host["loss"]), host["z_grads"]
+        if not (math.isfinite(loss_value) and math.isfinite(before) and np.isfinite(host["z_sums"]).all()
                 and np.isfinite(z_grad_norms).all()):
             return idx
         after = self._clip(params, before)
@@ -294,10 +299,10 @@ class Simulator:
         set_lr(self.optimizer, lr)
         by_id = {id(p): n for p, n in zip(params, grad_norms)}
         with torch.no_grad():
-            update = self._apply_update(self.model.per_layer(norms(self._weights)), by_id,
+            update = self._apply_update(self.model.per_layer(weight_norms), by_id,
                                         after / before if before > 0 else 1.0, lr)[0]
         self.steps_done += 1
-        self._trail.append(StepRecord(self.steps_done, loss_value, float(correct) / len(idx),
+        self._trail.append(StepRecord(self.steps_done, loss_value, float(host["correct"]) / len(idx),
                                       _was_clipped(cfg, before, after), frozen_array(z_grad_norms * cfg.grad_accum),
                                       frozen_array(update)))
         return None

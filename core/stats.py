@@ -313,7 +313,19 @@ def norms(tensors: list[Tensor]) -> np.ndarray:
     """
     if not tensors:
         return np.zeros(0)
-    out = torch.stack(torch._foreach_norm(tensors)).double().cpu().numpy()
+    return finish_norms(norms_device(tensors).cpu().numpy(), tensors)
+
+
+def norms_device(tensors: list[Tensor]) -> Tensor:
+    """`norms` left on the device: float32 [len] from one fused call (finish with `finish_norms`)."""
+    if not tensors:
+        return torch.zeros(0)
+    return torch.stack(torch._foreach_norm(tensors))
+
+
+def finish_norms(host: np.ndarray, tensors: list[Tensor]) -> np.ndarray:
+    """`norms_device`'s values on the host as float64, those that overflowed float32 redone in float64."""
+    out = np.array(host, dtype=np.float64)
     for i in np.flatnonzero(np.isinf(out)):
         out[i] = float(torch.linalg.vector_norm(tensors[i].double()))
     return out
