@@ -94,6 +94,19 @@ def statistics_bytes(cfg: SimConfig) -> tuple[int, int]:
     return 3 * acts + weights, 2 * weights + acts
 
 
+def op_counts(fn, calls: int, per_call: int = 1) -> tuple[float, list[tuple[str, float]]]:
+    """(aten operators per step, nested ones included, and the 12 most frequent with their counts
+    per step) of `fn` under torch.profiler: a figure that does not depend on the machine's load."""
+    from torch.profiler import ProfilerActivity, profile
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(calls):
+            fn()
+    steps = calls * per_call
+    counts = [(e.key, e.count / steps) for e in prof.key_averages() if e.key.startswith("aten::")]
+    counts.sort(key=lambda kc: -kc[1])
+    return sum(c for _, c in counts), counts[:12]
+
+
 def describe(ratios: list[float]) -> str:
     return (f"median {statistics.median(ratios):.3f}x, range {min(ratios):.3f}-{max(ratios):.3f}x "
             f"over {len(ratios)} rounds")
@@ -104,12 +117,19 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="torch intra-op threads")
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--steps", type=int, default=20, help="steps per timed block")
+    parser.add_argument("--ops", action="store_true", help="print operator counts per step (torch.profiler) and stop")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     sim = Simulator(CONFIG)
     bare = bare_trainer(sim)
     for _ in range(3):  # warm up every path
         bare(); sim.step(); sim.step(2)
+    if args.ops:
+        for name, fn, calls, per_call in (("bare step", bare, 5, 1), ("Simulator.step()", sim.step, 5, 1),
+                                          ("Simulator.step(10), per step", lambda: sim.step(10), 2, 10)):
+            total, top = op_counts(fn, calls, per_call)
+            print(f"{name}: {total:.0f} aten operators a step; " + ", ".join(f"{k[6:]} {c:.0f}" for k, c in top))
+        return
     read = read_gbs()
     print(f"config: depth 50, width 256, batch 256, tanh, SGD, {sim.device_reason}, torch threads "
           f"{torch.get_num_threads()}; bandwidth: copy {bandwidth_gbs():.1f} GB/s, read {read:.1f} GB/s")
