@@ -126,6 +126,60 @@ class _NormTrace:
                 "z_grads": torch.stack([zero if g is None else g for g in self.grad_norms])}
 
 
+class _HotTrace(Trace):
+    """A Trace whose whole-layer reductions are taken the moment each tensor is produced, while it
+    is in cache: Σz and ‖z‖ when the forward appends z, Σa and ‖a‖ per row when it appends a, and
+    ‖∂L/∂z‖ per row by a hook when backward produces ∂L/∂z. The tensors are kept as by a Trace
+    (the sampled statistics and the rare exact recomputations read them). Results stay on the device."""
+
+    class _Reducing(list):
+        def __init__(self, reduce: Callable[[Tensor], None]):
+            super().__init__()
+            self.reduce = reduce
+
+        def append(self, t: Tensor) -> None:
+            super().append(t)
+            self.reduce(t)
+
+        def extend(self, ts: Iterable[Tensor]) -> None:  # (a user's model appends all its points at once)
+            for t in ts:
+                self.append(t)
+
+    def __init__(self) -> None:
+        super().__init__()
+        # (the callbacks hold the result lists, never the trace: a trace → list → callback → trace
+        # cycle would keep every layer alive until the garbage collector runs)
+        self.z_sum: list[Tensor] = []
+        self.z_norm: list[Tensor] = []
+        self.a_sum: list[Tensor] = []
+        self.a_rows: list[Tensor] = []                 # ‖a‖ per row, [B] float32
+        self.g_rows: list[Tensor | None] = []          # ‖∂L/∂z‖ per row, [B] float32; None: no gradient reached z
+        self.z = _HotTrace._Reducing(_z_reducer(self.z_sum, self.z_norm, self.g_rows))
+        self.a = _HotTrace._Reducing(_a_reducer(self.a_sum, self.a_rows))
+
+
+def _z_reducer(sums: list, norms_: list, g_rows: list) -> Callable[[Tensor], None]:
+    def reduce(z: Tensor) -> None:
+        d = z.detach()
+        sums.append(d.sum())
+        norms_.append(torch.linalg.vector_norm(d))
+        slot = len(g_rows)
+        g_rows.append(None)
+        if z.requires_grad:
+            def hook(g: Tensor) -> None:
+                g_rows[slot] = torch.linalg.vector_norm(rows(g), dim=1)
+            z.register_hook(hook)
+    return reduce
+
+
+def _a_reducer(sums: list, row_norms: list) -> Callable[[Tensor], None]:
+    def reduce(a: Tensor) -> None:
+        d = a.detach()
+        sums.append(d.sum())
+        row_norms.append(torch.linalg.vector_norm(rows(d), dim=1))
+    return reduce
+
+
 class Simulator:
     """Builds the network of `config` and runs instrumented passes over it.
 
@@ -356,7 +410,7 @@ class Simulator:
         loss_sum, correct, energy = 0.0, 0.0, 0.0
         micro = self._micro(idx)
         for k, mb in enumerate(micro):
-            trace = Trace()
+            trace = _HotTrace() if k == len(micro) - 1 else Trace()  # (the last one is measured)
             logits = self.model(self.x[mb], trace)
             y = self.y[mb]
             loss_sum += float(self._micro_loss(logits, y).detach())
@@ -398,26 +452,28 @@ class Simulator:
         self.steps_done += 1
         return new_weight_norm
 
-    def _measure(self, trace: Trace) -> tuple[dict[str, np.ndarray], Tensor, Tensor]:
+    def _measure(self, trace: _HotTrace) -> tuple[dict[str, np.ndarray], Tensor, Tensor]:
         """Per-layer statistics of one traced pass (everything but the update and weight
         gradients), and the squared row norms [L, B] of ∂L/∂z and of a (see _shared_energy).
 
-        One layer at a time, each entry read as `t.reshape(B, -1)` (layers may differ in
-        shape): a few fused reductions while the layer is in cache, results kept on the
-        device and moved to the CPU in one transfer (core.stats).
+        Each entry is read as `t.reshape(B, -1)` (layers may differ in shape): the whole-layer
+        reductions come from the trace (taken while each layer was in cache), the sampled ones
+        from the first rows of the layers, stacked per run of equal shapes; results stay on the
+        device and move to the CPU in one transfer (core.stats).
         """
         zs = [t.detach() for t in trace.z]
         acts = [t.detach() for t in trace.a]
         gs = [t.grad if t.grad is not None else torch.zeros_like(t) for t in trace.z]
-        # whole layers are read by four reductions each (Σz, Σa, and the row norms of a and of ∂L/∂z;
-        # ‖z‖ for all layers in one fused call); the Σ stay in float32: a float64 sum would copy the layer
-        z_sum = torch.stack([z.sum() for z in zs])
-        a_sum = torch.stack([a.sum() for a in acts])
-        z_sq = torch.stack(torch._foreach_norm(zs)).double().square_()
-        # per-row squared norms, in float64: ‖g_l‖² and ‖a_l‖² are their sums, and the noise
-        # statistic's per-example energies their products
-        a_rows_t = torch.stack([torch.linalg.vector_norm(rows(a), dim=1) for a in acts]).double().square_()  # [L, B]
-        g_rows_t = torch.stack([torch.linalg.vector_norm(rows(g), dim=1) for g in gs]).double().square_()
+        # the whole-layer reductions were taken while each tensor was in cache (_HotTrace); the Σ stay
+        # in float32: a float64 sum would copy the layer. Per-row squared norms in float64: ‖g_l‖²
+        # and ‖a_l‖² are their sums, and the noise statistic's per-example energies their products
+        z_sum, a_sum = torch.stack(trace.z_sum), torch.stack(trace.a_sum)
+        z_sq = torch.stack(trace.z_norm).double().square_()
+        a_rows_t = torch.stack(trace.a_rows).double().square_()                             # [L, B]
+        no_grad = torch.zeros(len(trace.z) and trace.z[0].shape[0], device=self.device)
+        g_rows_t = torch.stack([no_grad if r is None else r for r in trace.g_rows]).double().square_()
+        if self.config.grad_accum > 1:  # ∂L/∂z was scaled by grad_accum after backward (see _forward_backward)
+            g_rows_t.mul_(float(self.config.grad_accum) ** 2)
         # the sampled statistics read only the first rows of each layer, stacked per run of equal shapes
         act_rows = stacked_rows(acts, max(SATURATION_MAX_VALUES, HIST_MAX_VALUES, UNIT_SPREAD_MAX_VALUES))
         derivative = self._derivative_of_rows(trace, zs, acts, act_rows)
