@@ -195,7 +195,9 @@ def _histograms_2d(x: Tensor, bins: int) -> tuple[Tensor, Tensor]:
     L = x.shape[0]
     finite = None
     if x.device.type == "cpu":  # (a host read is free here; on a GPU it would be a sync: mask always)
-        lo, hi = torch.aminmax(x, dim=1)  # NaN-propagating: finite bounds ⇔ every value finite
+        # NaN-propagating: finite bounds ⇔ every value finite (amin and amax: torch.aminmax along a
+        # dimension is ~40× slower on the CPU)
+        lo, hi = x.amin(1), x.amax(1)
         if not bool(torch.isfinite(lo).all() & torch.isfinite(hi).all()):
             finite = torch.isfinite(x)
     else:
