@@ -2,13 +2,20 @@
 
 A "layer" is one probe point: a tensor of any shape whose first dimension is the
 batch, read as `t.reshape(B, -1)` (all channels and positions of the layer are its
-values; layers may differ in shape). Each layer is reduced while it sits in cache, a
-few fused reductions per layer: there is no stacking copy into an [L, B, W] buffer.
-The small per-layer results stay on the device as 0-d or [B] tensors until the
-Simulator moves them to the CPU, all in one transfer (`to_host`).
+values; layers may differ in shape). Whole-layer reductions (Σx, ‖x‖, row norms) are
+taken by the Simulator's trace the moment a layer is produced, while it sits in cache;
+there is no stacking copy of whole layers into an [L, B, W] buffer. The sampled
+statistics read only each layer's first rows, stacked per run of same-shape layers
+(`stacked_rows`: ≤ 8192 values a layer), so a network of L equal layers costs a few
+operations, not a few per layer. The small results stay on the device as 0-d, [B] or
+[L, …] tensors until the Simulator moves them to the CPU, all in one transfer
+(`to_host`); layers whose sums are not finite, and dead-unit candidates, are read
+again afterwards (rare; one more transfer then).
 
 Exact: means and stds (from Σx and ‖x‖², never a Welford-style reduction), norms,
-dead units (a unit whose φ′ is 0 for every example of the batch), non-finite counts.
+dead units (a unit whose φ′ is 0 for every example of the batch: a unit dead for every
+example is dead in the first rows, so only those candidates' other rows are read),
+non-finite counts.
 Sampled: the histograms and the saturated share, from the batch's first rows (whole
 rows, so every unit of the layer is represented; the batch is itself a random sample
 of the data). Non-finite values never reach a histogram bin or a moment: they are
