@@ -8,7 +8,10 @@ Targets (CPU, depth 50, width 256, batch 256, tanh, SGD):
 Method: each round times `--steps` bare steps and `--steps` steps of the measured kind back to back
 (alternating which goes first), on the same model, optimizer and data, and takes their ratio; the
 figures are the median and the range over the rounds. Machine noise that lasts longer than a round
-hits both alike. Run: python bench/bench_core.py [--threads N]
+hits both alike. Run: python bench/bench_core.py [--threads N] [--clock cpu] [--ops]
+
+On a loaded machine wall times mostly measure the other processes: `--threads 1 --clock cpu` times the
+CPU this process spends (per-step ratios that the load hardly moves), and `--ops` counts operators.
 """
 from __future__ import annotations
 
@@ -41,12 +44,15 @@ def bare_trainer(sim: Simulator):
     return step
 
 
+CLOCK = time.perf_counter  # --clock cpu: time.process_time
+
+
 def timed(fn, n: int) -> float:
-    """Seconds per call of fn over n calls."""
-    t0 = time.perf_counter()
+    """Seconds per call of fn over n calls, by CLOCK."""
+    t0 = CLOCK()
     for _ in range(n):
         fn()
-    return (time.perf_counter() - t0) / n
+    return (CLOCK() - t0) / n
 
 
 def interleaved(bare, other, steps: int, rounds: int, per_call: int = 1) -> tuple[float, list[float]]:
@@ -117,9 +123,14 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="torch intra-op threads")
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--steps", type=int, default=20, help="steps per timed block")
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                        help="wall time, or the process's CPU time (with --threads 1 the time this step computes, "
+                             "whatever else the machine runs: the figure to take on a loaded machine)")
     parser.add_argument("--ops", action="store_true", help="print operator counts per step (torch.profiler) and stop")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    global CLOCK
+    CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
     sim = Simulator(CONFIG)
     bare = bare_trainer(sim)
     for _ in range(3):  # warm up every path
@@ -132,7 +143,7 @@ def main() -> None:
         return
     read = read_gbs()
     print(f"config: depth 50, width 256, batch 256, tanh, SGD, {sim.device_reason}, torch threads "
-          f"{torch.get_num_threads()}; bandwidth: copy {bandwidth_gbs():.1f} GB/s, read {read:.1f} GB/s")
+          f"{torch.get_num_threads()}, {args.clock} clock; bandwidth: copy {bandwidth_gbs():.1f} GB/s, read {read:.1f} GB/s")
     b_ms, full = interleaved(bare, sim.step, args.steps, args.rounds)
     print(f"bare PyTorch step:                      {b_ms:7.2f} ms (median)")
     snap_bytes, step_bytes = statistics_bytes(CONFIG)
