@@ -110,6 +110,10 @@ class _NormTrace:
         def extend(self, _: Iterable[Tensor]) -> None:
             pass
 
+    def keep_grad(self, z: Tensor) -> None:
+        """Nothing: z.grad is not kept (the hook of z.append takes ‖∂L/∂z‖; a second Python hook per
+        layer would cost as much again)."""
+
     def __init__(self) -> None:
         self.sums: list[Tensor] = []
         self.grad_norms: list[Tensor | None] = []

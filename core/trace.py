@@ -28,6 +28,11 @@ class Trace:
     a: list[Tensor] = field(default_factory=list)
     h: list[Tensor] = field(default_factory=list)
 
+    def keep_grad(self, z: Tensor) -> None:
+        """What a network's traced forward calls on each z before appending it: have backward leave
+        ∂L/∂z in z.grad (module-level keep_grad). A trace that measures ∂L/∂z by itself may skip it."""
+        keep_grad(z)
+
 
 def keep_grad(z: Tensor) -> None:
     """Make backward leave ∂L/∂z in z.grad, as z.retain_grad() does, without retain_grad's copy of
@@ -54,7 +59,7 @@ class InstrumentedNetwork(Protocol):
 
     def forward(self, x: Tensor, trace: Trace | None = None) -> Tensor:
         """Logits (or, for a reconstruction, the reconstructed input); with a trace, append each
-        probe point's z (after keep_grad(z) or z.retain_grad()), u, a and h to it."""
+        probe point's z (after trace.keep_grad(z) or z.retain_grad()), u, a and h to it."""
         ...
 
     def hidden_weights(self) -> list[Tensor]:

@@ -9,7 +9,7 @@ from torch import Tensor, nn
 from ..activations import ACTIVATIONS
 from ..config import SimConfig
 from ..inits import INITS, init_bias
-from ..trace import Trace, keep_grad
+from ..trace import Trace
 from .base import NETWORK_FIELDS, TRAINING_FIELDS, Architecture
 from .layers import UninitializedLinear
 
@@ -43,7 +43,7 @@ class Network(nn.Module):
             u = norm(z) if self.has_norm else z
             a = self.act(u)
             if trace is not None:
-                keep_grad(z)
+                trace.keep_grad(z)
                 trace.z.append(z)
                 trace.u.append(u)
                 trace.a.append(a)

@@ -32,7 +32,7 @@ from torch import Tensor, nn
 from ..activations import ACTIVATIONS
 from ..config import SEQUENCE_DATASETS, SimConfig
 from ..inits import INITS, init_bias
-from ..trace import Trace, keep_grad
+from ..trace import Trace
 from .base import NETWORK_FIELDS, TRAINING_FIELDS, Architecture
 from .layers import UninitializedLinear
 
@@ -73,7 +73,7 @@ class EncoderBlock(nn.Module):
         z = self.w1(y)                                      # [B, T, 4·D]
         a = self.act(z)
         if trace is not None:
-            keep_grad(z)
+            trace.keep_grad(z)
             trace.z.append(z)
             trace.u.append(z)
             trace.a.append(a)
