@@ -47,6 +47,33 @@ def bare_trainer(sim: Simulator):
 CLOCK = time.perf_counter  # --clock cpu: time.process_time
 
 
+def traced_trainer(sim: Simulator):
+    """The bare step with the cheap step's trace: Σz per layer in the forward and ‖∂L/∂z‖ per layer
+    by a hook in backward, reduced nowhere else (what the per-step records need of each layer)."""
+    from core.simulator import _NormTrace
+    model, opt, sampler = sim.model, sim.optimizer, sim._sampler
+
+    def step() -> None:
+        idx = sampler.next_indices().to(sim.device)
+        opt.zero_grad(set_to_none=True)
+        nn.functional.cross_entropy(model(sim.x[idx], _NormTrace()), sim.y[idx]).backward()
+        opt.step()
+
+    return step
+
+
+def required_norms(sim: Simulator):
+    """The per-step norms every step needs beyond the trace: each parameter's gradient (global norm,
+    clipping, the non-finite check, the update) and each hidden weight (‖W‖ of the update ratio)."""
+    params = [p for p in sim.model.parameters() if p.grad is not None]
+
+    def norms() -> None:
+        torch.stack(torch._foreach_norm([p.grad for p in params])).cpu()
+        torch.stack(torch._foreach_norm(sim._weights)).cpu()
+
+    return norms
+
+
 def timed(fn, n: int) -> float:
     """Seconds per call of fn over n calls, by CLOCK."""
     t0 = CLOCK()
@@ -143,7 +170,8 @@ def main() -> None:
         return
     read = read_gbs()
     print(f"config: depth 50, width 256, batch 256, tanh, SGD, {sim.device_reason}, torch threads "
-          f"{torch.get_num_threads()}, {args.clock} clock; bandwidth: copy {bandwidth_gbs():.1f} GB/s, read {read:.1f} GB/s")
+          f"{torch.get_num_threads()}, {args.clock} clock; bandwidth: copy {bandwidth_gbs():.1f} GB/s, "
+          f"read {read:.1f} GB/s")
     b_ms, full = interleaved(bare, sim.step, args.steps, args.rounds)
     print(f"bare PyTorch step:                      {b_ms:7.2f} ms (median)")
     snap_bytes, step_bytes = statistics_bytes(CONFIG)
@@ -159,6 +187,11 @@ def main() -> None:
     print(f"python -m core run --every 10, per step: {describe(every10)}  (target <= 1.05x)")
     _, chunk = interleaved(bare, lambda: sim.step(10), args.steps, args.rounds, per_call=10)
     print(f"Simulator.step(10), per step:            {describe(chunk)}")
+    # what the per-step records cost at the least: the trace's per-layer reductions, and the norms
+    _, traced = interleaved(bare, traced_trainer(sim), args.steps, args.rounds)
+    print(f"  of which the bare step with the per-layer trace (Σz, ‖dL/dz‖ hook): {describe(traced)}")
+    _, reads = interleaved(bare, required_norms(sim), args.steps, args.rounds)
+    print(f"  and the weight-gradient and weight norms alone, against the bare step: {describe(reads)}")
     probes = [timed(lambda: Simulator(CONFIG).probe(), 1) * 1e3 for _ in range(5)]
     print(f"fresh Simulator(cfg).probe():            median {statistics.median(probes):.0f} ms, "
           f"range {min(probes):.0f}-{max(probes):.0f} ms (target <= 100 ms)")

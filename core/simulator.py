@@ -22,8 +22,8 @@ from .runtime import tune_allocator
 from .snapshot import LayerStats, Snapshot, frozen_array
 from .spectrum import Spectrum, recurrent_spectrum, unavailable_reason
 from .stats import (HIST_MAX_VALUES, SATURATION_MAX_VALUES, confirm_dead, derivative_counts, derivative_sizes,
-                    finish_moments, finish_norms, first_rows, histograms_stacked, norms, norms_device, rows, sampled_derivative_counts,
-                    sampled_derivative_counts_of, stacked_rows, to_host)
+                    finish_moments, finish_norms, first_rows, histograms_stacked, norms, norms_device, rows,
+                    sampled_derivative_counts, sampled_derivative_counts_of, stacked_rows, to_host)
 from .symmetry import UNIT_SPREAD_MAX_VALUES, spread_ratio, unit_spread_parts_stacked
 from .trace import InstrumentedNetwork, Trace
 
@@ -157,7 +157,7 @@ class _HotTrace(Trace):
         self.z_norm: list[Tensor] = []
         self.a_sum: list[Tensor] = []
         self.a_rows: list[Tensor] = []                 # ‖a‖ per row, [B] float32
-        self.g_rows: list[Tensor | None] = []          # ‖∂L/∂z‖ per row, [B] float32; None: no gradient reached z
+        self.g_rows: list[Tensor | None] = []          # ‖∂L/∂z‖ per row, [B] float32; None: none reached z
         self.z = _HotTrace._Reducing(_z_reducer(self.z_sum, self.z_norm, self.g_rows))
         self.a = _HotTrace._Reducing(_a_reducer(self.a_sum, self.a_rows))
 
@@ -465,8 +465,7 @@ class Simulator:
         from the first rows of the layers, stacked per run of equal shapes; results stay on the
         device and move to the CPU in one transfer (core.stats).
         """
-        zs = [t.detach() for t in trace.z]
-        acts = [t.detach() for t in trace.a]
+        zs, acts = list(trace.z), list(trace.a)  # (under no_grad: nothing read here joins the graph)
         gs = [t.grad if t.grad is not None else torch.zeros_like(t) for t in trace.z]
         # the whole-layer reductions were taken while each tensor was in cache (_HotTrace); the Σ stay
         # in float32: a float64 sum would copy the layer. Per-row squared norms in float64: ‖g_l‖²
