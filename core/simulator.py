@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import time
+import weakref
 from collections import deque
 from dataclasses import dataclass
 from typing import Callable, Iterable
@@ -149,6 +150,9 @@ class _HotTrace(Trace):
             for t in ts:
                 self.append(t)
 
+    def keep_grad(self, z: Tensor) -> None:
+        """Nothing here: the hook z.append registers keeps z.grad as trace.keep_grad would."""
+
     def __init__(self) -> None:
         super().__init__()
         # (the callbacks hold the result lists, never the trace: a trace → list → callback → trace
@@ -169,9 +173,16 @@ def _z_reducer(sums: list, norms_: list, g_rows: list) -> Callable[[Tensor], Non
         norms_.append(torch.linalg.vector_norm(d))
         slot = len(g_rows)
         g_rows.append(None)
-        if z.requires_grad:
+        if z.requires_grad:  # one Python hook per layer (each costs ~30 µs in backward): keep_grad's work too
+            ref = weakref.ref(z)
+
             def hook(g: Tensor) -> None:
+                t = ref()  # (the trace keeps z: alive here)
+                if g_rows[slot] is not None and t is not None:  # reached twice: the sum
+                    g = t.grad + g
                 g_rows[slot] = torch.linalg.vector_norm(rows(g), dim=1)
+                if t is not None:
+                    t.grad = g
             z.register_hook(hook)
     return reduce
 
