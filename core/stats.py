@@ -238,7 +238,9 @@ def _histograms_2d(x: Tensor, bins: int) -> tuple[Tensor, Tensor]:
 def to_host(parts: dict[str, Tensor]) -> dict[str, np.ndarray]:
     """Move named device tensors to the CPU in one transfer (float64), keeping their shapes."""
     names = list(parts)
-    flat = torch.cat([parts[n].reshape(-1).double() for n in names]).cpu().numpy()
+    # (empty parts are left out of the concatenation: they may have been made on the CPU without a device at hand)
+    filled = [parts[n].reshape(-1).double() for n in names if parts[n].numel()]
+    flat = torch.cat(filled).cpu().numpy() if filled else np.zeros(0)
     out, start = {}, 0
     for n in names:
         size = parts[n].numel()
