@@ -8,7 +8,10 @@ Targets (CPU, depth 50, width 256, batch 256, tanh, SGD):
 Method: each round times `--steps` bare steps and `--steps` steps of the measured kind back to back
 (alternating which goes first), on the same model, optimizer and data, and takes their ratio; the
 figures are the median and the range over the rounds. Machine noise that lasts longer than a round
-hits both alike. Run: python bench/bench_core.py [--threads N]
+hits both alike. Run: python bench/bench_core.py [--threads N] [--clock cpu] [--ops]
+
+On a loaded machine wall times mostly measure the other processes: `--threads 1 --clock cpu` times the
+CPU this process spends (per-step ratios that the load hardly moves), and `--ops` counts operators.
 """
 from __future__ import annotations
 
@@ -41,12 +44,42 @@ def bare_trainer(sim: Simulator):
     return step
 
 
+CLOCK = time.perf_counter  # --clock cpu: time.process_time
+
+
+def traced_trainer(sim: Simulator):
+    """The bare step with the cheap step's trace: Σz per layer in the forward and ‖∂L/∂z‖ per layer
+    by a hook in backward, reduced nowhere else (what the per-step records need of each layer)."""
+    from core.simulator import _NormTrace
+    model, opt, sampler = sim.model, sim.optimizer, sim._sampler
+
+    def step() -> None:
+        idx = sampler.next_indices().to(sim.device)
+        opt.zero_grad(set_to_none=True)
+        nn.functional.cross_entropy(model(sim.x[idx], _NormTrace()), sim.y[idx]).backward()
+        opt.step()
+
+    return step
+
+
+def required_norms(sim: Simulator):
+    """The per-step norms every step needs beyond the trace: each parameter's gradient (global norm,
+    clipping, the non-finite check, the update) and each hidden weight (‖W‖ of the update ratio)."""
+    params = [p for p in sim.model.parameters() if p.grad is not None]
+
+    def norms() -> None:
+        torch.stack(torch._foreach_norm([p.grad for p in params])).cpu()
+        torch.stack(torch._foreach_norm(sim._weights)).cpu()
+
+    return norms
+
+
 def timed(fn, n: int) -> float:
-    """Seconds per call of fn over n calls."""
-    t0 = time.perf_counter()
+    """Seconds per call of fn over n calls, by CLOCK."""
+    t0 = CLOCK()
     for _ in range(n):
         fn()
-    return (time.perf_counter() - t0) / n
+    return (CLOCK() - t0) / n
 
 
 def interleaved(bare, other, steps: int, rounds: int, per_call: int = 1) -> tuple[float, list[float]]:
@@ -94,6 +127,19 @@ def statistics_bytes(cfg: SimConfig) -> tuple[int, int]:
     return 3 * acts + weights, 2 * weights + acts
 
 
+def op_counts(fn, calls: int, per_call: int = 1) -> tuple[float, list[tuple[str, float]]]:
+    """(aten operators per step, nested ones included, and the 12 most frequent with their counts
+    per step) of `fn` under torch.profiler: a figure that does not depend on the machine's load."""
+    from torch.profiler import ProfilerActivity, profile
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(calls):
+            fn()
+    steps = calls * per_call
+    counts = [(e.key, e.count / steps) for e in prof.key_averages() if e.key.startswith("aten::")]
+    counts.sort(key=lambda kc: -kc[1])
+    return sum(c for _, c in counts), counts[:12]
+
+
 def describe(ratios: list[float]) -> str:
     return (f"median {statistics.median(ratios):.3f}x, range {min(ratios):.3f}-{max(ratios):.3f}x "
             f"over {len(ratios)} rounds")
@@ -104,15 +150,28 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="torch intra-op threads")
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--steps", type=int, default=20, help="steps per timed block")
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                        help="wall time, or the process's CPU time (with --threads 1 the time this step computes, "
+                             "whatever else the machine runs: the figure to take on a loaded machine)")
+    parser.add_argument("--ops", action="store_true", help="print operator counts per step (torch.profiler) and stop")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    global CLOCK
+    CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
     sim = Simulator(CONFIG)
     bare = bare_trainer(sim)
     for _ in range(3):  # warm up every path
         bare(); sim.step(); sim.step(2)
+    if args.ops:
+        for name, fn, calls, per_call in (("bare step", bare, 5, 1), ("Simulator.step()", sim.step, 5, 1),
+                                          ("Simulator.step(10), per step", lambda: sim.step(10), 2, 10)):
+            total, top = op_counts(fn, calls, per_call)
+            print(f"{name}: {total:.0f} aten operators a step; " + ", ".join(f"{k[6:]} {c:.0f}" for k, c in top))
+        return
     read = read_gbs()
     print(f"config: depth 50, width 256, batch 256, tanh, SGD, {sim.device_reason}, torch threads "
-          f"{torch.get_num_threads()}; bandwidth: copy {bandwidth_gbs():.1f} GB/s, read {read:.1f} GB/s")
+          f"{torch.get_num_threads()}, {args.clock} clock; bandwidth: copy {bandwidth_gbs():.1f} GB/s, "
+          f"read {read:.1f} GB/s")
     b_ms, full = interleaved(bare, sim.step, args.steps, args.rounds)
     print(f"bare PyTorch step:                      {b_ms:7.2f} ms (median)")
     snap_bytes, step_bytes = statistics_bytes(CONFIG)
@@ -128,6 +187,11 @@ def main() -> None:
     print(f"python -m core run --every 10, per step: {describe(every10)}  (target <= 1.05x)")
     _, chunk = interleaved(bare, lambda: sim.step(10), args.steps, args.rounds, per_call=10)
     print(f"Simulator.step(10), per step:            {describe(chunk)}")
+    # what the per-step records cost at the least: the trace's per-layer reductions, and the norms
+    _, traced = interleaved(bare, traced_trainer(sim), args.steps, args.rounds)
+    print(f"  of which the bare step with the per-layer trace (Σz, ‖dL/dz‖ hook): {describe(traced)}")
+    _, reads = interleaved(bare, required_norms(sim), args.steps, args.rounds)
+    print(f"  and the weight-gradient and weight norms alone, against the bare step: {describe(reads)}")
     probes = [timed(lambda: Simulator(CONFIG).probe(), 1) * 1e3 for _ in range(5)]
     print(f"fresh Simulator(cfg).probe():            median {statistics.median(probes):.0f} ms, "
           f"range {min(probes):.0f}-{max(probes):.0f} ms (target <= 100 ms)")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import time
+import weakref
 from collections import deque
 from dataclasses import dataclass
 from typing import Callable, Iterable
@@ -21,9 +22,10 @@ from .optim import applied_update, effective_lr, make_optimizer, set_lr
 from .runtime import tune_allocator
 from .snapshot import LayerStats, Snapshot, frozen_array
 from .spectrum import Spectrum, recurrent_spectrum, unavailable_reason
-from .stats import (derivative_counts, derivative_sizes, finish_moments, histogram_samples, histograms_device, norms,
-                    row_sq_norms, to_host)
-from .symmetry import spread_ratio, unit_spread_parts
+from .stats import (HIST_MAX_VALUES, SATURATION_MAX_VALUES, confirm_dead, derivative_counts, derivative_sizes,
+                    finish_moments, finish_norms, first_rows, histograms_stacked, norms, norms_device, rows,
+                    sampled_derivative_counts, sampled_derivative_counts_of, stacked_rows, to_host)
+from .symmetry import UNIT_SPREAD_MAX_VALUES, spread_ratio, unit_spread_parts_stacked
 from .trace import InstrumentedNetwork, Trace
 
 
@@ -109,20 +111,88 @@ class _NormTrace:
         def extend(self, _: Iterable[Tensor]) -> None:
             pass
 
+    def keep_grad(self, z: Tensor) -> None:
+        """Nothing: z.grad is not kept (the hook of z.append takes ‖∂L/∂z‖; a second Python hook per
+        layer would cost as much again)."""
+
     def __init__(self) -> None:
         self.sums: list[Tensor] = []
         self.grad_norms: list[Tensor | None] = []
         self.z = _NormTrace._Z(self)
         self.u = self.a = self.h = _NormTrace._Discard()
 
-    def results(self) -> tuple[np.ndarray, np.ndarray]:
-        """(Σz per probe point, ‖∂L/∂z‖ per probe point, 0 where none reached it), float64."""
+    def results(self) -> dict[str, Tensor]:
+        """On the device, for to_host: 'z_sums' (Σz per probe point) and 'z_grads' (‖∂L/∂z‖ per probe
+        point, 0 where none reached it)."""
         if not self.sums:
-            return np.zeros(0), np.zeros(0)
+            return {"z_sums": torch.zeros(0), "z_grads": torch.zeros(0)}
         zero = torch.zeros((), dtype=self.sums[0].dtype, device=self.sums[0].device)
-        host = to_host({"sums": torch.stack(self.sums),
-                        "grads": torch.stack([zero if g is None else g for g in self.grad_norms])})
-        return host["sums"], host["grads"]
+        return {"z_sums": torch.stack(self.sums),
+                "z_grads": torch.stack([zero if g is None else g for g in self.grad_norms])}
+
+
+class _HotTrace(Trace):
+    """A Trace whose whole-layer reductions are taken the moment each tensor is produced, while it
+    is in cache: Σz and ‖z‖ when the forward appends z, Σa and ‖a‖ per row when it appends a, and
+    ‖∂L/∂z‖ per row by a hook when backward produces ∂L/∂z. The tensors are kept as by a Trace
+    (the sampled statistics and the rare exact recomputations read them). Results stay on the device."""
+
+    class _Reducing(list):
+        def __init__(self, reduce: Callable[[Tensor], None]):
+            super().__init__()
+            self.reduce = reduce
+
+        def append(self, t: Tensor) -> None:
+            super().append(t)
+            self.reduce(t)
+
+        def extend(self, ts: Iterable[Tensor]) -> None:  # (a user's model appends all its points at once)
+            for t in ts:
+                self.append(t)
+
+    def keep_grad(self, z: Tensor) -> None:
+        """Nothing here: the hook z.append registers keeps z.grad as trace.keep_grad would."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        # (the callbacks hold the result lists, never the trace: a trace → list → callback → trace
+        # cycle would keep every layer alive until the garbage collector runs)
+        self.z_sum: list[Tensor] = []
+        self.z_norm: list[Tensor] = []
+        self.a_sum: list[Tensor] = []
+        self.a_rows: list[Tensor] = []                 # ‖a‖ per row, [B] float32
+        self.g_rows: list[Tensor | None] = []          # ‖∂L/∂z‖ per row, [B] float32; None: none reached z
+        self.z = _HotTrace._Reducing(_z_reducer(self.z_sum, self.z_norm, self.g_rows))
+        self.a = _HotTrace._Reducing(_a_reducer(self.a_sum, self.a_rows))
+
+
+def _z_reducer(sums: list, norms_: list, g_rows: list) -> Callable[[Tensor], None]:
+    def reduce(z: Tensor) -> None:
+        d = z.detach()
+        sums.append(d.sum())
+        norms_.append(torch.linalg.vector_norm(d))
+        slot = len(g_rows)
+        g_rows.append(None)
+        if z.requires_grad:  # one Python hook per layer (each costs ~30 µs in backward): keep_grad's work too
+            ref = weakref.ref(z)
+
+            def hook(g: Tensor) -> None:
+                t = ref()  # (the trace keeps z: alive here)
+                if g_rows[slot] is not None and t is not None:  # reached twice: the sum
+                    g = t.grad + g
+                g_rows[slot] = torch.linalg.vector_norm(rows(g), dim=1)
+                if t is not None and not t.retains_grad:  # (retain_grad() sets z.grad itself, after this hook)
+                    t.grad = g
+            z.register_hook(hook)
+    return reduce
+
+
+def _a_reducer(sums: list, row_norms: list) -> Callable[[Tensor], None]:
+    def reduce(a: Tensor) -> None:
+        d = a.detach()
+        sums.append(d.sum())
+        row_norms.append(torch.linalg.vector_norm(rows(d), dim=1))
+    return reduce
 
 
 class Simulator:
@@ -281,11 +351,16 @@ class Simulator:
             logits = self.model(self.x[mb], trace)
             loss = loss + self._micro_loss(logits, self.y[mb]).detach()
             correct = correct + _correct(logits, self.y[mb])
-        params, grad_norms = self._grads()
+        params = [p for p in self.model.parameters() if p.grad is not None]
+        grads = [p.grad for p in params]
+        # everything this step reports reaches the host in one transfer
+        with torch.no_grad():
+            host = to_host({"loss": loss, "correct": correct, "grads": norms_device(grads),
+                            "weights": norms_device(self._weights), **trace.results()})
+        grad_norms, weight_norms = finish_norms(host["grads"], grads), finish_norms(host["weights"], self._weights)
         before = _global_norm(grad_norms)
-        loss_value = float(loss)
-        z_sums, z_grad_norms = trace.results()
-        if not (math.isfinite(loss_value) and math.isfinite(before) and np.isfinite(z_sums).all()
+        loss_value, z_grad_norms = float(host["loss"]), host["z_grads"]
+        if not (math.isfinite(loss_value) and math.isfinite(before) and np.isfinite(host["z_sums"]).all()
                 and np.isfinite(z_grad_norms).all()):
             return idx
         after = self._clip(params, before)
@@ -293,10 +368,10 @@ class Simulator:
         set_lr(self.optimizer, lr)
         by_id = {id(p): n for p, n in zip(params, grad_norms)}
         with torch.no_grad():
-            update = self._apply_update(self.model.per_layer(norms(self._weights)), by_id,
+            update = self._apply_update(self.model.per_layer(weight_norms), by_id,
                                         after / before if before > 0 else 1.0, lr)[0]
         self.steps_done += 1
-        self._trail.append(StepRecord(self.steps_done, loss_value, float(correct) / len(idx),
+        self._trail.append(StepRecord(self.steps_done, loss_value, float(host["correct"]) / len(idx),
                                       _was_clipped(cfg, before, after), frozen_array(z_grad_norms * cfg.grad_accum),
                                       frozen_array(update)))
         return None
@@ -350,7 +425,7 @@ class Simulator:
         loss_sum, correct, energy = 0.0, 0.0, 0.0
         micro = self._micro(idx)
         for k, mb in enumerate(micro):
-            trace = Trace()
+            trace = _HotTrace() if k == len(micro) - 1 else Trace()  # (the last one is measured)
             logits = self.model(self.x[mb], trace)
             y = self.y[mb]
             loss_sum += float(self._micro_loss(logits, y).detach())
@@ -392,38 +467,37 @@ class Simulator:
         self.steps_done += 1
         return new_weight_norm
 
-    def _measure(self, trace: Trace) -> tuple[dict[str, np.ndarray], Tensor, Tensor]:
+    def _measure(self, trace: _HotTrace) -> tuple[dict[str, np.ndarray], Tensor, Tensor]:
         """Per-layer statistics of one traced pass (everything but the update and weight
         gradients), and the squared row norms [L, B] of ∂L/∂z and of a (see _shared_energy).
 
-        One layer at a time, each entry read as `t.reshape(B, -1)` (layers may differ in
-        shape): a few fused reductions while the layer is in cache, results kept on the
-        device and moved to the CPU in one transfer (core.stats).
+        Each entry is read as `t.reshape(B, -1)` (layers may differ in shape): the whole-layer
+        reductions come from the trace (taken while each layer was in cache), the sampled ones
+        from the first rows of the layers, stacked per run of equal shapes; results stay on the
+        device and move to the CPU in one transfer (core.stats).
         """
-        zs = [t.detach() for t in trace.z]
-        acts = [t.detach() for t in trace.a]
+        zs, acts = list(trace.z), list(trace.a)  # (under no_grad: nothing read here joins the graph)
         gs = [t.grad if t.grad is not None else torch.zeros_like(t) for t in trace.z]
-        derivs = self._derivative(trace, zs, acts)
-        z_sum, z_sq, a_sum, g_rows, a_rows, deriv, sizes, spread = [], [], [], [], [], [], [], []
-        for z, a, g, d in zip(zs, acts, gs, derivs):  # (Σ in float32: a float64 sum would copy the layer)
-            z_sum.append(z.sum())
-            z_sq.append(torch.linalg.vector_norm(z).double().square())
-            a_sum.append(a.sum())
-            # per-row squared norms, in float64: ‖g_l‖² and ‖a_l‖² are their sums, and the noise
-            # statistic's per-example energies their products
-            a_rows.append(row_sq_norms(a))
-            g_rows.append(row_sq_norms(g))
-            deriv.append(derivative_counts(d, self._max_deriv))
-            sizes.append(derivative_sizes(d))
-            spread.append(unit_spread_parts(a))
-        g_rows_t, a_rows_t = torch.stack(g_rows), torch.stack(a_rows)   # [L, B] float64
-        act_counts, act_edges = histograms_device(histogram_samples(acts))
-        grad_counts, grad_edges = histograms_device(histogram_samples(gs))
+        # the whole-layer reductions were taken while each tensor was in cache (_HotTrace); the Σ stay
+        # in float32: a float64 sum would copy the layer. Per-row squared norms in float64: ‖g_l‖²
+        # and ‖a_l‖² are their sums, and the noise statistic's per-example energies their products
+        z_sum, a_sum = torch.stack(trace.z_sum), torch.stack(trace.a_sum)
+        z_sq = torch.stack(trace.z_norm).double().square_()
+        a_rows_t = torch.stack(trace.a_rows).double().square_()                             # [L, B]
+        no_grad = torch.zeros(len(trace.z) and trace.z[0].shape[0], device=self.device)
+        g_rows_t = torch.stack([no_grad if r is None else r for r in trace.g_rows]).double().square_()
+        if self.config.grad_accum > 1:  # ∂L/∂z was scaled by grad_accum after backward (see _forward_backward)
+            g_rows_t.mul_(float(self.config.grad_accum) ** 2)
+        # the sampled statistics read only the first rows of each layer, stacked per run of equal shapes
+        act_rows = stacked_rows(acts, max(SATURATION_MAX_VALUES, HIST_MAX_VALUES, UNIT_SPREAD_MAX_VALUES))
+        derivative = self._derivative_of_rows(trace, zs, acts, act_rows)
+        spread = torch.cat([unit_spread_parts_stacked(first_rows(r, UNIT_SPREAD_MAX_VALUES)) for r in act_rows])
+        act_counts, act_edges = histograms_stacked(act_rows)
+        grad_counts, grad_edges = histograms_stacked(stacked_rows(gs, HIST_MAX_VALUES))
         host = to_host(dict(
-            z_sum=torch.stack(z_sum), z_sq=torch.stack(z_sq), a_sum=torch.stack(a_sum),
-            a_sq=a_rows_t.sum(1), g_sq=g_rows_t.sum(1), deriv=torch.stack(deriv),
+            z_sum=z_sum, z_sq=z_sq, a_sum=a_sum, a_sq=a_rows_t.sum(1), g_sq=g_rows_t.sum(1), deriv=derivative.counts,
             act_counts=act_counts, act_edges=act_edges, grad_counts=grad_counts, grad_edges=grad_edges,
-            weight_norm=torch.stack(torch._foreach_norm(self._weights)).double(), spread=torch.stack(spread),
+            weight_norm=torch.stack(torch._foreach_norm(self._weights)).double(), spread=spread,
         ))
         pre = finish_moments(zs, host["z_sum"], host["z_sq"])
         act = finish_moments(acts, host["a_sum"], host["a_sq"])
@@ -437,7 +511,9 @@ class Simulator:
         for i in np.flatnonzero(np.isinf(weight_norm)):
             weight_norm[i] = float(torch.linalg.vector_norm(self._weights[i].double()))
         counts = host["deriv"]                                          # [L, 2]: saturated, dead
-        sizes = np.array(sizes, dtype=np.float64).reshape(-1, 2)         # looked at, units
+        if derivative.confirm is not None:
+            counts[:, 1] = derivative.confirm(counts[:, 1])
+        sizes = np.array([derivative_sizes(t) for t in derivative.shapes], dtype=np.float64).reshape(-1, 2)
         stats = dict(
             preact_mean=pre.mean, preact_std=pre.std, act_mean=act.mean, act_std=act.std,
             act_hist_counts=host["act_counts"], act_hist_edges=host["act_edges"],
@@ -492,17 +568,42 @@ class Simulator:
         with np.errstate(divide="ignore", invalid="ignore"):
             return delta / weight_norm, new_norm
 
-    def _derivative(self, trace: Trace, zs: list[Tensor], acts: list[Tensor]) -> Iterable[Tensor]:
-        """|φ′| at every activation input, one tensor per layer (made as it is read); from the
-        outputs when that is cheaper; the network's own where it gives one (LSTM gates, a user's model)."""
+    def _derivative_of_rows(self, trace: Trace, zs: list[Tensor], acts: list[Tensor],
+                            act_rows: list[Tensor]) -> "_DerivativeCounts":
+        """Saturated entries and dead units per layer, from |φ′| at every activation input: the
+        network's own where it gives one (LSTM gates, a user's model: whole layers, as given);
+        else the configured activation's, of the sampled rows only (core.stats.sampled_derivative_counts),
+        from the outputs when that is cheaper (`act_rows`: the activations' stacked first rows)."""
         own = self.model.abs_derivative(trace)  # a Tensor [L, B, …] or a list per layer
         if own is not None:
-            return own
+            layers = list(own.unbind(0)) if isinstance(own, Tensor) else list(own)
+            counts = torch.stack([derivative_counts(d, self._max_deriv) for d in layers])
+            return _DerivativeCounts(counts, layers, None)
         act, slope = self._activation, self.config.leaky_slope
         if act.from_output is not None:  # already |φ′| (see core.activations)
-            return (act.from_output(a, slope) for a in acts)
-        us = [t.detach() for t in trace.u] if self.model.has_norm else zs
-        return (act.derivative(u, slope).abs_() for u in us)
+            sources, fn = acts, (lambda s: act.from_output(s, slope))
+        else:
+            sources = [t.detach() for t in trace.u] if self.model.has_norm else zs
+            fn = lambda s: act.derivative(s, slope).abs_()  # noqa: E731
+        stacks = act_rows if sources is acts else None
+        if stacks is not None:  # the activations' rows, sampled for a larger budget already
+            counts, masks = sampled_derivative_counts_of(stacks, fn, self._max_deriv)
+        else:
+            counts, masks = sampled_derivative_counts(sources, fn, self._max_deriv)
+        return _DerivativeCounts(counts, sources,
+                                 lambda candidates: confirm_dead(sources, fn, masks, candidates))
+
+
+@dataclass
+class _DerivativeCounts:
+    """What _derivative_of_rows leaves on the device: counts [L, 2] (saturated, dead or dead
+    candidates), the layers they describe (for their sizes), and `confirm` (candidates → exact
+    dead counts, on the host) where the counts are of sampled rows."""
+
+    counts: Tensor
+    shapes: list[Tensor]
+    confirm: Callable[[np.ndarray], np.ndarray] | None
+
 
 @dataclass
 class _Traced:

@@ -2,13 +2,20 @@
 
 A "layer" is one probe point: a tensor of any shape whose first dimension is the
 batch, read as `t.reshape(B, -1)` (all channels and positions of the layer are its
-values; layers may differ in shape). Each layer is reduced while it sits in cache, a
-few fused reductions per layer: there is no stacking copy into an [L, B, W] buffer.
-The small per-layer results stay on the device as 0-d or [B] tensors until the
-Simulator moves them to the CPU, all in one transfer (`to_host`).
+values; layers may differ in shape). Whole-layer reductions (Σx, ‖x‖, row norms) are
+taken by the Simulator's trace the moment a layer is produced, while it sits in cache;
+there is no stacking copy of whole layers into an [L, B, W] buffer. The sampled
+statistics read only each layer's first rows, stacked per run of same-shape layers
+(`stacked_rows`: ≤ 8192 values a layer), so a network of L equal layers costs a few
+operations, not a few per layer. The small results stay on the device as 0-d, [B] or
+[L, …] tensors until the Simulator moves them to the CPU, all in one transfer
+(`to_host`); layers whose sums are not finite, and dead-unit candidates, are read
+again afterwards (rare; one more transfer then).
 
 Exact: means and stds (from Σx and ‖x‖², never a Welford-style reduction), norms,
-dead units (a unit whose φ′ is 0 for every example of the batch), non-finite counts.
+dead units (a unit whose φ′ is 0 for every example of the batch: a unit dead for every
+example is dead in the first rows, so only those candidates' other rows are read),
+non-finite counts.
 Sampled: the histograms and the saturated share, from the batch's first rows (whole
 rows, so every unit of the layer is represented; the batch is itself a random sample
 of the data). Non-finite values never reach a histogram bin or a moment: they are
@@ -17,7 +24,7 @@ counted per layer and the layer flagged.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 import torch
@@ -80,6 +87,77 @@ def derivative_counts(deriv: Tensor, max_deriv: float, max_values: int = SATURAT
     return torch.stack([torch.nansum(below).double().neg() + 0.0, dead.double()])  # (+ 0.0: never −0)
 
 
+def same_shape_runs(layers: Sequence[Tensor]) -> list[tuple[int, int]]:
+    """[start, end) of each run of consecutive layers whose `rows` have the same shape (an MLP's
+    hidden layers are one run): the sampled statistics reduce a run at once."""
+    runs, start = [], 0
+    while start < len(layers):
+        end, shape = start + 1, rows(layers[start]).shape
+        while end < len(layers) and rows(layers[end]).shape == shape:
+            end += 1
+        runs.append((start, end))
+        start = end
+    return runs
+
+
+def stacked_rows(layers: Sequence[Tensor], max_values: int) -> list[Tensor]:
+    """Each run of `same_shape_runs` as its layers' `sample_rows`, stacked [G, r, units]: a copy of
+    those rows only (≤ max_values values a layer), never of whole layers."""
+    return [torch.stack([sample_rows(t, max_values) for t in layers[s:e]]) for s, e in same_shape_runs(layers)]
+
+
+def first_rows(stack: Tensor, max_values: int) -> Tensor:
+    """The first ⌈max_values / units⌉ rows (at least one) of each layer of a stacked [G, r, units]
+    sample, as [G, r', units]: the `sample_rows` of a smaller budget, taken from a larger one."""
+    return stack[:, : max(1, min(stack.shape[1], -(-max_values // max(1, stack.shape[2]))))]
+
+
+def sampled_derivative_counts(sources: Sequence[Tensor], abs_derivative: Callable[[Tensor], Tensor],
+                              max_deriv: float, max_values: int = SATURATION_MAX_VALUES
+                              ) -> tuple[Tensor, list[Tensor]]:
+    """`derivative_counts` without |φ′| of whole layers: |φ′| = abs_derivative(s) (elementwise) of
+    each layer's first rows only (`sample_rows`; `sources` are what abs_derivative reads: the
+    activation inputs or outputs, any shape, batch first), stacked per run of equal shapes.
+
+    Returns [L, 2] float64 on the device, (saturated entries of the sample, dead-unit candidates:
+    units whose φ′ is 0 in every sample row), and each layer's candidate mask [units]. A unit dead
+    for every example is dead in the sample rows, so a layer without candidates has no dead unit;
+    `confirm_dead` reads the candidates' other rows (a layer whose sample is the whole batch is
+    exact as it is)."""
+    return sampled_derivative_counts_of(stacked_rows(sources, max_values), abs_derivative, max_deriv, max_values)
+
+
+def sampled_derivative_counts_of(stacks: Sequence[Tensor], abs_derivative: Callable[[Tensor], Tensor],
+                                 max_deriv: float, max_values: int = SATURATION_MAX_VALUES
+                                 ) -> tuple[Tensor, list[Tensor]]:
+    """`sampled_derivative_counts` of rows already stacked by `stacked_rows` (for this budget or a larger one)."""
+    counts, masks, thr = [], [], SATURATION_FRACTION * max_deriv
+    for stack in stacks:
+        d = abs_derivative(first_rows(stack, max_values))                  # [G, r, units]
+        below = d.sub(thr).clamp_(max=0).sign_()  # −1 where |φ′| < thr (see derivative_counts)
+        saturated = torch.nansum(below.view(below.shape[0], -1), dim=1).double().neg() + 0.0
+        candidates = d.sum(dim=1) == 0  # |φ′| ≥ 0: a column sums to 0 only when all of it is 0
+        counts.append(torch.stack([saturated, candidates.sum(dim=1).double()], dim=1))
+        masks.extend(candidates.unbind(0))
+    return torch.cat(counts), masks
+
+
+def confirm_dead(sources: Sequence[Tensor], abs_derivative: Callable[[Tensor], Tensor], masks: Sequence[Tensor],
+                 candidates: np.ndarray, max_values: int = SATURATION_MAX_VALUES) -> np.ndarray:
+    """Exact dead units per layer (φ′ = 0 for every example of the batch) from the counts and
+    masks of `sampled_derivative_counts`: the rows past the sample are read for the candidate
+    units only, and only in layers that have candidates (one more transfer, then)."""
+    dead = np.array(candidates, dtype=np.float64)
+    for i in np.flatnonzero(dead > 0):
+        flat = rows(sources[i])
+        r = sample_rows(flat, max_values).shape[0]
+        if r < flat.shape[0]:
+            cols = torch.nonzero(masks[i]).squeeze(1)
+            rest = abs_derivative(flat[r:].index_select(1, cols))
+            dead[i] = float((rest.sum(dim=0) == 0).sum())
+    return dead
+
+
 def derivative_sizes(t: Tensor, max_values: int = SATURATION_MAX_VALUES) -> tuple[int, int]:
     """(entries `derivative_counts` looks at for saturation, units of the layer) of a layer shaped like t."""
     B = t.shape[0]
@@ -109,12 +187,32 @@ def histograms_device(samples: list[Tensor], bins: int = HIST_BINS) -> tuple[Ten
     return (counts[0], edges[0]) if len(counts) == 1 else (torch.cat(counts), torch.cat(edges))
 
 
+def histograms_stacked(stacks: Sequence[Tensor], bins: int = HIST_BINS,
+                       max_values: int = HIST_MAX_VALUES) -> tuple[Tensor, Tensor]:
+    """`histograms_device` of stacked samples ([G, r, units] each, as `stacked_rows` makes them,
+    possibly of a larger budget: `first_rows` of max_values are binned)."""
+    parts = [_histograms_2d(first_rows(s, max_values).reshape(s.shape[0], -1), bins) for s in stacks]
+    if len(parts) == 1:
+        return parts[0]
+    return torch.cat([c for c, _ in parts]), torch.cat([e for _, e in parts])
+
+
 def _histograms_2d(x: Tensor, bins: int) -> tuple[Tensor, Tensor]:
     """`histograms_device` for the rows of x [L, n]."""
     L = x.shape[0]
-    finite = torch.isfinite(x)
-    lo = torch.where(finite, x, float("inf")).amin(1).double()
-    hi = torch.where(finite, x, float("-inf")).amax(1).double()
+    finite = None
+    if x.device.type == "cpu":  # (a host read is free here; on a GPU it would be a sync: mask always)
+        # NaN-propagating: finite bounds ⇔ every value finite (amin and amax: torch.aminmax along a
+        # dimension is ~40× slower on the CPU)
+        lo, hi = x.amin(1), x.amax(1)
+        if not bool(torch.isfinite(lo).all() & torch.isfinite(hi).all()):
+            finite = torch.isfinite(x)
+    else:
+        finite = torch.isfinite(x)
+    if finite is not None:
+        lo = torch.where(finite, x, float("inf")).amin(1)
+        hi = torch.where(finite, x, float("-inf")).amax(1)
+    lo, hi = lo.double(), hi.double()
     empty = ~(lo <= hi)  # no finite value at all
     lo, hi = torch.where(empty, 0.0, lo), torch.where(empty, 0.0, hi)
     span = hi - lo
@@ -127,7 +225,8 @@ def _histograms_2d(x: Tensor, bins: int) -> tuple[Tensor, Tensor]:
     scale = bins / (hi - lo)
     # (x − lo)·scale ∈ [0, bins]: cannot overflow
     pos = torch.sub(x, lo.to(x.dtype)[:, None]).mul_(scale.to(x.dtype)[:, None]).clamp_(0, bins - 1)
-    pos.masked_fill_(~finite, bins)  # NaN/Inf go to a discarded extra bin
+    if finite is not None:
+        pos.masked_fill_(~finite, bins)  # NaN/Inf go to a discarded extra bin
     # int32 is enough (L·(bins+1) ≪ 2³¹) and halves the bytes written by the conversion
     offsets = torch.arange(0, L * (bins + 1), bins + 1, device=x.device, dtype=torch.int32)[:, None]
     idx = pos.int().add_(offsets)
@@ -139,7 +238,9 @@ def _histograms_2d(x: Tensor, bins: int) -> tuple[Tensor, Tensor]:
 def to_host(parts: dict[str, Tensor]) -> dict[str, np.ndarray]:
     """Move named device tensors to the CPU in one transfer (float64), keeping their shapes."""
     names = list(parts)
-    flat = torch.cat([parts[n].reshape(-1).double() for n in names]).cpu().numpy()
+    # (empty parts are left out of the concatenation: they may have been made on the CPU without a device at hand)
+    filled = [parts[n].reshape(-1).double() for n in names if parts[n].numel()]
+    flat = torch.cat(filled).cpu().numpy() if filled else np.zeros(0)
     out, start = {}, 0
     for n in names:
         size = parts[n].numel()
@@ -223,7 +324,19 @@ def norms(tensors: list[Tensor]) -> np.ndarray:
     """
     if not tensors:
         return np.zeros(0)
-    out = torch.stack(torch._foreach_norm(tensors)).double().cpu().numpy()
+    return finish_norms(norms_device(tensors).cpu().numpy(), tensors)
+
+
+def norms_device(tensors: list[Tensor]) -> Tensor:
+    """`norms` left on the device: float32 [len] from one fused call (finish with `finish_norms`)."""
+    if not tensors:
+        return torch.zeros(0)
+    return torch.stack(torch._foreach_norm(tensors))
+
+
+def finish_norms(host: np.ndarray, tensors: list[Tensor]) -> np.ndarray:
+    """`norms_device`'s values on the host as float64, those that overflowed float32 redone in float64."""
+    out = np.array(host, dtype=np.float64)
     for i in np.flatnonzero(np.isinf(out)):
         out[i] = float(torch.linalg.vector_norm(tensors[i].double()))
     return out

@@ -46,17 +46,23 @@ def unit_spread_parts(layer: Tensor, max_values: int = UNIT_SPREAD_MAX_VALUES) -
     [B, units]. NaN for a layer of one unit."""
     flat = layer.detach().reshape(layer.shape[0], -1)
     B, W = flat.shape
+    rows = max(1, min(B, -(-max_values // max(1, W))))
+    return unit_spread_parts_stacked(flat[:rows].unsqueeze(0))[0]
+
+
+def unit_spread_parts_stacked(x: Tensor) -> Tensor:
+    """`unit_spread_parts` of G layers' sampled rows at once: x [G, R, W] (as core.stats.stacked_rows
+    makes them) → float64 [G, 2] on the device."""
+    G, R, W = x.shape
     if W < 2:
-        return torch.full((2,), float("nan"), dtype=torch.float64, device=layer.device)
-    rows = max(1, min(B, -(-max_values // W)))
-    x = flat[:rows]                                                 # [R, W] view
-    d = x - x[:, :1]                                                # differences from unit 1
-    d_mean = d.sum(dim=1).double() / W                              # [R]
-    d_sq = torch.linalg.vector_norm(d, dim=1).double().square() / W
-    within = (d_sq - d_mean.square()).clamp_(min=0.0).mean()        # E_b Var_i (shift-free)
-    means = x.sum(dim=1).double() / W                               # E_i a_bi, [R]
-    between = (means - means.mean()).square().mean()
-    return torch.stack([within, between])
+        return torch.full((G, 2), float("nan"), dtype=torch.float64, device=x.device)
+    d = x - x[:, :, :1]                                             # differences from unit 1
+    d_mean = d.sum(dim=2).double() / W                              # [G, R]
+    d_sq = torch.linalg.vector_norm(d, dim=2).double().square() / W
+    within = (d_sq - d_mean.square()).clamp_(min=0.0).mean(dim=1)   # E_b Var_i (shift-free)
+    means = x.sum(dim=2).double() / W                               # E_i a_bi, [G, R]
+    between = (means - means.mean(dim=1, keepdim=True)).square().mean(dim=1)
+    return torch.stack([within, between], dim=1)
 
 
 def spread_ratio(parts: np.ndarray) -> np.ndarray:

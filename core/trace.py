@@ -2,6 +2,7 @@
 (`InstrumentedNetwork`): every architecture, built-in or a user's, meets this contract."""
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -27,6 +28,28 @@ class Trace:
     a: list[Tensor] = field(default_factory=list)
     h: list[Tensor] = field(default_factory=list)
 
+    def keep_grad(self, z: Tensor) -> None:
+        """What a network's traced forward calls on each z before appending it: have backward leave
+        ∂L/∂z in z.grad (module-level keep_grad). A trace that measures ∂L/∂z by itself may skip it."""
+        keep_grad(z)
+
+
+def keep_grad(z: Tensor) -> None:
+    """Make backward leave ∂L/∂z in z.grad, as z.retain_grad() does, without retain_grad's copy of
+    it: z.grad is the gradient tensor backward hands on to z's own backward function, which only
+    reads it (and summed where backward reaches z more than once). The hook holds z weakly, so z is
+    freed as usual. For a network's own traced forward; a user's model, which may change z in
+    place, keeps retain_grad()."""
+    ref, reached = weakref.ref(z), [False]
+
+    def hook(g: Tensor) -> None:
+        t = ref()
+        if t is not None:
+            t.grad = t.grad + g if reached[0] else g
+            reached[0] = True
+
+    z.register_hook(hook)
+
 
 @runtime_checkable
 class InstrumentedNetwork(Protocol):
@@ -36,7 +59,7 @@ class InstrumentedNetwork(Protocol):
 
     def forward(self, x: Tensor, trace: Trace | None = None) -> Tensor:
         """Logits (or, for a reconstruction, the reconstructed input); with a trace, append each
-        probe point's z (after z.retain_grad()), u, a and h to it."""
+        probe point's z (after trace.keep_grad(z) or z.retain_grad()), u, a and h to it."""
         ...
 
     def hidden_weights(self) -> list[Tensor]:

@@ -43,7 +43,7 @@ class Network(nn.Module):
             u = norm(z) if self.has_norm else z
             a = self.act(u)
             if trace is not None:
-                z.retain_grad()
+                trace.keep_grad(z)
                 trace.z.append(z)
                 trace.u.append(u)
                 trace.a.append(a)

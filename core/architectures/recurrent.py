@@ -94,7 +94,7 @@ class RecurrentCell(nn.Module):
             if trace is not None:  # the step's input [h_{t−1} | x_t], for its weight gradient
                 x_t = (x[:, t] if x.dim() == 3 else x) if t < len(inputs) else no_input
                 trace.h.append(torch.cat([h_prev.detach(), x_t], dim=1))
-                z.retain_grad()
+                trace.keep_grad(z)
                 trace.z.append(z)
                 trace.u.append(u)
                 trace.a.append(h)

@@ -73,7 +73,7 @@ class EncoderBlock(nn.Module):
         z = self.w1(y)                                      # [B, T, 4·D]
         a = self.act(z)
         if trace is not None:
-            z.retain_grad()
+            trace.keep_grad(z)
             trace.z.append(z)
             trace.u.append(z)
             trace.a.append(a)

@@ -15,6 +15,7 @@ from core import SimConfig, Simulator
 from core.architectures.user_model import UserModelError, weighted_leaves
 from core.data import DATASETS, BatchSampler
 from core.session import Session, SessionError, load_session, save_session
+from core.stats import HIST_MAX_VALUES
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "resources" / "examples" / "small_cnn.py"
@@ -149,6 +150,13 @@ def test_example_per_layer_numbers_match_a_hook_free_pass():
     # relu's φ′ is 0 below 0: the saturated share is the share of z ≤ 0 (|φ′| < 5 % of 1)
     np.testing.assert_allclose(ls.saturated_frac, [(z <= 0).double().mean().item() for z in zs], atol=1e-12)
     assert np.isnan(ls.grad_noise).all()  # conv layers: no rank-one per-example gradients
+    # the gradient histograms bin ∂L/∂z itself, over the first ⌈HIST_MAX_VALUES / units⌉ rows (a z.grad
+    # kept by the model's retain_grad() is not added to a second time by the Simulator's own hook)
+    for layer, z in enumerate(zs):
+        g = z.grad.reshape(len(z.grad), -1)
+        g = g[: -(-HIST_MAX_VALUES // g.shape[1])]
+        assert ls.grad_hist_edges[layer, 0] == pytest.approx(g.min().item(), rel=1e-6)
+        assert ls.grad_hist_edges[layer, -1] == pytest.approx(g.max().item(), rel=1e-6)
 
 
 def test_example_trains():
