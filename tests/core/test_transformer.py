@@ -216,8 +216,9 @@ def means10(losses: np.ndarray) -> np.ndarray:
 @pytest.mark.parametrize("threads", THREADS)
 def test_transformer_post_ln_adam(threads):
     """Checked at 1, 2 and 3 threads (3 nearly gives 1's run: block 1 4.7e-6, dead 20–65 %). 10-step means
-    from step 11 on: 2.07–2.14 on one thread, 1.86–2.26 on two; block 12's ∂L/∂z 0.026 and 0.034, block 1's 4.7e-6 and 4.2e-5 (1/5400
-    and 1/810 of block 12's); dead share of blocks 11 and 12: 59 % and 65 % on one, 37 % and 45 % on two."""
+    from step 11 on: 2.07–2.14 on one thread, 1.86–2.26 on two; block 12's ∂L/∂z 0.026 and 0.034, block 1's
+    4.7e-6 and 4.2e-5 (1/5400 and 1/810 of block 12's); dead share of blocks 11 and 12: 59 % and 65 % on one,
+    37 % and 45 % on two."""
     snap, losses = run("transformer_post_ln_adam", threads)
     means = means10(losses)
     assert np.abs(means[1:] - LN8).max() < 0.25         # "every 10-step mean from step 11 on within 0.25" of ln 8
