@@ -5,6 +5,9 @@ from __future__ import annotations
 import math
 import runpy
 import sys
+from contextlib import contextmanager
+
+import torch
 
 from core import Simulator
 from core.scenarios import load_scenario
@@ -36,6 +39,23 @@ TRANSFORMER_SCENARIOS = ("transformer_post_ln_init", "transformer_pre_ln_init", 
 AUTOENCODER_SCENARIOS = ("autoencoder_noisy", "autoencoder_accumulated")
 TESTED_ELSEWHERE = (RECURRENT_SCENARIOS + NOISE_SCENARIOS + CNN_SCENARIOS + TRANSFORMER_SCENARIOS
                     + AUTOENCODER_SCENARIOS)
+
+# Torch intra-op thread counts at which the scenarios whose training is sensitive to float rounding
+# (6a, 6b, 12b, 12c, 13c, 13e) are checked: the sums are added up in another order on 2 threads (as in
+# the app on a multi-core machine), so their texts state what holds at both.
+THREADS = (1, 2)
+
+
+@contextmanager
+def torch_threads(n: int):
+    """Run the block with torch on `n` intra-op threads; the count before is restored afterwards."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
 
 # Steps an exported script is run for against the Simulator.
 EXPORT_STEPS = 3

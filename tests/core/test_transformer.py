@@ -18,6 +18,7 @@ from core.trace import Trace
 
 from tests.helpers import TRANSFORMER_SCENARIOS, EXPORT_STEPS as STEPS, quoted
 from tests.helpers import exported_and_simulated_losses
+from tests.helpers import THREADS, torch_threads
 
 # the scenarios these tests check (test_scenarios.py verifies every scenario is covered somewhere)
 COVERED = TRANSFORMER_SCENARIOS
@@ -194,14 +195,16 @@ def test_transformer_pre_ln_init():
     assert 0.25 < at[24] / at[3] < 0.45
 
 
-def run(name: str):
-    """(final snapshot, every step's batch loss) after the scenario's steps."""
+def run(name: str, threads: int | None = None):
+    """(final snapshot, every step's batch loss) after the scenario's steps, on `threads` torch threads
+    (None: the module's count, see conftest)."""
     sc = load_scenario(name)
-    sim = Simulator(sc.config.replace(device="cpu"))
-    losses = []
-    for _ in range(sc.steps // 10):
-        snap = sim.step(10)
-        losses += [r.loss for r in sim.trail()] + [snap.loss]
+    with torch_threads(threads if threads is not None else torch.get_num_threads()):
+        sim = Simulator(sc.config.replace(device="cpu"))
+        losses = []
+        for _ in range(sc.steps // 10):
+            snap = sim.step(10)
+            losses += [r.loss for r in sim.trail()] + [snap.loss]
     return snap, np.array(losses)
 
 
@@ -210,15 +213,24 @@ def means10(losses: np.ndarray) -> np.ndarray:
     return losses.reshape(-1, 10).mean(1)
 
 
-def test_transformer_post_ln_adam():
-    snap, losses = run("transformer_post_ln_adam")
+@pytest.mark.parametrize("threads", THREADS)
+def test_transformer_post_ln_adam(threads):
+    """Checked at 1, 2 and 3 threads (3 nearly gives 1's run: block 1 4.7e-6, dead 20–65 %). 10-step means
+    from step 11 on: 2.07–2.14 on one thread, 1.86–2.26 on two; block 12's ∂L/∂z 0.026 and 0.034, block 1's
+    4.7e-6 and 4.2e-5 (1/5400 and 1/810 of block 12's); dead share of blocks 11 and 12: 59 % and 65 % on one,
+    37 % and 45 % on two."""
+    snap, losses = run("transformer_post_ln_adam", threads)
     means = means10(losses)
-    assert np.abs(means[1:] - LN8).max() < 0.1          # "every 10-step mean from step 11 on within 0.1" of ln 8
+    assert np.abs(means[1:] - LN8).max() < 0.25         # "every 10-step mean from step 11 on within 0.25" of ln 8
     assert quoted(losses[:5].max(), 2.6, 2)             # "a jump to ≈ 2.6 in the first steps"
-    g = snap.layers.grad_norm
-    assert quoted(g[-1], 0.026, 2) and quoted(g[0], 5e-6) and g[0] / g[-1] < 1e-3
-    dead = snap.layers.dead_frac
-    assert 0.15 < dead.min() and dead.max() < 0.7 and dead[-4:].mean() > 0.5  # "20–65 %", most in the last blocks
+    # "near chance (1/8)": of a batch of 32 guessed at chance, 4 ± 1.9 right; 9 or more is 2.7 sd up
+    assert snap.accuracy < 9 / 32
+    g = snap.layers.grad_norm  # "≈ 0.03 at block 12", "5e-6 to 4e-5 at block 1", "800–5000× smaller"
+    assert quoted(g[-1], 0.03) and 4.5e-6 <= g[0] < 4.5e-5  # each end of the range to its one digit
+    assert 750 < g[-1] / g[0] < 5500
+    dead = snap.layers.dead_frac  # "most in the last blocks (35–65 % in blocks 11 and 12)"
+    assert dead.argmax() == len(dead) - 1 and dead[-2:].mean() > dead[:-2].mean()
+    assert 0.345 <= dead[-2:].min() and dead[-2:].max() < 0.655
 
 
 def test_transformer_pre_ln_adam():
@@ -230,12 +242,18 @@ def test_transformer_pre_ln_adam():
     assert g.min() > g.max() / 100
 
 
-def test_transformer_post_ln_warmup():
+@pytest.mark.parametrize("threads", THREADS)
+def test_transformer_post_ln_warmup(threads):
+    """Checked at 1, 2 and 3 threads. Mean loss over steps 111–120: 0.028, 0.112, 0.041 (on two threads it rises
+    again from 0.083 over steps 101–110); last batch 32, 31, 32 of 32 right; block 1's ∂L/∂z 4.9×, 12.2× and
+    3.1× block 12's; the most dead units in a block 6.8 %, 5.7 %, 8.8 %."""
     sc = load_scenario("transformer_post_ln_warmup")
     assert sc.config.warmup_steps == 100 and sc.config.lr == 0.002
-    snap, losses = run("transformer_post_ln_warmup")
+    snap, losses = run("transformer_post_ln_warmup", threads)
     means = means10(losses)
-    assert quoted(means[-1], 0.03) and snap.accuracy == 1.0 and snap.lr == 0.002
-    assert np.all(means[:-1] > means[1:])              # falls in every 10-step window
-    g = snap.layers.grad_norm
-    assert quoted(g[0], 0.016, 2) and quoted(g[-1], 0.003) and snap.layers.dead_frac.max() < 0.075
+    assert np.all(means[:-2] > means[1:-1])            # "falls in every 10-step window up to steps 101–110"
+    assert 0.025 <= means[-1] < 0.115 and snap.lr == 0.002  # "0.03–0.11 over steps 111–120, at the full rate"
+    assert snap.accuracy >= 31 / 32                    # "right but for at most one example"
+    g = snap.layers.grad_norm  # "largest at block 1, 3–12× block 12's", each end to its last digit
+    assert g.argmax() == 0 and 2.5 <= g[0] / g[-1] < 12.5
+    assert snap.layers.dead_frac.max() < 0.095         # "at most 9 %"
