@@ -89,6 +89,15 @@ def drawable(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return (x, y) if np.isfinite(y).any() else (np.zeros(0), np.zeros(0))
 
 
+def isolated(y: np.ndarray) -> np.ndarray:
+    """Mask of the finite values with no finite neighbour on either side: a line joining only
+    finite points (connect="finite") draws nothing for them, so they need a symbol."""
+    ok = np.isfinite(np.asarray(y, dtype=np.float64))
+    before = np.concatenate(([False], ok[:-1]))
+    after = np.concatenate((ok[1:], [False]))
+    return ok & ~before & ~after
+
+
 def safe_log10(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(log10 of the positive finite entries with NaN elsewhere, zero mask, non-finite mask)."""
     x = np.asarray(x, dtype=np.float64)

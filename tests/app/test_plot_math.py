@@ -108,3 +108,12 @@ def test_layer_names_and_numbers():
     assert (layer_span("layer"), layer_span("time step")) == ("input → output", "first → last")
     assert [short_number(x) for x in (0.123456, -1.234567e-5, math.nan, -math.inf)] == ["0.123", "-1.23e-05",
                                                                                        "nan", "-inf"]
+
+
+def test_isolated_marks_finite_values_without_finite_neighbours():
+    from app.plot_math import isolated
+    nan = float("nan")
+    assert isolated(np.array([5.0, nan, nan])).tolist() == [True, False, False]
+    assert isolated(np.array([1.0, 2.0, nan, 3.0, nan, 4.0])).tolist() == [False, False, False, True, False, True]
+    assert isolated(np.array([math.inf, 1.0])).tolist() == [False, True]
+    assert isolated(np.zeros(0)).tolist() == []

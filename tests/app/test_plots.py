@@ -448,3 +448,23 @@ def test_update_band_leaves_out_a_diverged_step(panel):
     polygon = panel.updates.band.path().toFillPolygon()
     xs = {polygon[i].x() for i in range(polygon.size())}
     assert max(xs) == snap.step and min(polygon[i].y() for i in range(polygon.size())) > -8
+
+
+def test_a_lone_finite_loss_between_non_finite_ones_is_drawn_as_a_dot(qtbot):
+    """A run that diverges at step 2 has one finite loss: the line joins finite neighbours only, so
+    the step-1 loss needs a dot of its own; points with a finite neighbour get none."""
+    from types import SimpleNamespace
+
+    import pyqtgraph as pg
+
+    from app.panels.loss import LossAccuracy
+    widget = pg.GraphicsLayoutWidget()
+    qtbot.addWidget(widget)
+    view = LossAccuracy(widget.ci, 0)
+    nan = math.nan
+    view.show(SimpleNamespace(steps=[1, 2, 3], loss=[9e14, nan, nan], accuracy=[0.45, 0.41, nan]))
+    x, y = view.loss_dots.getData()
+    assert x.tolist() == [1.0] and y.tolist() == [9e14]
+    assert len(view.acc_dots.getData()[0]) == 0
+    view.show(SimpleNamespace(steps=[1, 2], loss=[2.0, 1.5], accuracy=[0.4, 0.5]))
+    assert len(view.loss_dots.getData()[0]) == 0
