@@ -387,6 +387,7 @@ class MainWindow(RunCommands, QMainWindow):
         self.scenario_dock.show()
         self.lessons.shown(scenario)
         if self.presentation.presenting:
+            self.presentation.show_scenario_docks()
             self.presentation.apply()   # (its rows of plots follow the scenario)
         self.message_label.setText(f"Scenario: {scenario.title}. Predict first, then run it.")
 

@@ -15,7 +15,7 @@ PLOT_NAMES = {
     "grad_history": "log₁₀ ‖∂L/∂z‖ over steps", "loss": "Loss and accuracy",
     "updates": "Update : weight ratio",
     "table": "Layer table", "diagnoses": "Diagnoses", "spectrum": "W_hh spectrum (Spectrum button, E)",
-    "noise": "Gradient noise tab", "theory": "Theory dock (H)",
+    "noise": "Gradient noise tab", "theory": "Theory: the χ sentence in the status bar and the dashed mean-field curves",
 }
 
 

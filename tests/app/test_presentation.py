@@ -228,3 +228,48 @@ def test_a_scenario_that_opens_the_layer_table_leaves_the_plots_their_width(make
     assert not w.plots.horizontalScrollBar().isVisible()
     assert w.table.viewport().width() >= w.table.horizontalHeader().length()
     assert w.plots.width() >= size[0] - w.controls.width() - w.scenario_dock.width() - 40
+
+
+def spectrum_areas(window):
+    """[QRect of each spectrum plot's data area, in the spectrum view's viewport pixels]."""
+    view = window.spectrum_view
+    return [view.mapFromScene(p.vb.sceneBoundingRect()).boundingRect() for p in view.data_plots()]
+
+
+@pytest.mark.parametrize("name", ["rnn_exploding", "rnn_vanishing"])
+@pytest.mark.parametrize("size", [(1024, 768), (1280, 720)])
+def test_presentation_shows_the_spectrum_a_look_for_names(make_window, qtbot, name, size):
+    """The W_hh spectrum that 9a/9b's "look for" names stays open in presentation mode, under one plot
+    of the plot panel: both its plots and that plot whole, in sight and large, and the window the size asked."""
+    w, scenario = present(make_window, qtbot, name, size, 0)
+    qtbot.waitUntil(lambda: w.spectrum_view.drawn[0] is not None, timeout=30000)
+    qtbot.wait(100)
+    assert "spectrum" in scenario.open and "spectrum" in [item.plot for item in scenario.look_for]
+    image = w.grab()
+    assert (image.width(), image.height()) == size
+    assert sorted(d.windowTitle() for d in w.findChildren(QDockWidget) if d.isVisible()) == \
+        sorted([w.scenario_dock.windowTitle(), w.spectrum_dock.windowTitle()])
+    assert len(w.plots.focused) == 1
+    assert_whole_and_large(w, w.plots.focused, *PRESENT_MIN)
+    view = w.spectrum_view
+    assert not view.horizontalScrollBar().isVisible() and not view.verticalScrollBar().isVisible()
+    areas = spectrum_areas(w)
+    assert len(areas) == 2
+    for rect in areas:
+        assert rect.width() >= PRESENT_MIN[0] and rect.height() >= PRESENT_MIN[1], rect
+        assert view.viewport().rect().contains(rect.adjusted(1, 1, -1, -1)), rect
+    # the next scenario, without a spectrum, closes it again
+    w.show_scenario(load_scenario("deep_sigmoid_vanishing"))
+    qtbot.wait(50)
+    assert [d for d in w.findChildren(QDockWidget) if d.isVisible()] == [w.scenario_dock]
+    assert len(w.plots.focused) == 2
+
+
+def test_the_theory_look_for_points_at_the_gradient_plot_in_presentation():
+    """3b's "theory" look-for is the χ sentence (status bar) and the dashed mean-field curve, drawn on
+    the gradient plot: presentation mode shows that plot (the theory dock's plots are no look-for's)."""
+    from app.panels.scenario import PLOT_NAMES
+    scenario = load_scenario("large_init_tanh_saturation")
+    assert "theory" in [item.plot for item in scenario.look_for]
+    assert "gradients" in plots_for(scenario)
+    assert "dock" not in PLOT_NAMES["theory"]
