@@ -57,7 +57,7 @@ def docks_for(scenario) -> list[str]:
     return [key for key in DOCK_VIEWS if key in scenario.open and key in named]
 
 
-def plots_for(scenario) -> list[str]:
+def plots_for(scenario, first: str | None = None) -> list[str]:
     """The plot panel's views (attribute names) presentation mode shows for `scenario` (None: no
     scenario), top to bottom.
 
@@ -65,12 +65,13 @@ def plots_for(scenario) -> list[str]:
     once the text is large enough for a projector: presentation mode shows the SHOWN_PLOTS plots
     the scenario's "look for" names first, one under the other (then the gradients, then the
     activations); one only, when a dock of `docks_for` takes the rest of the room. A probe-only
-    scenario's over-steps plots are left out: they would be empty.
+    scenario's over-steps plots are left out: they would be empty. `first`: a view put first (a
+    look-for's name clicked).
     """
     named = [PLOT_VIEWS[item.plot] for item in (scenario.look_for if scenario is not None else ())
              if item.plot in PLOT_VIEWS]
     views: list[str] = []
-    for v in (*named, "gradients", "activations"):
+    for v in (*((first,) if first else ()), *named, "gradients", "activations"):
         if v not in views and not (v in OVER_STEPS and scenario is not None and scenario.steps == 0):
             views.append(v)
     return views[:1 if docks_for(scenario) else SHOWN_PLOTS]
@@ -93,6 +94,7 @@ class Presentation(QObject):
         self.base_font_pt = QApplication.font().pointSizeF()
         self._reopen: list[QDockWidget] = []
         self._controls_shown = True
+        self.first: str | None = None   # a view shown first (put_first), until the next scenario
         menu = window.view_menu
         self.present_action = QAction("&Presentation mode", window, checkable=True)
         self.present_action.setShortcuts([QKeySequence("F5"), QKeySequence("Ctrl+Shift+P")])
@@ -133,7 +135,12 @@ class Presentation(QObject):
         """The plot panel's views shown alone now (attribute names), None: all."""
         if not self.presenting or self.all_plots_action.isChecked():
             return None
-        return plots_for(self.window.scenario_panel.scenario)
+        return plots_for(self.window.scenario_panel.scenario, self.first)
+
+    def put_first(self, view: str) -> None:
+        """Show the plot panel's `view` (attribute name) first in presentation mode, until the next scenario."""
+        self.first = view
+        self.apply()
 
     def plot_zoom(self) -> float:
         """How much larger than designed the plots are drawn now."""
@@ -182,6 +189,7 @@ class Presentation(QObject):
     def show_scenario_docks(self) -> None:
         """In presentation mode, show the docks the current scenario's "look for" names (docks_for)
         and close the other views' docks (those a previous scenario opened)."""
+        self.first = None
         if not self.presenting:
             return
         w = self.window

@@ -386,8 +386,8 @@ class MainWindow(RunCommands, QMainWindow):
         self.scenario_panel.show_scenario(scenario)
         self.scenario_dock.show()
         self.lessons.shown(scenario)
+        self.presentation.show_scenario_docks()
         if self.presentation.presenting:
-            self.presentation.show_scenario_docks()
             self.presentation.apply()   # (its rows of plots follow the scenario)
         self.message_label.setText(f"Scenario: {scenario.title}. Predict first, then run it.")
 

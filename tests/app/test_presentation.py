@@ -273,3 +273,24 @@ def test_the_theory_look_for_points_at_the_gradient_plot_in_presentation():
     assert "theory" in [item.plot for item in scenario.look_for]
     assert "gradients" in plots_for(scenario)
     assert "dock" not in PLOT_NAMES["theory"]
+
+
+def test_a_look_for_name_brings_up_its_view(make_window, qtbot):
+    """10a opens the Gradient noise tab, and names the loss too: clicking the loss's name in the
+    scenario panel turns to the plots and, in presentation mode, shows the loss plot first; the
+    noise's name turns back; a dock's name opens it."""
+    w, scenario = present(make_window, qtbot, "noisy_small_batches", (1280, 720), 0)
+    assert [item.plot for item in scenario.look_for] == ["noise", "loss"]
+    assert w.tabs.currentWidget() is w.noise_plots
+    w.scenario_panel.reveal()
+    assert "href='view:loss'" in w.scenario_panel.answer.text()
+    w.scenario_panel.answer.linkActivated.emit("view:loss")
+    assert w.tabs.currentWidget() is w.plots and w.plots.focused[0] is w.plots.loss
+    w.scenario_panel.answer.linkActivated.emit("view:noise")
+    assert w.tabs.currentWidget() is w.noise_plots
+    w.scenario_panel.answer.linkActivated.emit("view:updates")
+    assert w.tabs.currentWidget() is w.plots and w.plots.focused[0] is w.plots.updates
+    w.show_scenario(scenario)   # (a scenario shown again: its own plots first again)
+    assert w.plots.focused[0] is not w.plots.updates
+    w.scenario_panel.answer.linkActivated.emit("view:diagnoses")
+    assert w.diagnoses_dock.isVisible()
