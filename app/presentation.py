@@ -122,6 +122,8 @@ class Presentation(QObject):
         window.addAction(self.present_action)
         window.addAction(self.all_plots_action)
         self.menu = menu
+        # (opened by its key or button, the theory dock takes the scenario panel's width, not its plots' 600 px)
+        window.theory.dock.visibilityChanged.connect(lambda shown: shown and self.fit_scenario_panel())
 
     # --- what the text sizes are -------------------------------------------------------------
     def font_pt(self) -> float:
@@ -188,15 +190,15 @@ class Presentation(QObject):
 
     def show_scenario_docks(self) -> None:
         """In presentation mode, show the docks the current scenario's "look for" names (docks_for)
-        and close the other views' docks (those a previous scenario opened)."""
+        and close the other views' docks (those a previous scenario opened); in either mode, size the
+        docks beside the plots."""
         self.first = None
-        if not self.presenting:
-            return
         w = self.window
-        wanted = self.scenario_docks()
-        for dock in w.findChildren(QDockWidget):
-            if dock is not w.scenario_dock and dock.parent() is w:
-                dock.setVisible(dock in wanted)
+        if self.presenting:
+            wanted = self.scenario_docks()
+            for dock in w.findChildren(QDockWidget):
+                if dock is not w.scenario_dock and dock.parent() is w:
+                    dock.setVisible(dock in wanted)
         self.fit_scenario_panel()
 
     def apply(self) -> None:
@@ -230,8 +232,10 @@ class Presentation(QObject):
         share, least, most = SCENARIO_WIDTH if self.presenting else NORMAL_SCENARIO_WIDTH
         width = int(min(most, max(least, share * w.width())))
         w.scenario_panel.set_preferred_width(width)
-        if w.scenario_dock.isVisible():
-            w.resizeDocks([w.scenario_dock], [width], Qt.Orientation.Horizontal)
+        # (the theory dock shares the scenario panel's column at the right: it gets the same width)
+        side = [d for d in (w.scenario_dock, w.theory.dock) if not d.isHidden()]
+        if side:
+            w.resizeDocks(side, [width] * len(side), Qt.Orientation.Horizontal)
         docks = [d for d in self.scenario_docks() if not d.isHidden()]   # (the window may not be shown yet)
         if docks:   # (the plot above and the dock's plots share the height)
             w.resizeDocks(docks, [int(PRESENT_DOCK_HEIGHT * w.height())] * len(docks), Qt.Orientation.Vertical)

@@ -294,3 +294,26 @@ def test_a_look_for_name_brings_up_its_view(make_window, qtbot):
     assert w.plots.focused[0] is not w.plots.updates
     w.scenario_panel.answer.linkActivated.emit("view:diagnoses")
     assert w.diagnoses_dock.isVisible()
+
+
+@pytest.mark.parametrize("size", [(1366, 768), (1600, 1000)])
+def test_the_theory_dock_shares_the_scenario_panels_width_and_fits_its_plots(make_window, qtbot, size):
+    """3b opens the Theory dock under the scenario panel: it takes the panel's width, not 620 px (which
+    left the plots 366 px and a horizontal scroll bar), and each of its plots (title, colour bar,
+    legend) fits its widget: nothing cut at the right."""
+    from PySide6.QtCore import Qt
+    w = make_window(load_scenario("large_init_tanh_saturation").config)
+    w.resize(*size)
+    w.choose_scenario("large_init_tanh_saturation")
+    qtbot.waitUntil(lambda: w.theory.dock.isVisible(), timeout=30000)
+    qtbot.wait(100)
+    assert (w.width(), w.height()) == size
+    assert w.theory.dock.width() <= w.scenario_dock.width() + 1
+    assert not w.plots.horizontalScrollBar().isVisible(), (w.plots.width(), w.plots.floor(), w.plots.zoom, w.controls.width(), w.scenario_dock.width())
+    assert w.plots.width() >= size[0] - w.controls.width() - w.scenario_dock.width() - 40
+    for view in (w.theory.phase, w.theory.sweep, w.theory.jacobian):
+        w.theory.tabs.setCurrentWidget(view)
+        qtbot.wait(20)
+        item = view.plot.getPlotItem()
+        least = item.effectiveSizeHint(Qt.SizeHint.MinimumSize).width()
+        assert least <= view.plot.width(), f"{type(view).__name__}: {least:.0f} > {view.plot.width()}"
