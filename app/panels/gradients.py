@@ -52,7 +52,7 @@ class GradientsPerLayer:
         self.bad = Markers(symbol="x", size=14, brush=BAD_COLOR, pen=pg.mkPen(BAD_COLOR, width=2))
         self.plot.addItem(self.zero)
         self.plot.addItem(self.bad)
-        self.legend.addItem(self.zero, "0 (underflow)")
+        self.legend.addItem(self.zero, "0 (exact or underflow)")   # (zero init gives exact zeros)
         self.legend.addItem(self.bad, "NaN / Inf")
         self.theory: pg.PlotCurveItem | None = None   # the mean-field prediction, once added
 

@@ -468,3 +468,10 @@ def test_a_lone_finite_loss_between_non_finite_ones_is_drawn_as_a_dot(qtbot):
     assert len(view.acc_dots.getData()[0]) == 0
     view.show(SimpleNamespace(steps=[1, 2], loss=[2.0, 1.5], accuracy=[0.4, 0.5]))
     assert len(view.loss_dots.getData()[0]) == 0
+
+
+def test_the_zero_marker_is_labelled_for_exact_zeros_and_underflow(panel):
+    """The cyan triangle marks a gradient norm of exactly 0: zero init gives exact zeros, not an
+    underflow, so the label names both."""
+    labels = {sample.item: label.text for sample, label in panel.gradients.legend.items}
+    assert labels[panel.gradients.zero] == "0 (exact or underflow)"
