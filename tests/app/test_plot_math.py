@@ -117,3 +117,12 @@ def test_isolated_marks_finite_values_without_finite_neighbours():
     assert isolated(np.array([1.0, 2.0, nan, 3.0, nan, 4.0])).tolist() == [False, False, False, True, False, True]
     assert isolated(np.array([math.inf, 1.0])).tolist() == [False, True]
     assert isolated(np.zeros(0)).tolist() == []
+
+
+def test_least_covered_and_along():
+    from app.plot_math import along, least_covered
+    x, y = along(np.array([1.0, 2.0, np.nan, 3.0]), np.array([0.0, 1.0, 5.0, 3.0]), per_unit=2)
+    assert x.tolist() == [1.0, 1.5, 2.0, 2.5, 3.0] and y.tolist() == [0.0, 0.5, 1.0, 2.0, 3.0]
+    boxes = [(0.0, 2.0, 0.0, 1.0), (2.5, 3.0, 2.0, 3.0), (5.0, 6.0, 0.0, 1.0)]
+    assert least_covered(boxes, x, y) == 2
+    assert least_covered(boxes[:2], x, y) == 1

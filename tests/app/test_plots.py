@@ -475,3 +475,25 @@ def test_the_zero_marker_is_labelled_for_exact_zeros_and_underflow(panel):
     underflow, so the label names both."""
     labels = {sample.item: label.text for sample, label in panel.gradients.legend.items}
     assert labels[panel.gradients.zero] == "0 (exact or underflow)"
+
+
+def test_band_labels_sit_where_the_curves_are_not(panel, qtbot):
+    """A gradient just under the vanishing band's top edge in the first layers runs through the band's
+    top-left corner, where its label used to be drawn over it: the label moves to a corner of its band
+    that no curve crosses, and neither label covers a curve."""
+    from app.plot_math import along
+    snap = Simulator(SimConfig(depth=8, width=16, n_samples=128, batch_size=16)).step()
+    g = np.array([10 ** -2.4] * 3 + [1.0] * 5)
+    snap = _with_layers(snap, grad_norm=g, weight_grad_norm=g)
+    history = History()
+    history.add(snap)
+    for _ in range(2):   # (the second draw places the labels in the first's laid-out plot)
+        panel.show_snapshot(snap, history)
+        qtbot.wait(20)
+    view = panel.gradients
+    cx, cy = along(np.arange(1, 9, dtype=np.float64), np.log10(g))
+    for text in (view.vanish_text, view.explode_text):
+        box = view.plot.vb.mapSceneToView(text.sceneBoundingRect()).boundingRect()
+        inside = (cx >= box.left()) & (cx <= box.right()) & (cy >= box.top()) & (cy <= box.bottom())
+        assert not inside.any(), f"{text.toPlainText()} at {box} covers the curve"
+    assert view.vanish_text.pos().x() > 4   # (moved off the top-left, which the curve crosses)
