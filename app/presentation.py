@@ -46,6 +46,9 @@ PRESENT_DOCK_HEIGHT = 0.38  # such a dock's share of the window's height
 PRESENT_PANEL_MIN_HEIGHT = 200   # px: the plot panel's least height with one plot above such a dock
 SCENARIO_WIDTH = (0.22, 220, 360)          # presentation: the scenario panel's share of the width, bounds (px)
 NORMAL_SCENARIO_WIDTH = (0.22, 260, 340)   # normal mode: the same (a laptop's width is shared with the controls)
+# normal mode: the docks under the plots (diagnoses, Layer table) at most this share of the window's
+# height, so that the plots' three rows keep their height on a laptop (they scrolled, hiding the loss)
+NORMAL_BOTTOM_SHARE = 0.16
 
 
 def docks_for(scenario) -> list[str]:
@@ -122,8 +125,10 @@ class Presentation(QObject):
         window.addAction(self.present_action)
         window.addAction(self.all_plots_action)
         self.menu = menu
-        # (opened by its key or button, the theory dock takes the scenario panel's width, not its plots' 600 px)
-        window.theory.dock.visibilityChanged.connect(lambda shown: shown and self.fit_scenario_panel())
+        # (opened by a key or button, the theory dock takes the scenario panel's width, not its plots'
+        # 600 px, and the docks under the plots leave them their height)
+        for dock in (window.theory.dock, window.table_dock, window.diagnoses_dock):
+            dock.visibilityChanged.connect(lambda shown: shown and self.fit_scenario_panel())
 
     # --- what the text sizes are -------------------------------------------------------------
     def font_pt(self) -> float:
@@ -227,7 +232,8 @@ class Presentation(QObject):
         self.changed.emit()
 
     def fit_scenario_panel(self) -> None:
-        """Size the scenario panel to its share of the window's width."""
+        """Size the scenario panel (and the theory dock under it) to its share of the window's width; in
+        normal mode keep the docks under the plots low; in presentation mode give a dock of docks_for its height."""
         w = self.window
         share, least, most = SCENARIO_WIDTH if self.presenting else NORMAL_SCENARIO_WIDTH
         width = int(min(most, max(least, share * w.width())))
@@ -236,6 +242,11 @@ class Presentation(QObject):
         side = [d for d in (w.scenario_dock, w.theory.dock) if not d.isHidden()]
         if side:
             w.resizeDocks(side, [width] * len(side), Qt.Orientation.Horizontal)
+        if not self.presenting:
+            bottom = [d for d in (w.diagnoses_dock, w.table_dock) if not d.isHidden()]
+            most = int(NORMAL_BOTTOM_SHARE * w.height())
+            if bottom and max(d.height() for d in bottom) > most:
+                w.resizeDocks(bottom, [most] * len(bottom), Qt.Orientation.Vertical)
         docks = [d for d in self.scenario_docks() if not d.isHidden()]   # (the window may not be shown yet)
         if docks:   # (the plot above and the dock's plots share the height)
             w.resizeDocks(docks, [int(PRESENT_DOCK_HEIGHT * w.height())] * len(docks), Qt.Orientation.Vertical)

@@ -317,3 +317,23 @@ def test_the_theory_dock_shares_the_scenario_panels_width_and_fits_its_plots(mak
         item = view.plot.getPlotItem()
         least = item.effectiveSizeHint(Qt.SizeHint.MinimumSize).width()
         assert least <= view.plot.width(), f"{type(view).__name__}: {least:.0f} > {view.plot.width()}"
+
+
+@pytest.mark.parametrize("name", ["rnn_clipping", "fastai_std_28"])
+def test_with_the_layer_table_open_every_plot_keeps_its_height_on_a_1366_laptop(make_window, qtbot, name):
+    """A scenario that opens the Layer table under the plots, beside the diagnoses, at 1366 × 768: the
+    docks under the plots stay low enough that every plot (the loss and update ratios a look-for names
+    too) keeps a data area at least 100 px high, whole and in sight (they scrolled out of sight)."""
+    scenario = load_scenario(name)
+    assert "table" in scenario.open
+    w = make_window(scenario.config)
+    w.resize(1366, 768)
+    w.choose_scenario(name)
+    if scenario.steps:
+        w.set_running(True, until=scenario.steps)
+        qtbot.waitUntil(lambda: w.plots.drawn_step == scenario.steps and not w.is_running(), timeout=60000)
+    qtbot.waitUntil(lambda: w.table_dock.isVisible(), timeout=30000)
+    qtbot.wait(100)
+    assert (w.width(), w.height()) == (1366, 768)
+    assert w.diagnoses_dock.isVisible() and w.table_dock.isVisible()
+    assert_whole_and_large(w, w.plots.views, 1, NORMAL_MIN_HEIGHT)
