@@ -49,6 +49,7 @@ NORMAL_SCENARIO_WIDTH = (0.22, 260, 340)   # normal mode: the same (a laptop's w
 # normal mode: the docks under the plots (diagnoses, Layer table) at most this share of the window's
 # height, so that the plots' three rows keep their height on a laptop (they scrolled, hiding the loss)
 NORMAL_BOTTOM_SHARE = 0.16
+NORMAL_SPECTRUM_SHARE = 0.55   # normal mode: the W_hh spectrum dock's share of the width (beside the diagnoses)
 
 
 def docks_for(scenario) -> list[str]:
@@ -127,7 +128,7 @@ class Presentation(QObject):
         self.menu = menu
         # (opened by a key or button, the theory dock takes the scenario panel's width, not its plots'
         # 600 px, and the docks under the plots leave them their height)
-        for dock in (window.theory.dock, window.table_dock, window.diagnoses_dock):
+        for dock in (window.theory.dock, window.table_dock, window.diagnoses_dock, window.spectrum_dock):
             dock.visibilityChanged.connect(lambda shown: shown and self.fit_scenario_panel())
 
     # --- what the text sizes are -------------------------------------------------------------
@@ -245,8 +246,11 @@ class Presentation(QObject):
         if not self.presenting:
             bottom = [d for d in (w.diagnoses_dock, w.table_dock) if not d.isHidden()]
             most = int(NORMAL_BOTTOM_SHARE * w.height())
-            if bottom and max(d.height() for d in bottom) > most:
+            # (not beside the W_hh spectrum, which shares their row and needs its height)
+            if bottom and w.spectrum_dock.isHidden() and max(d.height() for d in bottom) > most:
                 w.resizeDocks(bottom, [most] * len(bottom), Qt.Orientation.Vertical)
+            if not w.spectrum_dock.isHidden():   # (beside the diagnoses: its two plots need the width)
+                w.resizeDocks([w.spectrum_dock], [int(NORMAL_SPECTRUM_SHARE * w.width())], Qt.Orientation.Horizontal)
         docks = [d for d in self.scenario_docks() if not d.isHidden()]   # (the window may not be shown yet)
         if docks:   # (the plot above and the dock's plots share the height)
             w.resizeDocks(docks, [int(PRESENT_DOCK_HEIGHT * w.height())] * len(docks), Qt.Orientation.Vertical)

@@ -337,3 +337,22 @@ def test_with_the_layer_table_open_every_plot_keeps_its_height_on_a_1366_laptop(
     assert (w.width(), w.height()) == (1366, 768)
     assert w.diagnoses_dock.isVisible() and w.table_dock.isVisible()
     assert_whole_and_large(w, w.plots.views, 1, NORMAL_MIN_HEIGHT)
+
+
+@pytest.mark.parametrize("size", [(1366, 768), (1600, 1000)])
+def test_the_spectrum_dock_shows_its_plots_whole_in_normal_mode(make_window, qtbot, size):
+    """9b opens the W_hh spectrum beside the diagnoses: both its plots lie whole inside the view (the
+    right one, whose title widens once ρ is known, ran past the window's edge), without scroll bars."""
+    scenario = load_scenario("rnn_exploding")
+    w = make_window(scenario.config)
+    w.resize(*size)
+    w.choose_scenario("rnn_exploding")
+    qtbot.waitUntil(lambda: w.spectrum_view.drawn[0] is not None, timeout=30000)
+    qtbot.wait(100)
+    view = w.spectrum_view
+    assert not view.horizontalScrollBar().isVisible() and not view.verticalScrollBar().isVisible()
+    for plot in view.data_plots():
+        whole = view.mapFromScene(plot.sceneBoundingRect()).boundingRect()
+        assert view.viewport().rect().contains(whole.adjusted(1, 1, -1, -1)), (plot.titleLabel.text, whole)
+    for rect in spectrum_areas(w):
+        assert rect.height() >= NORMAL_MIN_HEIGHT, rect
