@@ -16,6 +16,7 @@ from core import SimConfig
 from core.scenarios import Scenario, lesson_order
 
 from .panels.empty_note import NO_STEPS, PROBE_ONLY
+from .presentation import PLOT_VIEWS
 
 # Fields that say where a run happens, not what it is: a changed device is not a changed scenario.
 NOT_THE_EXPERIMENT = ("device",)
@@ -73,6 +74,7 @@ class LessonFlow(QObject):
             group.addAction(action)
             self.scale_actions[mode] = action
         window.state.configApplied.connect(self.config_applied)
+        window.scenario_panel.viewRequested.connect(self.bring_up)
 
     def set_activation_scale(self, mode: str) -> None:
         """Draw the activation views on 'auto', 'common' or 'per_layer' value axes."""
@@ -111,6 +113,24 @@ class LessonFlow(QObject):
         if self.lock_action.isChecked():   # locked: the new scenario's own ranges, where it has them
             w.plots.set_locked({**(w.plots.locked or {}), **(scenario.scales or {})})
         self.config_applied(w.state.requested)
+
+    def bring_up(self, key: str) -> None:
+        """Show the view a "look for" item names (`key`, as its "plot"): turn to its tab, open its
+        dock, or (in presentation mode) put its plot first among the plots shown."""
+        w = self.window
+        presenting = w.presentation.presenting
+        if key == "noise":
+            w.tabs.setCurrentWidget(w.noise_plots)
+        elif key == "spectrum":
+            w.spectrum_action.setChecked(True)
+        elif key == "diagnoses":
+            w.diagnoses_dock.show()
+        elif key == "table" and not presenting:
+            w.table_action.setChecked(True)
+        elif key in PLOT_VIEWS:
+            w.tabs.setCurrentWidget(w.plots)
+            if presenting:
+                w.presentation.put_first(PLOT_VIEWS[key])
 
     def config_applied(self, config: SimConfig) -> None:
         """Mark the scenario panel '(modified)' while `config` differs from the scenario's."""

@@ -31,7 +31,7 @@ pg.setConfigOptions(imageAxisOrder="row-major", background="w", foreground="k", 
 MAX_OVERLAY = 6            # layers drawn one curve each (histograms, update ratios, noise)
 DENSE_POINTS = 200         # a line with more points is drawn 1 px wide, without dots (see Line)
 LAYER_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
-ZERO_COLOR = "#00bcd4"     # cyan: exactly zero (underflow)
+ZERO_COLOR = "#00bcd4"     # cyan: exactly zero (an exact 0, or underflow)
 BAD_COLOR = "#ff00ff"      # magenta: NaN / Inf
 TICK_FONT = QFont()
 TICK_FONT.setPointSize(11)

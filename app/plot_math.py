@@ -89,6 +89,33 @@ def drawable(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return (x, y) if np.isfinite(y).any() else (np.zeros(0), np.zeros(0))
 
 
+def isolated(y: np.ndarray) -> np.ndarray:
+    """Mask of the finite values with no finite neighbour on either side: a line joining only
+    finite points (connect="finite") draws nothing for them, so they need a symbol."""
+    ok = np.isfinite(np.asarray(y, dtype=np.float64))
+    before = np.concatenate(([False], ok[:-1]))
+    after = np.concatenate((ok[1:], [False]))
+    return ok & ~before & ~after
+
+
+def least_covered(boxes: list[tuple[float, float, float, float]], x: np.ndarray, y: np.ndarray) -> int:
+    """Index of the box (x0, x1, y0, y1) that holds the fewest of the points (x, y) (the first on a tie)."""
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    counts = [int(np.count_nonzero((x >= x0) & (x <= x1) & (y >= y0) & (y <= y1))) for x0, x1, y0, y1 in boxes]
+    return counts.index(min(counts))
+
+
+def along(x: np.ndarray, y: np.ndarray, per_unit: int = 20) -> tuple[np.ndarray, np.ndarray]:
+    """Points along the line through the finite (x, y), `per_unit` per unit of x: what a drawn curve covers."""
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    ok = np.isfinite(x) & np.isfinite(y)
+    x, y = x[ok], y[ok]
+    if len(x) < 2:
+        return x, y
+    fine = np.linspace(x[0], x[-1], max(2, int((x[-1] - x[0]) * per_unit) + 1))
+    return fine, np.interp(fine, x, y)
+
+
 def safe_log10(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(log10 of the positive finite entries with NaN elsewhere, zero mask, non-finite mask)."""
     x = np.asarray(x, dtype=np.float64)

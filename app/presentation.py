@@ -22,6 +22,7 @@ from PySide6.QtWidgets import QApplication, QDockWidget
 from superqt.utils import signals_blocked
 
 from . import settings as remembered
+from .panels.plot_panel import PANEL_MIN_HEIGHT
 from .zoom import zoom_in, zoom_out
 
 PRESENT_FONT_PT = 14.0      # the widgets' text in presentation mode (scenario text, status bar, buttons)
@@ -32,30 +33,52 @@ NORMAL_DATA_MIN = (60, 100)     # px: every plot's data area in normal mode (the
 PRESENT_FIT = 0.6   # the plots' text shrinks down to this share of its size before the plots scroll...
 NORMAL_FIT = 0.6    # ...and in normal mode (a laptop screen with docks open)
 # the plot panel's view each "look for" plot names ("table": the per-layer figures beside the histograms)
+# ("theory": its figures are the χ sentence in the status bar and the dashed mean-field curve on the
+# gradient plot; the theory dock's own plots are no look-for's)
 PLOT_VIEWS = {"activations": "activations", "histograms": "histograms", "table": "histograms",
-              "gradients": "gradients", "grad_history": "gradient_history", "loss": "loss", "updates": "updates"}
+              "gradients": "gradients", "theory": "gradients", "grad_history": "gradient_history", "loss": "loss", "updates": "updates"}
 OVER_STEPS = ("gradient_history", "loss", "updates")
 SHOWN_PLOTS = 2
+# the docks presentation mode keeps open when the scenario opens them and a "look for" names them
+# (their figures are on no plot of the plot panel): the plot panel then shows one plot above it
+DOCK_VIEWS = ("spectrum",)
+PRESENT_DOCK_HEIGHT = 0.38  # such a dock's share of the window's height
+PRESENT_PANEL_MIN_HEIGHT = 200   # px: the plot panel's least height with one plot above such a dock
 SCENARIO_WIDTH = (0.22, 220, 360)          # presentation: the scenario panel's share of the width, bounds (px)
 NORMAL_SCENARIO_WIDTH = (0.22, 260, 340)   # normal mode: the same (a laptop's width is shared with the controls)
+# normal mode: the docks under the plots (diagnoses, Layer table) at most this share of the window's
+# height, so that the plots' three rows keep their height on a laptop (they scrolled, hiding the loss)
+NORMAL_BOTTOM_SHARE = 0.16
+NORMAL_SPECTRUM_SHARE = 0.55   # normal mode: the W_hh spectrum dock's share of the width (beside the diagnoses)
 
 
-def plots_for(scenario) -> list[str]:
+def docks_for(scenario) -> list[str]:
+    """The docks (DOCK_VIEWS keys) presentation mode shows beside the plots for `scenario`: those it
+    opens whose figures one of its "look for" items names."""
+    if scenario is None:
+        return []
+    named = {item.plot for item in scenario.look_for}
+    return [key for key in DOCK_VIEWS if key in scenario.open and key in named]
+
+
+def plots_for(scenario, first: str | None = None) -> list[str]:
     """The plot panel's views (attribute names) presentation mode shows for `scenario` (None: no
     scenario), top to bottom.
 
     Two plots side by side, with their axes, colour bars and legends, leave each too little width
     once the text is large enough for a projector: presentation mode shows the SHOWN_PLOTS plots
     the scenario's "look for" names first, one under the other (then the gradients, then the
-    activations). A probe-only scenario's over-steps plots are left out: they would be empty.
+    activations); one only, when a dock of `docks_for` takes the rest of the room. A probe-only
+    scenario's over-steps plots are left out: they would be empty. `first`: a view put first (a
+    look-for's name clicked).
     """
     named = [PLOT_VIEWS[item.plot] for item in (scenario.look_for if scenario is not None else ())
              if item.plot in PLOT_VIEWS]
     views: list[str] = []
-    for v in (*named, "gradients", "activations"):
+    for v in (*((first,) if first else ()), *named, "gradients", "activations"):
         if v not in views and not (v in OVER_STEPS and scenario is not None and scenario.steps == 0):
             views.append(v)
-    return views[:SHOWN_PLOTS]
+    return views[:1 if docks_for(scenario) else SHOWN_PLOTS]
 
 
 class Presentation(QObject):
@@ -75,6 +98,7 @@ class Presentation(QObject):
         self.base_font_pt = QApplication.font().pointSizeF()
         self._reopen: list[QDockWidget] = []
         self._controls_shown = True
+        self.first: str | None = None   # a view shown first (put_first), until the next scenario
         menu = window.view_menu
         self.present_action = QAction("&Presentation mode", window, checkable=True)
         self.present_action.setShortcuts([QKeySequence("F5"), QKeySequence("Ctrl+Shift+P")])
@@ -102,6 +126,10 @@ class Presentation(QObject):
         window.addAction(self.present_action)
         window.addAction(self.all_plots_action)
         self.menu = menu
+        # (opened by a key or button, the theory dock takes the scenario panel's width, not its plots'
+        # 600 px, and the docks under the plots leave them their height)
+        for dock in (window.theory.dock, window.table_dock, window.diagnoses_dock, window.spectrum_dock):
+            dock.visibilityChanged.connect(lambda shown: shown and self.fit_scenario_panel())
 
     # --- what the text sizes are -------------------------------------------------------------
     def font_pt(self) -> float:
@@ -115,7 +143,12 @@ class Presentation(QObject):
         """The plot panel's views shown alone now (attribute names), None: all."""
         if not self.presenting or self.all_plots_action.isChecked():
             return None
-        return plots_for(self.window.scenario_panel.scenario)
+        return plots_for(self.window.scenario_panel.scenario, self.first)
+
+    def put_first(self, view: str) -> None:
+        """Show the plot panel's `view` (attribute name) first in presentation mode, until the next scenario."""
+        self.first = view
+        self.apply()
 
     def plot_zoom(self) -> float:
         """How much larger than designed the plots are drawn now."""
@@ -146,6 +179,7 @@ class Presentation(QObject):
             w.controls.hide()
             if w.scenario_panel.scenario is not None:
                 w.scenario_dock.show()
+            self.show_scenario_docks()
         else:
             w.controls.setVisible(self._controls_shown)
             for dock in self._reopen:
@@ -154,6 +188,24 @@ class Presentation(QObject):
         with signals_blocked(self.present_action):
             self.present_action.setChecked(on)
         self.apply()
+
+    def scenario_docks(self) -> list[QDockWidget]:
+        """The docks shown beside the plots in presentation mode for the current scenario (docks_for)."""
+        docks = {"spectrum": self.window.spectrum_dock}
+        return [docks[key] for key in docks_for(self.window.scenario_panel.scenario)] if self.presenting else []
+
+    def show_scenario_docks(self) -> None:
+        """In presentation mode, show the docks the current scenario's "look for" names (docks_for)
+        and close the other views' docks (those a previous scenario opened); in either mode, size the
+        docks beside the plots."""
+        self.first = None
+        w = self.window
+        if self.presenting:
+            wanted = self.scenario_docks()
+            for dock in w.findChildren(QDockWidget):
+                if dock is not w.scenario_dock and dock.parent() is w:
+                    dock.setVisible(dock in wanted)
+        self.fit_scenario_panel()
 
     def apply(self) -> None:
         """Set every text's size for the mode and zoom."""
@@ -170,6 +222,8 @@ class Presentation(QObject):
         w.statusBar().setFont(status)
         shown = self.shown_plots()
         w.plots.focus(None if shown is None else [getattr(w.plots, name) for name in shown])
+        for page in (w.plots, w.noise_plots):   # (the tabs' least height is their pages' largest)
+            page.setMinimumHeight(PRESENT_PANEL_MIN_HEIGHT if self.scenario_docks() else PANEL_MIN_HEIGHT)
         for canvas in (w.plots, w.noise_plots, w.spectrum_view):
             if self.presenting:
                 canvas.set_zoom(self.plot_zoom(), PRESENT_DATA_MIN, PRESENT_FIT)
@@ -179,11 +233,25 @@ class Presentation(QObject):
         self.changed.emit()
 
     def fit_scenario_panel(self) -> None:
-        """Size the scenario panel to its share of the window's width."""
+        """Size the scenario panel (and the theory dock under it) to its share of the window's width; in
+        normal mode keep the docks under the plots low; in presentation mode give a dock of docks_for its height."""
         w = self.window
         share, least, most = SCENARIO_WIDTH if self.presenting else NORMAL_SCENARIO_WIDTH
         width = int(min(most, max(least, share * w.width())))
         w.scenario_panel.set_preferred_width(width)
-        if w.scenario_dock.isVisible():
-            w.resizeDocks([w.scenario_dock], [width], Qt.Orientation.Horizontal)
+        # (the theory dock shares the scenario panel's column at the right: it gets the same width)
+        side = [d for d in (w.scenario_dock, w.theory.dock) if not d.isHidden()]
+        if side:
+            w.resizeDocks(side, [width] * len(side), Qt.Orientation.Horizontal)
+        if not self.presenting:
+            bottom = [d for d in (w.diagnoses_dock, w.table_dock) if not d.isHidden()]
+            most = int(NORMAL_BOTTOM_SHARE * w.height())
+            # (not beside the W_hh spectrum, which shares their row and needs its height)
+            if bottom and w.spectrum_dock.isHidden() and max(d.height() for d in bottom) > most:
+                w.resizeDocks(bottom, [most] * len(bottom), Qt.Orientation.Vertical)
+            if not w.spectrum_dock.isHidden():   # (beside the diagnoses: its two plots need the width)
+                w.resizeDocks([w.spectrum_dock], [int(NORMAL_SPECTRUM_SHARE * w.width())], Qt.Orientation.Horizontal)
+        docks = [d for d in self.scenario_docks() if not d.isHidden()]   # (the window may not be shown yet)
+        if docks:   # (the plot above and the dock's plots share the height)
+            w.resizeDocks(docks, [int(PRESENT_DOCK_HEIGHT * w.height())] * len(docks), Qt.Orientation.Vertical)
 

@@ -68,7 +68,8 @@ class PhaseView(QWidget):
         self.slot = JobSlot("PhaseGridJob", self)
         self.grid: theory.PhaseGrid | None = None
         self._key = None
-        self.plot = _plot("Order-to-chaos phase diagram (colour: log₁₀ χ at the fixed point q*)",
+        # (short titles: the dock shares the scenario panel's narrow column; a longer one was cut)
+        self.plot = _plot("χ over (σ_w², σ_b²)",
                           "σ_w² of the hidden layers", "σ_b²")
         self.image = pg.ImageItem()
         self.cmap = _colormap("CET-D1")
@@ -79,14 +80,15 @@ class PhaseView(QWidget):
         self.bar.setImageItem(self.image, insert_in=self.plot.getPlotItem())
         self.critical = pg.PlotDataItem(pen=pg.mkPen("k", width=3))
         self.marker = pg.ScatterPlotItem(symbol="star", size=20, brush="#ffd600", pen=pg.mkPen("k", width=1.5))
-        legend = legend_below(self.plot.getPlotItem(), columns=2)
+        legend = legend_below(self.plot.getPlotItem(), columns=1)   # (2 columns were wider than the dock)
         self.plot.addItem(self.critical)
         self.plot.addItem(self.marker)
-        legend.addItem(self.critical, "edge of chaos χ = 1")
-        legend.addItem(self.marker, "current configuration")
+        legend.addItem(self.critical, "edge of chaos")
+        legend.addItem(self.marker, "this config")
         self.note = QLabel("Click a point to set init gain (or init std) and bias std.")
         self.note.setWordWrap(True)
         col = QVBoxLayout(self)
+        col.setContentsMargins(2, 6, 2, 6)   # (the plot, its colour bar and legend need the width)
         col.addWidget(self.plot, 1)
         col.addWidget(self.note)
         self.plot.scene().sigMouseClicked.connect(self._clicked)
@@ -171,20 +173,23 @@ class SweepView(QWidget):
         self.cancel_button.setEnabled(False)
         self.bar = QProgressBar()
         self.status = QLabel("")
-        row = QHBoxLayout()
+        row = QHBoxLayout()   # (two rows: one was wider than the dock's column beside the plots)
         for label, w in (("over", self.over), ("max depth", self.max_depth)):
             row.addWidget(QLabel(label))
             row.addWidget(w)
-        row.addWidget(self.run_button)
-        row.addWidget(self.cancel_button)
-        row.addWidget(self.bar, 1)
-        self.plot = _plot("First-layer gradient relative to the last, by depth", "depth (hidden layers)",
+        row.addStretch(1)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.run_button)
+        buttons.addWidget(self.cancel_button)
+        buttons.addWidget(self.bar, 1)
+        self.plot = _plot("Gradient ratio by depth", "depth (hidden layers)",
                           "‖∂L/∂z¹‖ / ‖∂L/∂z^L‖ (log)")
         self.plot.getPlotItem().getAxis("left").setLogMode(False, True)
         self.legend = legend_below(self.plot.getPlotItem(), columns=3)
         self.curves: dict[str, pg.PlotDataItem] = {}
         col = QVBoxLayout(self)
         col.addLayout(row)
+        col.addLayout(buttons)
         col.addWidget(self.plot, 1)
         col.addWidget(self.status)
         self.run_button.clicked.connect(self.run)
@@ -270,7 +275,7 @@ class JacobianView(QWidget):
         row.addWidget(self.run_button)
         row.addWidget(self.cancel_button)
         row.addStretch(1)
-        self.plot = _plot("Jacobian singular values ∂h^L/∂h¹", "log₁₀ singular value", "count")
+        self.plot = _plot("Singular values of ∂h^L/∂h¹", "log₁₀ singular value", "count")
         self.hist = pg.PlotDataItem(stepMode="center", fillLevel=0, brush=pg.mkBrush(31, 119, 180, 120),
                                     pen=pg.mkPen("#1f77b4", width=2))
         self.one = pg.InfiniteLine(pos=0, angle=90, pen=pg.mkPen("#444", style=Qt.PenStyle.DashLine),

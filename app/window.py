@@ -386,6 +386,7 @@ class MainWindow(RunCommands, QMainWindow):
         self.scenario_panel.show_scenario(scenario)
         self.scenario_dock.show()
         self.lessons.shown(scenario)
+        self.presentation.show_scenario_docks()
         if self.presentation.presenting:
             self.presentation.apply()   # (its rows of plots follow the scenario)
         self.message_label.setText(f"Scenario: {scenario.title}. Predict first, then run it.")

@@ -338,5 +338,5 @@ def finish_norms(host: np.ndarray, tensors: list[Tensor]) -> np.ndarray:
     """`norms_device`'s values on the host as float64, those that overflowed float32 redone in float64."""
     out = np.array(host, dtype=np.float64)
     for i in np.flatnonzero(np.isinf(out)):
-        out[i] = float(torch.linalg.vector_norm(tensors[i].double()))
+        out[i] = float(torch.linalg.vector_norm(tensors[i].detach().double()))
     return out

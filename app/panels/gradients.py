@@ -16,7 +16,7 @@ from core import Snapshot
 from ..legends import legend_below
 from ..plot_kit import (BAD_COLOR, LABEL_STYLE, TICK_FONT, TITLE_SIZE, ZERO_COLOR, Markers, dotted_line, line,
                         layer_ticks, set_dotted_line, set_points, style)
-from ..plot_math import drawable, layer_span, safe_log10
+from ..plot_math import along, drawable, layer_span, least_covered, safe_log10
 
 BAND_DECADES = 2.0         # vanishing/exploding bands: 100× below/above the output layer
 RANGE_SLACK_DECADES = 2.0  # the norm axis may show this many decades more than the data needs
@@ -53,7 +53,7 @@ class GradientsPerLayer:
         self.bad = Markers(symbol="x", size=14, brush=BAD_COLOR, pen=pg.mkPen(BAD_COLOR, width=2))
         self.plot.addItem(self.zero)
         self.plot.addItem(self.bad)
-        self.legend.addItem(self.zero, "0 (underflow)")
+        self.legend.addItem(self.zero, "0 (exact or underflow)")   # (zero init gives exact zeros)
         self.legend.addItem(self.bad, "NaN / Inf")
         self.theory: pg.PlotCurveItem | None = None   # the mean-field prediction, once added
 
@@ -98,11 +98,37 @@ class GradientsPerLayer:
         self.band_vanish.setRegion((floor - 5, ref_val - BAND_DECADES))
         self.band_explode.setRegion((ref_val + BAND_DECADES, top + 5))
         self.ref_line.setValue(ref_val)
-        self.vanish_text.setPos(0.6, ref_val - BAND_DECADES)
-        self.explode_text.setPos(0.6, top)  # inside the band, under the top edge
         self.plot.setXRange(0.5, snap.depth + 0.5, padding=0)
         layer_ticks(self.plot, "bottom", snap.depth)
         self.plot.setYRange(floor - 0.5, top, padding=0)
+        curves = [along(x, np.where(g_zero, floor, g)), along(x, np.where(w_zero, floor, w))]
+        if self.theory is not None and self.theory.xData is not None:
+            curves.append(along(self.theory.xData, self.theory.yData))
+        cx, cy = (np.concatenate(parts) for parts in zip(*curves))
+        self.place_band_label(self.vanish_text, (0.5, snap.depth + 0.5), (floor - 0.5, ref_val - BAND_DECADES), cx, cy)
+        self.place_band_label(self.explode_text, (0.5, snap.depth + 0.5), (ref_val + BAND_DECADES, top), cx, cy)
+
+    def place_band_label(self, text: pg.TextItem, xs: tuple[float, float], ys: tuple[float, float],
+                         cx: np.ndarray, cy: np.ndarray) -> None:
+        """Put a band's label in the corner of its visible part (x range `xs`, y range `ys`) where it
+        covers the fewest points of the curves (cx, cy); the top-left one on a tie."""
+        vb = self.plot.vb
+        (x0, x1), (y0, y1) = xs, ys
+        lo, hi = self.plot.viewRange()[1]
+        y0, y1 = max(y0, lo), min(y1, hi)
+        box = text.textItem.boundingRect()
+        # data units per screen px (a layout not yet sized: the label's default corner)
+        ux = (x1 - x0) / vb.width() if vb.width() > 1 else 0.0
+        uy = (hi - lo) / vb.height() if vb.height() > 1 else 0.0
+        w, h = box.width() * ux, box.height() * uy
+        left, right = x0 + 0.1, x1 - 0.1
+        corners = [((left, y1), (0, 0), (left, left + w, y1 - h, y1)),       # top-left
+                   ((right, y1), (1, 0), (right - w, right, y1 - h, y1)),    # top-right
+                   ((left, y0), (0, 1), (left, left + w, y0, y0 + h)),       # bottom-left
+                   ((right, y0), (1, 1), (right - w, right, y0, y0 + h))]    # bottom-right
+        pos, anchor, _ = corners[least_covered([c[2] for c in corners], cx, cy)]
+        text.setAnchor(anchor)
+        text.setPos(*pos)
 
     # ---------- mean-field overlay (core.theory) ----------
     def add_theory(self) -> None:

@@ -12,8 +12,8 @@ import numpy as np
 import pyqtgraph as pg
 
 from ..history import History
-from ..plot_kit import LABEL_STYLE, TICK_FONT, Line, fit_range, line, style
-from ..plot_math import drawable, safe_log10, spans_decades
+from ..plot_kit import LABEL_STYLE, TICK_FONT, Dots, Line, fit_range, line, style
+from ..plot_math import drawable, isolated, safe_log10, spans_decades
 from .empty_note import EmptyNote
 
 LOSS_COLOR, ACC_COLOR = "#d62728", "#2ca02c"
@@ -27,6 +27,10 @@ class LossAccuracy:
         style(self.plot, f'<span style="color:{LOSS_COLOR}">Loss</span> and <span style="color:{ACC_COLOR}">'
                          f'accuracy</span>', "training step", "loss")
         self.loss_curve = line(self.plot, pg.mkPen(LOSS_COLOR, width=2.5))
+        # a finite loss between non-finite ones (a run that diverged at step 2) is a dot: the
+        # line joins finite neighbours only
+        self.loss_dots = Dots(LOSS_COLOR, 8)
+        self.plot.addItem(self.loss_dots)
         # The accuracy box is a child of the loss box, covering its rect: it moves with it. A box
         # placed in the scene and given the loss box's scene rect on each resize missed every move
         # without a resize (a row above grew, the plot shifted down) and drew an accuracy of 0.56
@@ -45,6 +49,8 @@ class LossAccuracy:
         self.acc_view.setMouseEnabled(y=False)
         self.acc_curve = Line(pg.mkPen(ACC_COLOR, width=2.5))
         self.acc_view.addItem(self.acc_curve)
+        self.acc_dots = Dots(ACC_COLOR, 8)
+        self.acc_view.addItem(self.acc_dots)
         self.empty = EmptyNote(self.plot, ("bottom", "left", "right"))
         self.log = False                                     # whether the loss axis is logarithmic now
         self.locked: tuple[float, float] | None = None       # a fixed loss range ("lock scales")
@@ -62,7 +68,12 @@ class LossAccuracy:
         self.set_log(log)
         y = safe_log10(loss)[0] if log else loss
         self.loss_curve.setData(*drawable(steps, y), connect="finite")
-        self.acc_curve.setData(steps, np.asarray(history.accuracy, dtype=np.float64), connect="finite")
+        acc = np.asarray(history.accuracy, dtype=np.float64)
+        self.acc_curve.setData(steps, acc, connect="finite")
+        for dots, values in ((self.loss_dots, y), (self.acc_dots, acc)):
+            lone = isolated(values)
+            if lone.any() or len(dots.getData()[0]):
+                dots.setData(steps[lone], values[lone])
         if len(steps):
             fit_range(self.plot, "x", float(steps[0]), float(steps[-1]), grow=0.25)
         if self.locked:

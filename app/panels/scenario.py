@@ -15,7 +15,7 @@ PLOT_NAMES = {
     "grad_history": "log₁₀ ‖∂L/∂z‖ over steps", "loss": "Loss and accuracy",
     "updates": "Update : weight ratio",
     "table": "Layer table", "diagnoses": "Diagnoses", "spectrum": "W_hh spectrum (Spectrum button, E)",
-    "noise": "Gradient noise tab", "theory": "Theory dock (H)",
+    "noise": "Gradient noise tab", "theory": "Theory: the χ sentence in the status bar and the dashed mean-field curves",
 }
 
 
@@ -37,11 +37,14 @@ class ScenarioPanel(QWidget):
     (`runRequested` carries its steps; 0 = a probe). `set_modified` marks a config changed since."""
 
     runRequested = Signal(int)
+    viewRequested = Signal(str)   # a "look for" item's plot key: its name was clicked
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.label = _label()
         self.answer = _label()
+        self.answer.setTextInteractionFlags(Qt.TextInteractionFlag.LinksAccessibleByMouse)
+        self.answer.linkActivated.connect(self._link)
         self.answer.hide()
         self.reveal_button = QPushButton("Reveal the answer")
         self.reveal_button.setToolTip("Show the explanation and what to look for (predict first)")
@@ -86,8 +89,9 @@ class ScenarioPanel(QWidget):
         """Show `scenario`'s title and question, its answer hidden until Reveal."""
         self.scenario = scenario
         e = html.escape
-        looks = "".join(f"<li><b>{e(PLOT_NAMES.get(item.plot, item.plot))}</b>: {e(item.what)}</li>"
-                        for item in scenario.look_for)
+        # each view's name is a link that brings it up (another tab, a closed dock)
+        looks = "".join(f"<li><a href='view:{e(item.plot)}'><b>{e(PLOT_NAMES.get(item.plot, item.plot))}</b></a>: "
+                        f"{e(item.what)}</li>" for item in scenario.look_for)
         run = (f"{scenario.steps} training steps show the effect." if scenario.steps
                else "One probe (forward and backward pass, no training) shows the effect.")
         self.run_button.setText(f"Run the scenario: {scenario.steps} steps" if scenario.steps
@@ -105,6 +109,10 @@ class ScenarioPanel(QWidget):
         """Show the answer: the explanation and what to look for."""
         self.answer.show()
         self.reveal_button.hide()
+
+    def _link(self, href: str) -> None:
+        if href.startswith("view:"):
+            self.viewRequested.emit(href[len("view:"):])
 
     def revealed(self) -> bool:
         return not self.answer.isHidden()

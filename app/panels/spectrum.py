@@ -71,6 +71,7 @@ class SpectrumView(ScrollingLayoutWidget):
             self.plane.setTitle("Eigenvalues of W_hh", size=TITLE_SIZE)
             self.message.setPos(0, 0)
             self.plane.setRange(xRange=(-1.2, 1.2), yRange=(-1.2, 1.2))
+            self.refit()
             return
         self.message.setText("")
         lam, rho = spectrum.eigenvalues, spectrum.radius
@@ -79,6 +80,7 @@ class SpectrumView(ScrollingLayoutWidget):
         self.plane.setTitle(f"Eigenvalues of W_hh at step {spectrum.step}: ρ = max|λ| = {rho:.3g}", size=TITLE_SIZE)
         extent = 1.1 * max(1.0, rho)
         self.plane.setRange(xRange=(-extent, extent), yRange=(-extent, extent))
+        self.refit()   # (the title, with ρ, may have widened the layout)
         if snap is None:
             return
         g = snap.layers.grad_norm

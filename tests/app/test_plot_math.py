@@ -108,3 +108,21 @@ def test_layer_names_and_numbers():
     assert (layer_span("layer"), layer_span("time step")) == ("input → output", "first → last")
     assert [short_number(x) for x in (0.123456, -1.234567e-5, math.nan, -math.inf)] == ["0.123", "-1.23e-05",
                                                                                        "nan", "-inf"]
+
+
+def test_isolated_marks_finite_values_without_finite_neighbours():
+    from app.plot_math import isolated
+    nan = float("nan")
+    assert isolated(np.array([5.0, nan, nan])).tolist() == [True, False, False]
+    assert isolated(np.array([1.0, 2.0, nan, 3.0, nan, 4.0])).tolist() == [False, False, False, True, False, True]
+    assert isolated(np.array([math.inf, 1.0])).tolist() == [False, True]
+    assert isolated(np.zeros(0)).tolist() == []
+
+
+def test_least_covered_and_along():
+    from app.plot_math import along, least_covered
+    x, y = along(np.array([1.0, 2.0, np.nan, 3.0]), np.array([0.0, 1.0, 5.0, 3.0]), per_unit=2)
+    assert x.tolist() == [1.0, 1.5, 2.0, 2.5, 3.0] and y.tolist() == [0.0, 0.5, 1.0, 2.0, 3.0]
+    boxes = [(0.0, 2.0, 0.0, 1.0), (2.5, 3.0, 2.0, 3.0), (5.0, 6.0, 0.0, 1.0)]
+    assert least_covered(boxes, x, y) == 2
+    assert least_covered(boxes[:2], x, y) == 1

@@ -476,3 +476,52 @@ def test_the_gradient_axis_stays_while_the_smallest_norm_crosses_a_decade_back_a
     moved = draw(-2.9, scale=1e-6)         # six decades down: outside the view, which follows
     assert moved != first and moved[0] == pytest.approx(-10.5)   # ⌊min(−8.9, −6 − 2.5)⌋ − 1 − 0.5
     assert draw(-2.9, scale=1e-6 * 10**-RANGE_SLACK_DECADES)[0] < moved[0]   # lower again: it follows
+
+
+def test_a_lone_finite_loss_between_non_finite_ones_is_drawn_as_a_dot(qtbot):
+    """A run that diverges at step 2 has one finite loss: the line joins finite neighbours only, so
+    the step-1 loss needs a dot of its own; points with a finite neighbour get none."""
+    from types import SimpleNamespace
+
+    import pyqtgraph as pg
+
+    from app.panels.loss import LossAccuracy
+    widget = pg.GraphicsLayoutWidget()
+    qtbot.addWidget(widget)
+    view = LossAccuracy(widget.ci, 0)
+    nan = math.nan
+    view.show(SimpleNamespace(steps=[1, 2, 3], loss=[9e14, nan, nan], accuracy=[0.45, 0.41, nan]))
+    x, y = view.loss_dots.getData()
+    assert x.tolist() == [1.0] and y.tolist() == [9e14]
+    assert len(view.acc_dots.getData()[0]) == 0
+    view.show(SimpleNamespace(steps=[1, 2], loss=[2.0, 1.5], accuracy=[0.4, 0.5]))
+    assert len(view.loss_dots.getData()[0]) == 0
+
+
+def test_the_zero_marker_is_labelled_for_exact_zeros_and_underflow(panel):
+    """The cyan triangle marks a gradient norm of exactly 0: zero init gives exact zeros, not an
+    underflow, so the label names both."""
+    labels = {sample.item: label.text for sample, label in panel.gradients.legend.items}
+    assert labels[panel.gradients.zero] == "0 (exact or underflow)"
+
+
+def test_band_labels_sit_where_the_curves_are_not(panel, qtbot):
+    """A gradient just under the vanishing band's top edge in the first layers runs through the band's
+    top-left corner, where its label used to be drawn over it: the label moves to a corner of its band
+    that no curve crosses, and neither label covers a curve."""
+    from app.plot_math import along
+    snap = Simulator(SimConfig(depth=8, width=16, n_samples=128, batch_size=16)).step()
+    g = np.array([10 ** -2.4] * 3 + [1.0] * 5)
+    snap = _with_layers(snap, grad_norm=g, weight_grad_norm=g)
+    history = History()
+    history.add(snap)
+    for _ in range(2):   # (the second draw places the labels in the first's laid-out plot)
+        panel.show_snapshot(snap, history)
+        qtbot.wait(20)
+    view = panel.gradients
+    cx, cy = along(np.arange(1, 9, dtype=np.float64), np.log10(g))
+    for text in (view.vanish_text, view.explode_text):
+        box = view.plot.vb.mapSceneToView(text.sceneBoundingRect()).boundingRect()
+        inside = (cx >= box.left()) & (cx <= box.right()) & (cy >= box.top()) & (cy <= box.bottom())
+        assert not inside.any(), f"{text.toPlainText()} at {box} covers the curve"
+    assert view.vanish_text.pos().x() > 4   # (moved off the top-left, which the curve crosses)

@@ -228,3 +228,131 @@ def test_a_scenario_that_opens_the_layer_table_leaves_the_plots_their_width(make
     assert not w.plots.horizontalScrollBar().isVisible()
     assert w.table.viewport().width() >= w.table.horizontalHeader().length()
     assert w.plots.width() >= size[0] - w.controls.width() - w.scenario_dock.width() - 40
+
+
+def spectrum_areas(window):
+    """[QRect of each spectrum plot's data area, in the spectrum view's viewport pixels]."""
+    view = window.spectrum_view
+    return [view.mapFromScene(p.vb.sceneBoundingRect()).boundingRect() for p in view.data_plots()]
+
+
+@pytest.mark.parametrize("name", ["rnn_exploding", "rnn_vanishing"])
+@pytest.mark.parametrize("size", [(1024, 768), (1280, 720)])
+def test_presentation_shows_the_spectrum_a_look_for_names(make_window, qtbot, name, size):
+    """The W_hh spectrum that 9a/9b's "look for" names stays open in presentation mode, under one plot
+    of the plot panel: both its plots and that plot whole, in sight and large, and the window the size asked."""
+    w, scenario = present(make_window, qtbot, name, size, 0)
+    qtbot.waitUntil(lambda: w.spectrum_view.drawn[0] is not None, timeout=30000)
+    qtbot.wait(100)
+    assert "spectrum" in scenario.open and "spectrum" in [item.plot for item in scenario.look_for]
+    image = w.grab()
+    assert (image.width(), image.height()) == size
+    assert sorted(d.windowTitle() for d in w.findChildren(QDockWidget) if d.isVisible()) == \
+        sorted([w.scenario_dock.windowTitle(), w.spectrum_dock.windowTitle()])
+    assert len(w.plots.focused) == 1
+    assert_whole_and_large(w, w.plots.focused, *PRESENT_MIN)
+    view = w.spectrum_view
+    assert not view.horizontalScrollBar().isVisible() and not view.verticalScrollBar().isVisible()
+    areas = spectrum_areas(w)
+    assert len(areas) == 2
+    for rect in areas:
+        assert rect.width() >= PRESENT_MIN[0] and rect.height() >= PRESENT_MIN[1], rect
+        assert view.viewport().rect().contains(rect.adjusted(1, 1, -1, -1)), rect
+    # the next scenario, without a spectrum, closes it again
+    w.show_scenario(load_scenario("deep_sigmoid_vanishing"))
+    qtbot.wait(50)
+    assert [d for d in w.findChildren(QDockWidget) if d.isVisible()] == [w.scenario_dock]
+    assert len(w.plots.focused) == 2
+
+
+def test_the_theory_look_for_points_at_the_gradient_plot_in_presentation():
+    """3b's "theory" look-for is the χ sentence (status bar) and the dashed mean-field curve, drawn on
+    the gradient plot: presentation mode shows that plot (the theory dock's plots are no look-for's)."""
+    from app.panels.scenario import PLOT_NAMES
+    scenario = load_scenario("large_init_tanh_saturation")
+    assert "theory" in [item.plot for item in scenario.look_for]
+    assert "gradients" in plots_for(scenario)
+    assert "dock" not in PLOT_NAMES["theory"]
+
+
+def test_a_look_for_name_brings_up_its_view(make_window, qtbot):
+    """10a opens the Gradient noise tab, and names the loss too: clicking the loss's name in the
+    scenario panel turns to the plots and, in presentation mode, shows the loss plot first; the
+    noise's name turns back; a dock's name opens it."""
+    w, scenario = present(make_window, qtbot, "noisy_small_batches", (1280, 720), 0)
+    assert [item.plot for item in scenario.look_for] == ["noise", "loss"]
+    assert w.tabs.currentWidget() is w.noise_plots
+    w.scenario_panel.reveal()
+    assert "href='view:loss'" in w.scenario_panel.answer.text()
+    w.scenario_panel.answer.linkActivated.emit("view:loss")
+    assert w.tabs.currentWidget() is w.plots and w.plots.focused[0] is w.plots.loss
+    w.scenario_panel.answer.linkActivated.emit("view:noise")
+    assert w.tabs.currentWidget() is w.noise_plots
+    w.scenario_panel.answer.linkActivated.emit("view:updates")
+    assert w.tabs.currentWidget() is w.plots and w.plots.focused[0] is w.plots.updates
+    w.show_scenario(scenario)   # (a scenario shown again: its own plots first again)
+    assert w.plots.focused[0] is not w.plots.updates
+    w.scenario_panel.answer.linkActivated.emit("view:diagnoses")
+    assert w.diagnoses_dock.isVisible()
+
+
+@pytest.mark.parametrize("size", [(1366, 768), (1600, 1000)])
+def test_the_theory_dock_shares_the_scenario_panels_width_and_fits_its_plots(make_window, qtbot, size):
+    """3b opens the Theory dock under the scenario panel: it takes the panel's width, not 620 px (which
+    left the plots 366 px and a horizontal scroll bar), and each of its plots (title, colour bar,
+    legend) fits its widget: nothing cut at the right."""
+    from PySide6.QtCore import Qt
+    w = make_window(load_scenario("large_init_tanh_saturation").config)
+    w.resize(*size)
+    w.choose_scenario("large_init_tanh_saturation")
+    qtbot.waitUntil(lambda: w.theory.dock.isVisible(), timeout=30000)
+    qtbot.wait(100)
+    assert (w.width(), w.height()) == size
+    assert w.theory.dock.width() <= w.scenario_dock.width() + 1
+    assert not w.plots.horizontalScrollBar().isVisible(), (w.plots.width(), w.plots.floor(), w.plots.zoom, w.controls.width(), w.scenario_dock.width())
+    assert w.plots.width() >= size[0] - w.controls.width() - w.scenario_dock.width() - 40
+    for view in (w.theory.phase, w.theory.sweep, w.theory.jacobian):
+        w.theory.tabs.setCurrentWidget(view)
+        qtbot.wait(20)
+        item = view.plot.getPlotItem()
+        least = item.effectiveSizeHint(Qt.SizeHint.MinimumSize).width()
+        assert least <= view.plot.width(), f"{type(view).__name__}: {least:.0f} > {view.plot.width()}"
+
+
+@pytest.mark.parametrize("name", ["rnn_clipping", "fastai_std_28"])
+def test_with_the_layer_table_open_every_plot_keeps_its_height_on_a_1366_laptop(make_window, qtbot, name):
+    """A scenario that opens the Layer table under the plots, beside the diagnoses, at 1366 × 768: the
+    docks under the plots stay low enough that every plot (the loss and update ratios a look-for names
+    too) keeps a data area at least 100 px high, whole and in sight (they scrolled out of sight)."""
+    scenario = load_scenario(name)
+    assert "table" in scenario.open
+    w = make_window(scenario.config)
+    w.resize(1366, 768)
+    w.choose_scenario(name)
+    if scenario.steps:
+        w.set_running(True, until=scenario.steps)
+        qtbot.waitUntil(lambda: w.plots.drawn_step == scenario.steps and not w.is_running(), timeout=60000)
+    qtbot.waitUntil(lambda: w.table_dock.isVisible(), timeout=30000)
+    qtbot.wait(100)
+    assert (w.width(), w.height()) == (1366, 768)
+    assert w.diagnoses_dock.isVisible() and w.table_dock.isVisible()
+    assert_whole_and_large(w, w.plots.views, 1, NORMAL_MIN_HEIGHT)
+
+
+@pytest.mark.parametrize("size", [(1366, 768), (1600, 1000)])
+def test_the_spectrum_dock_shows_its_plots_whole_in_normal_mode(make_window, qtbot, size):
+    """9b opens the W_hh spectrum beside the diagnoses: both its plots lie whole inside the view (the
+    right one, whose title widens once ρ is known, ran past the window's edge), without scroll bars."""
+    scenario = load_scenario("rnn_exploding")
+    w = make_window(scenario.config)
+    w.resize(*size)
+    w.choose_scenario("rnn_exploding")
+    qtbot.waitUntil(lambda: w.spectrum_view.drawn[0] is not None, timeout=30000)
+    qtbot.wait(100)
+    view = w.spectrum_view
+    assert not view.horizontalScrollBar().isVisible() and not view.verticalScrollBar().isVisible()
+    for plot in view.data_plots():
+        whole = view.mapFromScene(plot.sceneBoundingRect()).boundingRect()
+        assert view.viewport().rect().contains(whole.adjusted(1, 1, -1, -1)), (plot.titleLabel.text, whole)
+    for rect in spectrum_areas(w):
+        assert rect.height() >= NORMAL_MIN_HEIGHT, rect
