@@ -369,8 +369,9 @@ class ControlPanel(QScrollArea):
         self._show_fields_used(config)
 
     def unused_reason(self, name: str) -> str | None:
-        """Why the shown config's architecture ignores field `name` (its control is disabled), or None."""
-        return get_architecture(self._config.architecture).why_unused(name)
+        """Why the shown config's architecture or data set ignores field `name` (its control is
+        disabled), or None."""
+        return get_architecture(self._config.architecture).why_unused(name) or cc.unused_by_dataset(self._config, name)
 
     def error_text(self, name: str) -> str:
         return self.errors[name].text()
@@ -398,11 +399,11 @@ class ControlPanel(QScrollArea):
             self.configChanged.emit(new)
 
     def _show_fields_used(self, config: SimConfig) -> None:
-        """Enable each control iff `config`'s architecture reads its field; a disabled control and its
+        """Enable each control iff `config`'s architecture and data set read its field; a disabled control and its
         label carry the reason as their tooltip, an enabled one its own tooltip."""
         architecture = get_architecture(config.architecture)
         for name, conn in self.connectors.items():
-            why = architecture.why_unused(name)
+            why = architecture.why_unused(name) or cc.unused_by_dataset(config, name)
             conn.widget.setEnabled(why is None)
             self.labels[name].setEnabled(why is None)
             for widget, tip in self._tips[name]:

@@ -278,6 +278,15 @@ def validate(cfg: SimConfig) -> None:
     _validate_new_architectures(cfg)
 
 
+def unused_by_dataset(cfg: SimConfig, field_name: str) -> str | None:
+    """Why `cfg`'s data set does not read `field_name` (as Architecture.why_unused does for the
+    network), or None: only the gaussian data set is sized by input_dim."""
+    if field_name == "input_dim" and cfg.dataset != "gaussian":
+        return (f"The '{cfg.dataset}' data set has its own number of input features; "
+                "input_dim sizes the gaussian data set only.")
+    return None
+
+
 def sequence_length(cfg: SimConfig) -> int:
     """Steps of a sequence data set: `seq_len` for the transformer (its `depth` counts blocks),
     `depth` for every other architecture (a recurrent net unrolls one step per layer)."""

@@ -15,6 +15,7 @@ from app.tooltips import TOOLTIPS
 from core import SimConfig
 from core import config as cc
 from core.architectures import ARCHITECTURES
+from core.config import unused_by_dataset
 
 # field -> a different valid value to set through the widget
 NEW_VALUES = {
@@ -136,8 +137,9 @@ def test_every_control_has_an_informative_tooltip(panel):
     for spec in FIELDS:
         tip = panel.connectors[spec.name].widget.toolTip()
         assert len(TOOLTIPS[spec.name]) > 20
-        # a field the architecture ignores says why instead (test_ignored_fields_are_disabled_with_the_reason)
-        assert tip == (ARCHITECTURES["mlp"].why_unused(spec.name) or TOOLTIPS[spec.name])
+        # a field the architecture or data set ignores says why instead (test_ignored_fields_are_disabled_with_the_reason)
+        assert tip == (ARCHITECTURES["mlp"].why_unused(spec.name) or unused_by_dataset(panel.config(), spec.name)
+                       or TOOLTIPS[spec.name])
     init = TOOLTIPS["init"]
     assert "√(2/fan_in)" in init and "ReLU" in init and "sigmoid/tanh" in init
     assert "small batches" in TOOLTIPS["normalization"]
@@ -145,11 +147,11 @@ def test_every_control_has_an_informative_tooltip(panel):
 
 
 def shows_fields_of(panel, architecture: str) -> None:
-    """Each control (its widget, every child and its label) is enabled iff `architecture` reads the field,
-    with the field's own tooltip, or else disabled with the registry's reason as its tooltip."""
+    """Each control (its widget, every child and its label) is enabled iff `architecture` and the shown
+    data set read the field, with the field's own tooltip, or else disabled with the reason as its tooltip."""
     arch = ARCHITECTURES[architecture]
     for spec in FIELDS:
-        why = arch.why_unused(spec.name)
+        why = arch.why_unused(spec.name) or unused_by_dataset(panel.config(), spec.name)
         conn, label = panel.connectors[spec.name], panel.labels[spec.name]
         assert conn.widget.isEnabled() == label.isEnabled() == (why is None), (architecture, spec.name)
         assert label.toolTip() == (why or TOOLTIPS[spec.name]), (architecture, spec.name)
@@ -161,8 +163,12 @@ def shows_fields_of(panel, architecture: str) -> None:
 def test_ignored_fields_are_disabled_with_the_reason(panel, qtbot):
     shows_fields_of(panel, "mlp")
     disabled = {s.name for s in FIELDS if not panel.connectors[s.name].widget.isEnabled()}
-    assert disabled == {"forget_bias", "norm_position", "heads", "pool_every", "seq_len", "model"}
+    assert disabled == {"forget_bias", "norm_position", "heads", "pool_every", "seq_len", "model", "input_dim"}
     assert "no gates" in panel.connectors["forget_bias"].widget.toolTip()
+    assert "sizes the gaussian data set only" in panel.unused_reason("input_dim")
+    panel.set_config(panel.config().replace(dataset="gaussian"))  # the one data set input_dim sizes
+    assert panel.connectors["input_dim"].widget.isEnabled() and panel.unused_reason("input_dim") is None
+    shows_fields_of(panel, "mlp")
     spin_tip = panel.connectors["depth"].spin.toolTip()  # a child with its own tooltip keeps it
     assert spin_tip.startswith("Depth up to")
     sequence = panel.config().replace(dataset="first_token")
