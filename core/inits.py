@@ -8,7 +8,7 @@ init_mode. Fan-scaled schemes multiply their std by ``init_gain``.
 from __future__ import annotations
 
 import math
-from typing import Callable
+from typing import Callable, Iterable
 
 import torch
 from torch import Tensor, nn
@@ -102,3 +102,13 @@ def init_bias(b: Tensor, cfg: SimConfig, g: torch.Generator) -> None:
         nn.init.zeros_(b)
     else:
         nn.init.normal_(b, 0.0, cfg.bias_std, generator=g)
+
+
+def init_layers(layers: Iterable[nn.Module], cfg: SimConfig, g: torch.Generator) -> None:
+    """Each layer's weight by `cfg`'s scheme (INITS[cfg.init]) and then its bias (init_bias), layer
+    by layer in the given order, so the generator's draws follow that order."""
+    init = INITS[cfg.init]
+    with torch.no_grad():
+        for layer in layers:
+            init(layer.weight, cfg, g)
+            init_bias(layer.bias, cfg, g)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import torch
 
 from ..config import SimConfig
-from ..inits import INITS, init_bias
+from ..inits import init_layers
 from .base import NETWORK_FIELDS, TRAINING_FIELDS, Architecture
 from .mlp import Network
 
@@ -39,11 +39,7 @@ def build_autoencoder(cfg: SimConfig, input_shape: tuple[int, ...], n_classes: i
     """A ResidualAutoencoder for inputs of `input_shape` (flattened; n_classes is not used) on the CPU,
     every Linear initialized by the scheme in `cfg`."""
     net = ResidualAutoencoder(cfg, int(torch.Size(input_shape).numel()))
-    init = INITS[cfg.init]
-    with torch.no_grad():
-        for lin in [*net.linears, net.readout]:
-            init(lin.weight, cfg, generator)
-            init_bias(lin.bias, cfg, generator)
+    init_layers([*net.linears, net.readout], cfg, generator)
     return net
 
 

@@ -28,7 +28,7 @@ from torch import Tensor, nn
 
 from ..activations import ACTIVATIONS
 from ..config import IMAGE_DATASETS, SimConfig
-from ..inits import INITS, init_bias
+from ..inits import init_layers
 from ..trace import Trace
 from .base import NETWORK_FIELDS, TRAINING_FIELDS, Architecture
 from .layers import UninitializedLinear
@@ -113,11 +113,7 @@ class ConvNetwork(nn.Module):
 def build_cnn(cfg: SimConfig, input_shape: tuple[int, ...], n_classes: int, generator: torch.Generator) -> ConvNetwork:
     """A ConvNetwork on the CPU, every kernel and the readout initialized by the scheme in `cfg`."""
     net = ConvNetwork(cfg, input_shape, n_classes)
-    init = INITS[cfg.init]
-    with torch.no_grad():
-        for layer in [*net.convs, net.readout]:
-            init(layer.weight, cfg, generator)
-            init_bias(layer.bias, cfg, generator)
+    init_layers([*net.convs, net.readout], cfg, generator)
     return net
 
 

@@ -8,7 +8,7 @@ from torch import Tensor, nn
 
 from ..activations import ACTIVATIONS
 from ..config import SimConfig
-from ..inits import INITS, init_bias
+from ..inits import init_layers
 from ..trace import Trace
 from .base import NETWORK_FIELDS, TRAINING_FIELDS, Architecture
 from .layers import UninitializedLinear
@@ -70,11 +70,7 @@ class Network(nn.Module):
 def build_mlp(cfg: SimConfig, input_dim: int, n_classes: int, generator: torch.Generator) -> Network:
     """A feed-forward (mlp or residual) Network on the CPU with every Linear initialized by the scheme in `cfg`."""
     net = Network(cfg, input_dim, n_classes)
-    init = INITS[cfg.init]
-    with torch.no_grad():
-        for lin in [*net.linears, net.readout]:
-            init(lin.weight, cfg, generator)
-            init_bias(lin.bias, cfg, generator)
+    init_layers([*net.linears, net.readout], cfg, generator)
     return net
 
 

@@ -31,7 +31,7 @@ from torch import Tensor, nn
 
 from ..activations import ACTIVATIONS
 from ..config import SEQUENCE_DATASETS, SimConfig
-from ..inits import INITS, init_bias
+from ..inits import init_layers
 from ..trace import Trace
 from .base import NETWORK_FIELDS, TRAINING_FIELDS, Architecture
 from .layers import UninitializedLinear
@@ -130,12 +130,8 @@ def build_transformer(cfg: SimConfig, input_shape: tuple[int, ...], n_classes: i
                       generator: torch.Generator) -> TransformerNetwork:
     """A TransformerNetwork on the CPU with every Linear initialized by the scheme in `cfg`."""
     net = TransformerNetwork(cfg, input_shape, n_classes)
-    init = INITS[cfg.init]
-    linears = [net.embed] + [lin for b in net.blocks for lin in (b.q, b.k, b.v, b.o, b.w1, b.w2)] + [net.readout]
-    with torch.no_grad():
-        for lin in linears:
-            init(lin.weight, cfg, generator)
-            init_bias(lin.bias, cfg, generator)
+    init_layers([net.embed] + [lin for b in net.blocks for lin in (b.q, b.k, b.v, b.o, b.w1, b.w2)] + [net.readout],
+                cfg, generator)
     return net
 
 
