@@ -73,6 +73,10 @@ def _collect(roots: list[Any]) -> tuple[list[Any], dict[str, Any]]:
     def visit(obj: Any) -> None:
         if obj in ordered:
             return
+        if inspect.isclass(obj):  # (a base class of ours is defined before the class)
+            for base in obj.__bases__:
+                if _is_ours(base):
+                    visit(base)
         namespace = vars(inspect.getmodule(obj))
         for name in sorted(_names_used(obj)):
             dep = namespace.get(name)

@@ -22,7 +22,6 @@ gradient-noise statistic (core.noise) relies on, so grad_noise is not defined (N
 """
 from __future__ import annotations
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -31,7 +30,7 @@ from ..config import IMAGE_DATASETS, SimConfig
 from ..inits import init_layers
 from ..trace import Trace
 from .base import NETWORK_FIELDS, TRAINING_FIELDS, Architecture
-from .layers import UninitializedLinear
+from .layers import OneWeightPerLayer, UninitializedLinear
 
 KERNEL = 3
 
@@ -63,7 +62,7 @@ def pooled_after(cfg: SimConfig, side: int) -> list[bool]:
     return out
 
 
-class ConvNetwork(nn.Module):
+class ConvNetwork(OneWeightPerLayer, nn.Module):
     """A plain or residual CNN on [batch, C, H, W] images (see the module docstring)."""
 
     def __init__(self, cfg: SimConfig, input_shape: tuple[int, ...], n_classes: int):
@@ -97,17 +96,6 @@ class ConvNetwork(nn.Module):
     def hidden_weights(self) -> list[Tensor]:
         return [conv.weight for conv in self.convs]
 
-    def per_layer(self, per_weight: np.ndarray) -> np.ndarray:
-        """Per-layer values from the norms of hidden_weights(): one kernel per layer."""
-        return per_weight
-
-    def layer_weight_grad_norms(self, trace: Trace, by_id: dict[int, float]) -> np.ndarray:
-        """‖∂loss/∂K_l‖ per conv layer, from the parameters' gradient norms by id."""
-        return np.array([by_id.get(id(w), 0.0) for w in self.hidden_weights()])
-
-    def abs_derivative(self, trace: Trace) -> None:
-        """Every probe point's nonlinearity is the configured activation."""
-        return None
 
 
 def build_cnn(cfg: SimConfig, input_shape: tuple[int, ...], n_classes: int, generator: torch.Generator) -> ConvNetwork:

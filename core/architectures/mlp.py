@@ -2,7 +2,6 @@
 readout; 'mlp' plain, 'residual' with a skip around every layer after the first."""
 from __future__ import annotations
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -11,7 +10,7 @@ from ..config import SimConfig
 from ..inits import init_layers
 from ..trace import Trace
 from .base import NETWORK_FIELDS, TRAINING_FIELDS, Architecture
-from .layers import UninitializedLinear
+from .layers import OneWeightPerLayer, UninitializedLinear
 
 
 def _norm(cfg: SimConfig) -> nn.Module:
@@ -22,7 +21,7 @@ def _norm(cfg: SimConfig) -> nn.Module:
     return nn.Identity()
 
 
-class Network(nn.Module):
+class Network(OneWeightPerLayer, nn.Module):
     """MLP or residual MLP. Residual layers 2..depth compute h ← h + φ(norm(W h + b));
     layer 1 projects the input to `width` without a skip."""
 
@@ -54,17 +53,6 @@ class Network(nn.Module):
     def hidden_weights(self) -> list[Tensor]:
         return [lin.weight for lin in self.linears]
 
-    def per_layer(self, per_weight: np.ndarray) -> np.ndarray:
-        """Per-layer values from the norms of hidden_weights(): one matrix per layer."""
-        return per_weight
-
-    def layer_weight_grad_norms(self, trace: Trace, by_id: dict[int, float]) -> np.ndarray:
-        """‖∂loss/∂W_l‖ per hidden layer, from the parameters' gradient norms by id."""
-        return np.array([by_id.get(id(w), 0.0) for w in self.hidden_weights()])
-
-    def abs_derivative(self, trace: Trace) -> None:
-        """None: every layer's nonlinearity is the configured activation."""
-        return None
 
 
 def build_mlp(cfg: SimConfig, input_dim: int, n_classes: int, generator: torch.Generator) -> Network:

@@ -39,7 +39,6 @@ import types
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -47,6 +46,7 @@ from ..activations import ACTIVATIONS
 from ..config import ConfigError, SimConfig, parse_model_ref
 from ..trace import Trace
 from .base import TRAINING_FIELDS, Architecture
+from .layers import OneWeightPerLayer
 
 # The user's factory may read any field: none is disabled in the window.
 USER_FIELDS = frozenset(SimConfig.__dataclass_fields__) | TRAINING_FIELDS
@@ -157,7 +157,7 @@ def _named_layers(module: nn.Module, path: Path) -> list[nn.Module] | None:
     return layers
 
 
-class UserNetwork(nn.Module):
+class UserNetwork(OneWeightPerLayer, nn.Module):
     """The user's module with probe points at its weighted layers (see the module docstring)."""
 
     def __init__(self, module: nn.Module, cfg: SimConfig):
@@ -235,14 +235,6 @@ class UserNetwork(nn.Module):
 
     def hidden_weights(self) -> list[Tensor]:
         return [m.weight for m in self.probe_modules]
-
-    def per_layer(self, per_weight: np.ndarray) -> np.ndarray:
-        """One weight per probe point."""
-        return per_weight
-
-    def layer_weight_grad_norms(self, trace: Trace, by_id: dict[int, float]) -> np.ndarray:
-        """‖∂loss/∂W_l‖ of each probe point's weight, from the parameters' gradient norms by id."""
-        return np.array([by_id.get(id(w), 0.0) for w in self.hidden_weights()])
 
     def abs_derivative(self, trace: Trace) -> list[Tensor]:
         """|φ′(z_l)| of the configured activation at each probe point's output, one tensor per
