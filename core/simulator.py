@@ -78,7 +78,7 @@ class StepTiming:
     snapshot_step: float
 
 
-class _NormTrace:
+class _NormTrace(Trace):
     """What an instrumented forward appends to a Trace, reduced at once instead of kept: each
     probe point's Σz (a NaN/Inf in z makes it non-finite) while z is in cache, and ‖∂L/∂z‖ by a
     hook when backward produces ∂L/∂z (in cache again). Results stay on the device."""

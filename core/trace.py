@@ -33,6 +33,15 @@ class Trace:
         ∂L/∂z in z.grad (module-level keep_grad). A trace that measures ∂L/∂z by itself may skip it."""
         keep_grad(z)
 
+    def record(self, z: Tensor, u: Tensor, a: Tensor, h: Tensor | None = None) -> None:
+        """Keep one probe point: `keep_grad(z)`, then append z, u, a (and h, when given)."""
+        self.keep_grad(z)
+        self.z.append(z)
+        self.u.append(u)
+        self.a.append(a)
+        if h is not None:
+            self.h.append(h)
+
 
 def keep_grad(z: Tensor) -> None:
     """Make backward leave ∂L/∂z in z.grad, as z.retain_grad() does, without retain_grad's copy of

@@ -32,6 +32,11 @@ def collect_garbage_on_gui_thread() -> None:
         _collector = GarbageCollector(interval=0.5)
 
 
+def gui_thread_collector_timer():
+    """The QTimer that collects garbage on the GUI thread, while collection is there (else None)."""
+    return None if _collector is None else _collector.timer
+
+
 def release_gui_thread_collection() -> None:
     """Undo one `collect_garbage_on_gui_thread`; the last one collects and restores automatic collection."""
     global _collector, _collector_users

@@ -84,10 +84,7 @@ class ConvNetwork(OneWeightPerLayer, nn.Module):
             u = norm(z) if self.has_norm else z
             a = self.act(u)
             if trace is not None:
-                trace.keep_grad(z)
-                trace.z.append(z)
-                trace.u.append(u)
-                trace.a.append(a)
+                trace.record(z, u, a)
             h = h + a if self.residual and i > 0 else a
             if self.pool_after[i]:
                 h = nn.functional.max_pool2d(h, 2)

@@ -42,11 +42,7 @@ class Network(OneWeightPerLayer, nn.Module):
             u = norm(z) if self.has_norm else z
             a = self.act(u)
             if trace is not None:
-                trace.keep_grad(z)
-                trace.z.append(z)
-                trace.u.append(u)
-                trace.a.append(a)
-                trace.h.append(h)
+                trace.record(z, u, a, h)
             h = h + a if self.residual and i > 0 else a
         return self.readout(h)
 

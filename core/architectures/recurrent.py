@@ -93,11 +93,7 @@ class RecurrentCell(nn.Module):
                 h = torch.sigmoid(o) * self.act(c)
             if trace is not None:  # the step's input [h_{t−1} | x_t], for its weight gradient
                 x_t = (x[:, t] if x.dim() == 3 else x) if t < len(inputs) else no_input
-                trace.h.append(torch.cat([h_prev.detach(), x_t], dim=1))
-                trace.keep_grad(z)
-                trace.z.append(z)
-                trace.u.append(u)
-                trace.a.append(h)
+                trace.record(z, u, h, torch.cat([h_prev.detach(), x_t], dim=1))
         return self.readout(h)
 
 

@@ -73,10 +73,7 @@ class EncoderBlock(nn.Module):
         z = self.w1(y)                                      # [B, T, 4·D]
         a = self.act(z)
         if trace is not None:
-            trace.keep_grad(z)
-            trace.z.append(z)
-            trace.u.append(z)
-            trace.a.append(a)
+            trace.record(z, z, a)
         return self.w2(a)
 
     def forward(self, x: Tensor, trace: Trace | None = None) -> Tensor:

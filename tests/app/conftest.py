@@ -9,6 +9,7 @@ import pytest  # noqa: E402
 from PySide6.QtCore import QSettings, QStandardPaths  # noqa: E402
 
 from core import SimConfig  # noqa: E402
+from tests.app import leaks  # noqa: E402
 from tests.app.leaks import stop_leaks  # noqa: E402
 from tests.helpers import WINDOW  # noqa: E402
 
@@ -51,6 +52,35 @@ def isolated_settings(tmp_path_factory, monkeypatch):
         for scope in (QSettings.Scope.UserScope, QSettings.Scope.SystemScope):
             QSettings.setPath(fmt, scope, str(folder))
     return folder
+
+
+@pytest.fixture(scope="module", autouse=True)
+def gui_thread_collection_per_module(qapp):
+    """Garbage is collected on the GUI thread for a whole module, as in the app while its window
+    lives. Each window's worker would otherwise switch collection over and back, and each switch is
+    a full collection of the ~350 000 objects torch and Qt leave alive (0.15-0.3 s, twice a test).
+    A test of the switch itself takes the module's share away (`gc_policy_of_its_own`)."""
+    from app.workarounds import gc_policy
+    from app.worker import preload_torch
+
+    preload_torch()  # (its imports' objects are frozen with the rest, as in the app)
+    gc_policy.collect_garbage_on_gui_thread()
+    leaks.visible_since_collector = gc_policy.gui_thread_collector_timer()  # (what a test makes is not frozen)
+    yield
+    leaks.visible_since_collector = None
+    gc_policy.release_gui_thread_collection()
+
+
+@pytest.fixture
+def gc_policy_of_its_own():
+    """The test sees the GC policy as the app alone has it: no collection switched over by the module."""
+    from app.workarounds import gc_policy
+
+    gc_policy.release_gui_thread_collection()
+    leaks.visible_since_collector = None
+    yield
+    gc_policy.collect_garbage_on_gui_thread()
+    leaks.visible_since_collector = gc_policy.gui_thread_collector_timer()
 
 
 @pytest.fixture(autouse=True)

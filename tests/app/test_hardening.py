@@ -215,7 +215,8 @@ def test_plots_draw_a_pass_that_is_non_finite_everywhere_without_errors(qtbot, c
     assert panel.drawn_snapshot is snap and len(panel.gradients.bad.data) == 2 * snap.depth  # every layer marked
 
 
-def test_garbage_is_collected_on_the_gui_thread_while_a_worker_runs(make_window, small_config, qtbot):
+def test_garbage_is_collected_on_the_gui_thread_while_a_worker_runs(gc_policy_of_its_own, make_window, small_config,
+                                                                     qtbot):
     """Cyclic garbage (which may hold Qt objects) is never collected on the simulation thread."""
     import gc
     import threading

@@ -10,7 +10,6 @@ import pytest
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QDockWidget
 
-from core import SimConfig
 from core.scenarios import load_scenario
 
 from app.presentation import PRESENT_FONT_PT, plots_for

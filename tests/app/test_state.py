@@ -5,7 +5,7 @@ import pytest
 from PySide6.QtCore import QObject, Signal
 
 from app.state import Frame, SingleState
-from core import SimConfig, Simulator
+from core import Simulator
 from core.memory import MemoryLimitError
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, Qt
 
-from core import SimConfig, Simulator
+from core import Simulator
 from core import theory
 from core.jacobian import simulator_spectrum
 

@@ -1,7 +1,6 @@
 """Killing a process in the middle of a save leaves the previous file whole (core/files.py)."""
 from __future__ import annotations
 
-import os
 import random
 import signal
 import subprocess
