@@ -63,7 +63,7 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def subprocess_scheduler(tmp_path_factory):
     """`dask scheduler` and one `dask worker` (1 thread) as subprocesses on 127.0.0.1; its address.
-    The worker runs without a nanny: a nanny takes 8 s to stop on SIGTERM, the worker alone 0.1 s
+    The worker runs without a nanny: a nanny took 8 s to stop on SIGTERM, the worker alone 0.1-0.3 s
     (a LocalCluster's workers, which have nannies, are tested by the other fixture)."""
     folder = tmp_path_factory.mktemp("dask")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -78,9 +78,10 @@ def subprocess_scheduler(tmp_path_factory):
     try:
         yield address
     finally:
+        # the worker first, and alone: a worker that outlives its scheduler retries it for the
+        # connect timeout (30 s) before it exits
         for proc in (worker, scheduler):
             proc.send_signal(signal.SIGTERM)
-        for proc in (worker, scheduler):
             try:
                 proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
