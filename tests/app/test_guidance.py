@@ -44,15 +44,14 @@ def test_healthy_network_says_so(make_window, small_config, qtbot):
     assert w.diagnoses.lines() == ["no problems found"]
 
 
-def test_app_unknown_scenario_exits_2_with_one_line():
-    import subprocess
-    import sys
+def test_app_unknown_scenario_exits_2_with_one_line(capsys):
+    from app.__main__ import main
 
-    proc = subprocess.run([sys.executable, "-m", "app", "--scenario", "deep_sigmoidd"], capture_output=True,
-                          text=True, timeout=120)
-    assert proc.returncode == 2
-    (line,) = proc.stderr.strip().splitlines()
-    assert line.startswith("error: scenario: unknown scenario 'deep_sigmoidd'; did you mean 'deep_sigmoid_vanishing'?")
+    # (in this process: main() refuses bad input before it makes any Qt object)
+    assert main(["--scenario", "deep_sigmoidd"]) == 2
+    captured = capsys.readouterr()
+    (line,) = captured.err.strip().splitlines()
+    assert captured.out == "" and line.startswith("error: scenario: unknown scenario 'deep_sigmoidd'; did you mean 'deep_sigmoid_vanishing'?")
 
 
 def test_scenario_button_runs_its_steps_from_a_fresh_network(make_window, small_config, qtbot):

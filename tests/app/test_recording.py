@@ -9,6 +9,7 @@ import sys
 import imageio.v3 as iio
 import pytest
 
+from app.__main__ import main
 from app.recording import RecordError, check_target, mp4_available
 
 SMALL_SET = ["--set", "depth=5", "--set", "width=16", "--set", "n_samples=128", "--set", "batch_size=16"]
@@ -49,12 +50,13 @@ def test_headless_record_writes_a_gif(tmp_path):
 
 
 @pytest.mark.parametrize("name,reason", [("run.avi", ".gif or .mp4"), ("missing/run.gif", "does not exist")])
-def test_bad_record_target_exits_2_with_one_line(tmp_path, name, reason):
-    proc = run_app("--steps", "2", "--record", str(tmp_path / name), *SMALL_SET)
-    assert proc.returncode == 2
-    lines = proc.stderr.strip().splitlines()
+def test_bad_record_target_exits_2_with_one_line(tmp_path, name, reason, capsys):
+    # (in this process: main() refuses bad input before it makes any Qt object)
+    assert main(["--steps", "2", "--record", str(tmp_path / name), *SMALL_SET]) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: --record:") and reason in lines[0]
-    assert list(tmp_path.iterdir()) == []
+    assert captured.out == "" and list(tmp_path.iterdir()) == []
 
 
 def test_mp4_needs_the_ffmpeg_plugin(tmp_path):
