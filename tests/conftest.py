@@ -7,13 +7,16 @@ test (parametrized with ``threads`` > 1) takes the machine exclusively; every ot
 """
 from __future__ import annotations
 
-import fcntl
 import os
-import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+
+try:
+    import fcntl
+except ImportError:  # (not POSIX: the tests share the machine as they come)
+    fcntl = None
 
 
 def torch_threads_of(item: pytest.Item) -> int:
@@ -23,14 +26,13 @@ def torch_threads_of(item: pytest.Item) -> int:
 
 
 @contextmanager
-def machine_share(run_id: str, exclusive: bool):
-    """Hold the machine shared (any number of tests) or exclusive (one test), across processes.
+def machine_share(folder: Path, exclusive: bool):
+    """Hold the machine shared (any number of tests) or exclusive (one test), across the processes
+    that share `folder`.
 
     A fair readers-writer lock of two flock files: a test waiting for the machine holds the turnstile,
     so tests that come after it queue behind it instead of keeping it waiting for ever."""
-    folder = Path(tempfile.gettempdir())
-    with open(folder / f"vp-tests-{run_id}.turnstile", "a") as turnstile, \
-            open(folder / f"vp-tests-{run_id}.machine", "a") as machine:
+    with open(folder / "machine.turnstile", "a") as turnstile, open(folder / "machine.lock", "a") as machine:
         fcntl.flock(turnstile, fcntl.LOCK_EX)
         try:
             fcntl.flock(machine, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
@@ -44,9 +46,10 @@ def machine_share(run_id: str, exclusive: bool):
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem):
-    run_id = os.environ.get("PYTEST_XDIST_TESTRUNUID")  # set on xdist's workers only
-    if run_id is None:
+    if fcntl is None or "PYTEST_XDIST_WORKER" not in os.environ:  # (one process: nothing to share)
         yield
         return
-    with machine_share(run_id, exclusive=torch_threads_of(item) > 1):
+    # the run's temporary root, which the workers' own temporary folders are in
+    folder = item.config._tmp_path_factory.getbasetemp().parent
+    with machine_share(folder, exclusive=torch_threads_of(item) > 1):
         yield
