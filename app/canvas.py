@@ -54,7 +54,10 @@ class ScrollingLayoutWidget(pg.GraphicsLayoutWidget):
         request = (zoom, data_min, fit)
         if request != self._zoom_request:
             self._zoom_request = request
-            self.resizeEvent(None)
+            if self.isVisible():
+                self.resizeEvent(None)
+            else:   # (laid out when next painted: a hidden page, or a window not shown yet, needs no layout now)
+                self._laid_out_for = "for another zoom"
 
     def data_plots(self) -> list[pg.PlotItem]:
         """The plots drawn in this widget (not their colour bars)."""
