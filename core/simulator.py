@@ -78,38 +78,32 @@ class StepTiming:
     snapshot_step: float
 
 
+class _Reducing(list):
+    """A trace's list that hands each tensor appended to `reduce` at once (while it is in cache),
+    and keeps it only if `keep`."""
+
+    def __init__(self, reduce: Callable[[Tensor], None], keep: bool = True):
+        super().__init__()
+        self.reduce, self.keep = reduce, keep
+
+    def append(self, t: Tensor) -> None:
+        if self.keep:
+            super().append(t)
+        self.reduce(t)
+
+    def extend(self, ts: Iterable[Tensor]) -> None:  # (a user's model appends all its points at once)
+        for t in ts:
+            self.append(t)
+
+
+def _ignore(_: Tensor) -> None:
+    pass
+
+
 class _NormTrace(Trace):
     """What an instrumented forward appends to a Trace, reduced at once instead of kept: each
     probe point's Σz (a NaN/Inf in z makes it non-finite) while z is in cache, and ‖∂L/∂z‖ by a
     hook when backward produces ∂L/∂z (in cache again). Results stay on the device."""
-
-    class _Z(list):
-        def __init__(self, owner: "_NormTrace"):
-            super().__init__()
-            self.owner = owner
-
-        def append(self, z: Tensor) -> None:  # (z itself is not kept)
-            owner = self.owner
-            owner.sums.append(z.detach().sum())
-            slot = len(owner.grad_norms)
-            owner.grad_norms.append(None)
-
-            def hook(g: Tensor, slot: int = slot) -> None:
-                owner.grad_norms[slot] = torch.linalg.vector_norm(g)
-
-            if z.requires_grad:
-                z.register_hook(hook)
-
-        def extend(self, zs: Iterable[Tensor]) -> None:  # (a user's model appends all its points at once)
-            for z in zs:
-                self.append(z)
-
-    class _Discard(list):
-        def append(self, _: Tensor) -> None:
-            pass
-
-        def extend(self, _: Iterable[Tensor]) -> None:
-            pass
 
     def keep_grad(self, z: Tensor) -> None:
         """Nothing: z.grad is not kept (the hook of z.append takes ‖∂L/∂z‖; a second Python hook per
@@ -118,8 +112,8 @@ class _NormTrace(Trace):
     def __init__(self) -> None:
         self.sums: list[Tensor] = []
         self.grad_norms: list[Tensor | None] = []
-        self.z = _NormTrace._Z(self)
-        self.u = self.a = self.h = _NormTrace._Discard()
+        self.z = _Reducing(_norm_reducer(self.sums, self.grad_norms), keep=False)
+        self.u = self.a = self.h = _Reducing(_ignore, keep=False)
 
     def results(self) -> dict[str, Tensor]:
         """On the device, for to_host: 'z_sums' (Σz per probe point) and 'z_grads' (‖∂L/∂z‖ per probe
@@ -137,19 +131,6 @@ class _HotTrace(Trace):
     ‖∂L/∂z‖ per row by a hook when backward produces ∂L/∂z. The tensors are kept as by a Trace
     (the sampled statistics and the rare exact recomputations read them). Results stay on the device."""
 
-    class _Reducing(list):
-        def __init__(self, reduce: Callable[[Tensor], None]):
-            super().__init__()
-            self.reduce = reduce
-
-        def append(self, t: Tensor) -> None:
-            super().append(t)
-            self.reduce(t)
-
-        def extend(self, ts: Iterable[Tensor]) -> None:  # (a user's model appends all its points at once)
-            for t in ts:
-                self.append(t)
-
     def keep_grad(self, z: Tensor) -> None:
         """Nothing here: the hook z.append registers keeps z.grad as trace.keep_grad would."""
 
@@ -162,8 +143,21 @@ class _HotTrace(Trace):
         self.a_sum: list[Tensor] = []
         self.a_rows: list[Tensor] = []                 # ‖a‖ per row, [B] float32
         self.g_rows: list[Tensor | None] = []          # ‖∂L/∂z‖ per row, [B] float32; None: none reached z
-        self.z = _HotTrace._Reducing(_z_reducer(self.z_sum, self.z_norm, self.g_rows))
-        self.a = _HotTrace._Reducing(_a_reducer(self.a_sum, self.a_rows))
+        self.z = _Reducing(_z_reducer(self.z_sum, self.z_norm, self.g_rows))
+        self.a = _Reducing(_a_reducer(self.a_sum, self.a_rows))
+
+
+def _norm_reducer(sums: list, grad_norms: list) -> Callable[[Tensor], None]:
+    """Σz now, and ‖∂L/∂z‖ by a hook when backward produces it (z itself is not kept)."""
+    def reduce(z: Tensor) -> None:
+        sums.append(z.detach().sum())
+        slot = len(grad_norms)
+        grad_norms.append(None)
+        if z.requires_grad:
+            def hook(g: Tensor) -> None:
+                grad_norms[slot] = torch.linalg.vector_norm(g)
+            z.register_hook(hook)
+    return reduce
 
 
 def _z_reducer(sums: list, norms_: list, g_rows: list) -> Callable[[Tensor], None]:
@@ -330,9 +324,12 @@ class Simulator:
             nn.utils.clip_grad_value_(params, cfg.clip_threshold)
         return _global_norm(norms([p.grad for p in params]))
 
+    def _params_with_grad(self) -> list[Tensor]:
+        return [p for p in self.model.parameters() if p.grad is not None]
+
     def _grads(self) -> tuple[list[Tensor], np.ndarray]:
         """Parameters that got a gradient, and each gradient's norm."""
-        params = [p for p in self.model.parameters() if p.grad is not None]
+        params = self._params_with_grad()
         return params, norms([p.grad for p in params])
 
     def _bare_step(self) -> Tensor | None:
@@ -351,7 +348,7 @@ class Simulator:
             logits = self.model(self.x[mb], trace)
             loss = loss + self._micro_loss(logits, self.y[mb]).detach()
             correct = correct + _correct(logits, self.y[mb])
-        params = [p for p in self.model.parameters() if p.grad is not None]
+        params = self._params_with_grad()
         grads = [p.grad for p in params]
         # everything this step reports reaches the host in one transfer
         with torch.no_grad():
@@ -497,7 +494,7 @@ class Simulator:
         host = to_host(dict(
             z_sum=z_sum, z_sq=z_sq, a_sum=a_sum, a_sq=a_rows_t.sum(1), g_sq=g_rows_t.sum(1), deriv=derivative.counts,
             act_counts=act_counts, act_edges=act_edges, grad_counts=grad_counts, grad_edges=grad_edges,
-            weight_norm=torch.stack(torch._foreach_norm(self._weights)).double(), spread=spread,
+            weight_norm=norms_device(self._weights), spread=spread,
         ))
         pre = finish_moments(zs, host["z_sum"], host["z_sq"])
         act = finish_moments(acts, host["a_sum"], host["a_sq"])
@@ -507,9 +504,7 @@ class Simulator:
             grad_nonfinite[i] = int(torch.count_nonzero(~torch.isfinite(gs[i])))
             if grad_nonfinite[i] == 0:  # float32 overflow of finite entries, as in norms()
                 grad_norm[i] = float(torch.linalg.vector_norm(gs[i].double()))
-        weight_norm = host["weight_norm"]
-        for i in np.flatnonzero(np.isinf(weight_norm)):
-            weight_norm[i] = float(torch.linalg.vector_norm(self._weights[i].double()))
+        weight_norm = finish_norms(host["weight_norm"], self._weights)
         counts = host["deriv"]                                          # [L, 2]: saturated, dead
         if derivative.confirm is not None:
             counts[:, 1] = derivative.confirm(counts[:, 1])
