@@ -53,11 +53,15 @@ def rows(t: Tensor) -> Tensor:
     return t.reshape(t.shape[0], -1)
 
 
+def sampled_row_count(batch: int, units: int, max_values: int) -> int:
+    """⌈max_values / units⌉, at least one row and at most the batch: how many rows a sample reads."""
+    return max(1, min(batch, -(-max_values // max(1, units))))
+
+
 def sample_rows(t: Tensor, max_values: int) -> Tensor:
     """The first ⌈max_values / units⌉ rows of a layer (at least one, at most all), as [r, units]."""
     flat = rows(t)
-    units = max(1, flat.shape[1])
-    return flat[: max(1, min(flat.shape[0], -(-max_values // units)))]
+    return flat[: sampled_row_count(flat.shape[0], flat.shape[1], max_values)]
 
 
 def _layers(x: Tensor | Sequence[Tensor]) -> list[Tensor]:
@@ -109,7 +113,7 @@ def stacked_rows(layers: Sequence[Tensor], max_values: int) -> list[Tensor]:
 def first_rows(stack: Tensor, max_values: int) -> Tensor:
     """The first ⌈max_values / units⌉ rows (at least one) of each layer of a stacked [G, r, units]
     sample, as [G, r', units]: the `sample_rows` of a smaller budget, taken from a larger one."""
-    return stack[:, : max(1, min(stack.shape[1], -(-max_values // max(1, stack.shape[2]))))]
+    return stack[:, : sampled_row_count(stack.shape[1], stack.shape[2], max_values)]
 
 
 def sampled_derivative_counts(sources: Sequence[Tensor], abs_derivative: Callable[[Tensor], Tensor],

@@ -12,6 +12,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .stats import sample_rows
+
 # At most this many values per layer are read: whole batch rows (examples), the first ones, as
 # stats.histograms does (with a quarter of its budget: this runs on every snapshot). The spread
 # across units then rests on 2048 values (sampling error ≈ √(2/2048) ≈ 3 %), the spread between
@@ -44,10 +46,7 @@ def unit_spread_parts(layer: Tensor, max_values: int = UNIT_SPREAD_MAX_VALUES) -
     """One layer's (E_b Var_i, Var_b E_i) of `unit_spread`, a float64 [2] tensor left on the
     device (`spread_ratio` finishes it); the layer has any shape with the batch first, read as
     [B, units]. NaN for a layer of one unit."""
-    flat = layer.detach().reshape(layer.shape[0], -1)
-    B, W = flat.shape
-    rows = max(1, min(B, -(-max_values // max(1, W))))
-    return unit_spread_parts_stacked(flat[:rows].unsqueeze(0))[0]
+    return unit_spread_parts_stacked(sample_rows(layer.detach(), max_values).unsqueeze(0))[0]
 
 
 def unit_spread_parts_stacked(x: Tensor) -> Tensor:
