@@ -290,6 +290,12 @@ def set_dotted_line(curve: Line, dots: Dots, x: np.ndarray, y: np.ndarray) -> No
     dots.setData(x[ok], y[ok])
 
 
+def clear_curve(curve: pg.PlotCurveItem) -> None:
+    """Empty `curve`, unless it is empty already (clearing an empty curve still costs a bounds pass)."""
+    if curve.xData is not None and len(curve.xData):
+        curve.setData([], [])
+
+
 def set_points(scatter: pg.ScatterPlotItem, x: np.ndarray, y: np.ndarray) -> None:
     """scatter.setData, skipped when it is empty and stays empty (the usual case for the markers
     of zeros and NaN/Inf, and not free: ~50 µs per call)."""

@@ -245,10 +245,10 @@ class Presentation(QObject):
             w.resizeDocks(side, [width] * len(side), Qt.Orientation.Horizontal)
         if not self.presenting:
             bottom = [d for d in (w.diagnoses_dock, w.table_dock) if not d.isHidden()]
-            most = int(NORMAL_BOTTOM_SHARE * w.height())
+            highest = int(NORMAL_BOTTOM_SHARE * w.height())
             # (not beside the W_hh spectrum, which shares their row and needs its height)
-            if bottom and w.spectrum_dock.isHidden() and max(d.height() for d in bottom) > most:
-                w.resizeDocks(bottom, [most] * len(bottom), Qt.Orientation.Vertical)
+            if bottom and w.spectrum_dock.isHidden() and max(d.height() for d in bottom) > highest:
+                w.resizeDocks(bottom, [highest] * len(bottom), Qt.Orientation.Vertical)
             if not w.spectrum_dock.isHidden():   # (beside the diagnoses: its two plots need the width)
                 w.resizeDocks([w.spectrum_dock], [int(NORMAL_SPECTRUM_SHARE * w.width())], Qt.Orientation.Horizontal)
         docks = [d for d in self.scenario_docks() if not d.isHidden()]   # (the window may not be shown yet)

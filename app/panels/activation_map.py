@@ -16,8 +16,8 @@ from PySide6.QtCore import QRectF, Qt
 
 from core import Snapshot
 
-from ..plot_kit import (BAD_COLOR, LABEL_STYLE, TICK_FONT, TITLE_SIZE, IndexedImage, Markers, fit_range, line,
-                        layer_ticks, lookup_table, set_points, style)
+from ..plot_kit import (BAD_COLOR, LABEL_STYLE, TICK_FONT, TITLE_SIZE, IndexedImage, Markers, clear_curve, fit_range,
+                        layer_ticks, line, lookup_table, set_points, style)
 from ..plot_math import GRID_BINS, colour_index, layer_scales, resample_histograms, value_grid
 from .layer_scale import per_layer_label
 
@@ -98,8 +98,7 @@ class ActivationMap:
             return
         if profile is None or len(profile.q) != snap.depth:
             for curve in self.theory:
-                if curve.xData is not None and len(curve.xData):   # (clearing an empty curve costs a bounds pass)
-                    curve.setData([], [])
+                clear_curve(curve)
             return
         y = np.arange(1, snap.depth + 1, dtype=np.float64)
         unit = layer_scales(snap.layers.act_std) if self.per_layer else 1.0

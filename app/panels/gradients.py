@@ -14,8 +14,8 @@ from PySide6.QtCore import Qt
 from core import Snapshot
 
 from ..legends import legend_below
-from ..plot_kit import (BAD_COLOR, LABEL_STYLE, TICK_FONT, TITLE_SIZE, ZERO_COLOR, Markers, dotted_line, line,
-                        layer_ticks, set_dotted_line, set_points, style)
+from ..plot_kit import (BAD_COLOR, LABEL_STYLE, TICK_FONT, TITLE_SIZE, ZERO_COLOR, Markers, clear_curve, dotted_line,
+                        layer_ticks, line, set_dotted_line, set_points, style)
 from ..plot_math import along, drawable, layer_span, least_covered, safe_log10
 
 BAND_DECADES = 2.0         # vanishing/exploding bands: 100× below/above the output layer
@@ -141,8 +141,7 @@ class GradientsPerLayer:
         if self.theory is None:
             return
         if profile is None or len(profile.q) != snap.depth:
-            if self.theory.xData is not None and len(self.theory.xData):   # (clearing an empty curve costs a bounds pass)
-                self.theory.setData([], [])
+            clear_curve(self.theory)
             return
         y = np.arange(1, snap.depth + 1, dtype=np.float64)
         last = snap.layers.grad_norm[-1]
