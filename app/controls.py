@@ -371,7 +371,7 @@ class ControlPanel(QScrollArea):
     def unused_reason(self, name: str) -> str | None:
         """Why the shown config's architecture or data set ignores field `name` (its control is
         disabled), or None."""
-        return get_architecture(self._config.architecture).why_unused(name) or cc.unused_by_dataset(self._config, name)
+        return _why_unused(self._config, name)
 
     def error_text(self, name: str) -> str:
         return self.errors[name].text()
@@ -401,9 +401,8 @@ class ControlPanel(QScrollArea):
     def _show_fields_used(self, config: SimConfig) -> None:
         """Enable each control iff `config`'s architecture and data set read its field; a disabled control and its
         label carry the reason as their tooltip, an enabled one its own tooltip."""
-        architecture = get_architecture(config.architecture)
         for name, conn in self.connectors.items():
-            why = architecture.why_unused(name) or cc.unused_by_dataset(config, name)
+            why = _why_unused(config, name)
             conn.widget.setEnabled(why is None)
             self.labels[name].setEnabled(why is None)
             for widget, tip in self._tips[name]:
@@ -413,3 +412,8 @@ class ControlPanel(QScrollArea):
         label = self.errors[name]
         label.setText(text)
         label.setVisible(bool(text))
+
+
+def _why_unused(config: SimConfig, name: str) -> str | None:
+    """Why `config`'s architecture or data set does not read field `name`, or None."""
+    return get_architecture(config.architecture).why_unused(name) or cc.unused_by_dataset(config, name)

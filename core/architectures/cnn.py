@@ -94,7 +94,6 @@ class ConvNetwork(OneWeightPerLayer, nn.Module):
         return [conv.weight for conv in self.convs]
 
 
-
 def build_cnn(cfg: SimConfig, input_shape: tuple[int, ...], n_classes: int, generator: torch.Generator) -> ConvNetwork:
     """A ConvNetwork on the CPU, every kernel and the readout initialized by the scheme in `cfg`."""
     net = ConvNetwork(cfg, input_shape, n_classes)

@@ -50,7 +50,6 @@ class Network(OneWeightPerLayer, nn.Module):
         return [lin.weight for lin in self.linears]
 
 
-
 def build_mlp(cfg: SimConfig, input_dim: int, n_classes: int, generator: torch.Generator) -> Network:
     """A feed-forward (mlp or residual) Network on the CPU with every Linear initialized by the scheme in `cfg`."""
     net = Network(cfg, input_dim, n_classes)
