@@ -19,6 +19,7 @@ import sys
 from types import ModuleType
 from typing import Sequence
 
+from .. import memory
 from ..cli_kit import (  # re-exported: `python -m app` and the window's export use them
     EXIT_BAD_INPUT, EXIT_DIVERGED, Parser, UsageError, add_config_arguments, config_from_args, load_config, render,
 )
@@ -55,6 +56,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command line; the exit status (0, EXIT_BAD_INPUT or EXIT_DIVERGED)."""
     try:
         args = parser().parse_args(argv)
+        if hasattr(args, "memory_budget"):  # (every verb that builds a network: add_config_arguments)
+            memory.set_budget_mb(args.memory_budget)
         return args.handler(args)
     except (UsageError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -16,7 +16,6 @@ import argparse
 import json
 import sys
 
-from .. import memory
 from ..cli_kit import (
     EXIT_DIVERGED, UsageError, add_config_arguments, add_output_arguments, config_from_args, csv_text, load_config,
     record_steps, side_with_overrides, write_output,
@@ -77,7 +76,6 @@ def handle(args: argparse.Namespace) -> int:
         raise UsageError(f"--steps must be >= 0, got {args.steps}")
     if args.every < 1:
         raise UsageError(f"--every must be at least 1, got {args.every}")
-    memory.set_budget_mb(args.memory_budget)
     comparer = Comparer(pair)
     if pair.warning():
         print(f"warning: {pair.warning()}", file=sys.stderr)

@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .. import memory
 from ..cli_kit import add_config_arguments, add_output_arguments, config_from_args, write_output
 from ..export_script import export_script
 
@@ -19,5 +18,4 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def handle(args: argparse.Namespace) -> int:
     """Write the script to --out or stdout; the exit status."""
     cfg, _ = config_from_args(args)
-    memory.set_budget_mb(args.memory_budget)
     return write_output(export_script(cfg, Path(args.out).name if args.out else "experiment.py"), args.out)

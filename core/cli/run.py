@@ -56,7 +56,6 @@ def handle(args: argparse.Namespace) -> int:
     steps = _steps(args, scenario) if args.command in ("run", "diagnose") else 0
     if args.command == "run" and args.every < 1:
         raise UsageError(f"--every must be at least 1, got {args.every}")
-    memory.set_budget_mb(args.memory_budget)
     recorded = -(-steps // args.every) if args.command == "run" else 1
     memory.check_fits(cfg, resolve_device(cfg.device)[0], recorded_snapshots=recorded)
     sim = Simulator(cfg)

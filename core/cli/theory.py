@@ -9,7 +9,7 @@ import argparse
 import json
 import sys
 
-from .. import memory, theory
+from .. import theory
 from ..cli_kit import add_config_arguments, add_output_arguments, config_from_args, csv_text, write_output
 from ..config import ConfigError, SimConfig
 from ..jacobian import simulator_spectrum
@@ -44,7 +44,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def handle(args: argparse.Namespace) -> int:
     """Write the document of subcommand `args.command`; the exit status."""
     cfg, _ = config_from_args(args)
-    memory.set_budget_mb(args.memory_budget)  # the sweep's and the Jacobian's networks are checked too
     return write_output(document(args, cfg), args.out)
 
 

@@ -76,7 +76,6 @@ def spec_from_args(args: argparse.Namespace) -> tuple[GridSpec, str]:
                                 f"{', '.join(grid_scenario_names()) or 'none installed'})")
         x_axis, y_axis = parse_axis(x, "--x"), parse_axis(y, "--y")
     spec = GridSpec(base, x_axis, y_axis, steps, 1 if seeds is None else seeds)
-    memory.set_budget_mb(args.memory_budget)
     check_cells_fit(spec)  # every cell's config must be valid, and fit, before anything runs
     return spec, metric or "accuracy"
 
