@@ -27,6 +27,7 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from core import SimConfig, Simulator  # noqa: E402
 from core.cli_kit import record_steps  # noqa: E402  (the loop of `python -m core run`)
+from core.stats import norms_device  # noqa: E402
 
 CONFIG = SimConfig(depth=50, width=256, batch_size=256, activation="tanh", optimizer="sgd", device="cpu")
 
@@ -68,8 +69,8 @@ def required_norms(sim: Simulator):
     params = [p for p in sim.model.parameters() if p.grad is not None]
 
     def norms() -> None:
-        torch.stack(torch._foreach_norm([p.grad for p in params])).cpu()
-        torch.stack(torch._foreach_norm(sim._weights)).cpu()
+        norms_device([p.grad for p in params]).cpu()
+        norms_device(sim._weights).cpu()
 
     return norms
 

@@ -2,10 +2,10 @@ import os
 from typing import Callable
 
 import pytest
-import torch
 
 from core import SimConfig, memory
 from core.cli import main
+from tests.helpers import torch_threads
 
 
 @pytest.fixture
@@ -22,10 +22,8 @@ def one_torch_thread():
     step ~5-20x slower than one. It also fixes the summation order, hence exactly the runs the
     scenario texts were measured on. No core test measures threads; a test comparing with another
     process allows for a different thread split in its tolerance."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(int(os.environ.get("VP_TEST_TORCH_THREADS", "1")))  # (≠ 1: check thread-robustness)
-    yield
-    torch.set_num_threads(before)
+    with torch_threads(int(os.environ.get("VP_TEST_TORCH_THREADS", "1"))):  # (≠ 1: check thread-robustness)
+        yield
 
 
 @pytest.fixture
