@@ -13,6 +13,8 @@ from typing import Any, Callable
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
+from .torch_threads import confine_to_one_thread
+
 
 class Job(QThread):
     """Runs `fn(progress, cancelled)` on its own thread; emits `succeeded`, `failed` or nothing (cancelled)."""
@@ -32,6 +34,7 @@ class Job(QThread):
         self._cancel.set()
 
     def run(self) -> None:  # noqa: D401 - QThread override
+        confine_to_one_thread()
         try:
             result = self._fn(lambda d, t: self.progressed.emit(self, d, t), self._cancel.is_set)
         except Exception as exc:  # noqa: BLE001 - reported to the GUI, never lost

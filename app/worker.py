@@ -16,8 +16,8 @@ window's draw budget (state.DRAW_BUDGET) lets it draw less often: it says so aft
 no frame draws costs its statistics for nothing). Where steps are slow, chunks are made longer so
 the full statistics keep within STATISTICS_SHARE of the training time: then fewer frames.
 A pause, a reset or a new config ends a chunk at its next step (Simulator.step's `stop`).
-Every training step runs on the same torch thread count (`training_threads`: a core fewer
-than there are, so the GUI thread keeps one), so a config gives the same numbers run after run.
+Every training step runs on the same torch thread count (`torch_threads.training_threads`), so a
+config gives the same numbers run after run; every other thread runs torch on one thread.
 bench/bench_e2e.py measures the window against a bare loop.
 Every snapshot is emitted once as an `app.state.Frame`, tagged with the config
 the worker ran and the simulator's generation (bumped on each rebuild), and
@@ -27,12 +27,10 @@ from __future__ import annotations
 
 import copy
 import math
-import os
 import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Iterator
 
 import torch
@@ -45,6 +43,7 @@ from core.report import describe_nonfinite
 from core.spectrum import Spectrum, unavailable_reason
 
 from .state import Frame
+from .torch_threads import confine_to_one_thread, default_threads, training_threads
 from .workarounds.gc_policy import collect_garbage_on_gui_thread, release_gui_thread_collection
 
 _PRELOADED = False
@@ -73,27 +72,6 @@ def preload_torch() -> None:
         Simulator(SimConfig(depth=1, width=2, n_samples=16, batch_size=4, optimizer=optimizer,
                             clip_mode="norm", device="cpu", dataset="gaussian", input_dim=2)).step(1)
     _PRELOADED = True
-
-
-@lru_cache(maxsize=None)
-def default_threads() -> int:
-    """Torch's intra-op thread count as the process started (a core each, unless the user set it)."""
-    return torch.get_num_threads()
-
-
-def training_threads() -> int:
-    """Torch's intra-op thread count for every training step the window makes: one per core but one
-    (at least one, and never more than the process started with).
-
-    The count is fixed, not measured as the run goes: a reduction split over another number of threads
-    sums in another order, and a network whose training amplifies rounding (BatchNorm on two examples,
-    a post-LN transformer under Adam) then follows another trajectory. A count that changed with the
-    machine's load mid-run would make the same config give other numbers from run to run. One fewer
-    than the cores leaves the GUI thread a core to paint on: torch's threads wait for each other at
-    the end of every parallel operation, so a core taken by the painting stalls them all
-    (bench/README.md has the figures for 1 and 2 threads on 2 cores).
-    """
-    return max(1, min(default_threads(), (os.cpu_count() or 1) - 1))
 
 
 # The window's frame rate while training (its target is ≥ 15 frames/s), and so the snapshot rate
@@ -461,6 +439,7 @@ class WorkerThread:
         self._collecting = False
 
     def start(self) -> None:
+        confine_to_one_thread()  # the GUI thread (only the worker forms an OpenMP team)
         preload_torch()
         if not self._collecting:
             collect_garbage_on_gui_thread()

@@ -34,6 +34,7 @@ import torch  # noqa: E402
 import app  # noqa: E402,F401  (applies app/workarounds before Qt is used)
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
+from app.torch_threads import default_threads  # noqa: E402
 from bench.bench_core import bare_trainer  # noqa: E402
 from core import SimConfig, Simulator  # noqa: E402
 
@@ -125,9 +126,9 @@ def window_rate(qapp: QApplication, cfg: SimConfig, seconds: float, profile: cPr
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=None,
-                        help="torch threads of the window's worker (default: the app's rule, app.worker.training_threads)")
-    parser.add_argument("--bare-threads", type=int, default=torch.get_num_threads(),
-                        help="torch threads of the bare loop (default: torch's, a core each)")
+                        help="torch threads of the window's worker (default: the app's rule, app.torch_threads.training_threads)")
+    parser.add_argument("--bare-threads", type=int, default=default_threads(),
+                        help="torch threads of the bare loop (default: torch's as the process started, a core each)")
     parser.add_argument("--budget", type=float, default=None, help="the window's DRAW_BUDGET (default: the app's)")
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--repeat", type=int, default=1, help="rounds over the configurations")

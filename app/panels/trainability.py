@@ -27,6 +27,7 @@ from core.grid import (DEFAULT_C, METRICS, GridError, GridFile, GridSpec, connec
 
 from .. import settings as remembered
 from ..plot_kit import LABEL_STYLE, TICK_FONT
+from ..torch_threads import confine_to_one_thread
 
 METRIC_TITLES = {"accuracy": "training accuracy", "held_out_accuracy": "held-out accuracy", "loss": "training loss",
                  "grad_ratio": "log₁₀ ‖∂L/∂z¹‖/‖∂L/∂z^L‖ at init"}
@@ -53,6 +54,7 @@ class GridJob(QThread):
         self._cancel.set()
 
     def run(self) -> None:  # noqa: D401 - QThread override
+        confine_to_one_thread()
         try:
             self.boundaryReady.emit(self, boundary_curve(self.spec, DEFAULT_C))
             with connect(self.scheduler, self.workers) as client:

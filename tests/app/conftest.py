@@ -60,15 +60,19 @@ def gui_thread_collection_per_module(qapp):
     lives. Each window's worker would otherwise switch collection over and back, and each switch is
     a full collection of the ~350 000 objects torch and Qt leave alive (0.15-0.3 s, twice a test).
     A test of the switch itself takes the module's share away (`gc_policy_of_its_own`)."""
+    import torch
+
     from app.workarounds import gc_policy
     from app.worker import preload_torch
 
+    threads = torch.get_num_threads()  # each window confines this (GUI) thread to one torch thread
     preload_torch()  # (its imports' objects are frozen with the rest, as in the app)
     gc_policy.collect_garbage_on_gui_thread()
     leaks.visible_since_collector = gc_policy.gui_thread_collector_timer()  # (what a test makes is not frozen)
     yield
     leaks.visible_since_collector = None
     gc_policy.release_gui_thread_collection()
+    torch.set_num_threads(threads)  # the core tests that follow on this xdist worker run on its count
 
 
 @pytest.fixture

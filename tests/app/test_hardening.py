@@ -247,7 +247,8 @@ def test_a_paused_worker_probes_on_every_core_and_trains_on_one_fixed_count(smal
     trains, running or a step taken while paused, uses the one training count (training_threads)."""
     import torch
 
-    from app.worker import SimWorker, default_threads
+    from app.torch_threads import default_threads
+    from app.worker import SimWorker
 
     worker = SimWorker(small_config)
     worker.training_threads = 1

@@ -1,28 +1,97 @@
-"""The worker's torch thread count (app.worker.training_threads): a fixed rule, so that a config
-gives the same numbers however its run is driven."""
+"""Torch's thread counts in the app (app.torch_threads): the worker trains on a fixed count, so that a
+config gives the same numbers however its run is driven; every other thread runs torch on one."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
 import torch
 
-from app.worker import SimWorker, default_threads, training_threads
+from app.torch_threads import default_threads, thread_rule, training_threads
+from app.worker import SimWorker
 from core import Simulator
 
+ROOT = Path(__file__).resolve().parents[2]
+STARTING = default_threads()
 
-def test_one_core_fewer_than_there_are_and_never_more_than_the_process_had(monkeypatch):
-    default_threads.cache_clear()
+
+def test_every_core_up_to_six_then_one_fewer_and_never_more_than_the_process_had():
+    cases = {(1, 1): 1, (2, 2): 2, (4, 4): 4, (6, 6): 6, (8, 8): 7, (16, 16): 15,
+             (8, 1): 1, (2, 1): 1, (16, 4): 4}  # (cores, threads the process started with): count
+    assert {key: thread_rule(*key) for key in cases} == cases
+    assert training_threads() == thread_rule(os.cpu_count() or 1, default_threads())
+
+
+def test_the_starting_count_does_not_depend_on_what_ran_before():
+    before = torch.get_num_threads()
     try:
-        for cores, expected in ((1, 1), (2, 1), (8, 7)):
-            monkeypatch.setattr("os.cpu_count", lambda cores=cores: cores)
-            monkeypatch.setattr("torch.get_num_threads", lambda cores=cores: cores)
-            default_threads.cache_clear()
-            assert training_threads() == expected
-        # a user who set torch to one thread (OMP_NUM_THREADS=1) is not given more
-        monkeypatch.setattr("os.cpu_count", lambda: 8)
-        monkeypatch.setattr("torch.get_num_threads", lambda: 1)
-        default_threads.cache_clear()
-        assert training_threads() == 1
+        torch.set_num_threads(1)
+        assert default_threads() == STARTING
     finally:
-        default_threads.cache_clear()
+        torch.set_num_threads(before)
+
+
+def test_job_threads_run_torch_on_one_thread(qtbot):
+    from app.jobs import JobSlot
+
+    slot, seen = JobSlot("threads"), []
+    slot.done.connect(seen.append)
+    slot.start(lambda progress, cancelled: torch.get_num_threads())
+    qtbot.waitUntil(lambda: bool(seen), timeout=10_000)
+    slot.shutdown(10_000)
+    assert seen == [1]
+
+
+# The GUI thread runs torch once (preload_torch), then a parallel operation on another thread, on two
+# threads, counts the process's voluntary context switches: libgomp's threads spin between close
+# parallel operations (none) unless it manages more threads than there are cores (two an operation).
+TEAM_SCRIPT = """
+import resource, sys, threading, time
+import torch
+from PySide6.QtCore import QCoreApplication
+import app.worker as worker
+from core import SimConfig
+if sys.argv[1] == "unconfined":
+    worker.confine_to_one_thread = lambda: None
+qapp = QCoreApplication([])
+thread = worker.WorkerThread(SimConfig(depth=2, width=8, n_samples=64, batch_size=16))
+thread.start()
+time.sleep(0.3)
+assert thread.shutdown()
+switches = []
+def parallel_operations():
+    torch.set_num_threads(2)
+    x = torch.ones(1 << 20)
+    x.mul_(1.0)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_nvcsw
+    for _ in range(300):
+        x.mul_(1.0)
+    switches.append(resource.getrusage(resource.RUSAGE_SELF).ru_nvcsw - before)
+other = threading.Thread(target=parallel_operations)
+other.start()
+other.join()
+print(switches[0])
+"""
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2 or sys.platform != "linux", reason="two cores and libgomp")
+@pytest.mark.parametrize("threads", [2])  # the machine to itself: spinning threads are not preempted
+def test_the_gui_thread_forms_no_openmp_team(threads, tmp_path):
+    """Without the confinement the GUI thread's team (from preloading) makes every later two-thread
+    operation sleep and wake (the control); with it, they spin as in a process of one team."""
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(ROOT)}
+
+    def switches(variant: str) -> int:
+        done = subprocess.run([sys.executable, "-c", TEAM_SCRIPT, variant], capture_output=True, text=True,
+                              env=env, cwd=tmp_path, timeout=120)
+        assert done.returncode == 0, done.stderr
+        return int(done.stdout.split()[-1])
+
+    assert switches("unconfined") >= 300
+    assert switches("confined") < 30
 
 
 def test_a_worker_trains_on_the_rule_s_count(small_config):
