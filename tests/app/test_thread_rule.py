@@ -82,7 +82,8 @@ print(switches[0])
 def test_the_gui_thread_forms_no_openmp_team(threads, tmp_path):
     """Without the confinement the GUI thread's team (from preloading) makes every later two-thread
     operation sleep and wake (the control); with it, they spin as in a process of one team."""
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(ROOT)}
+    # (two threads whatever an earlier test left in the environment: Dask sets OMP_NUM_THREADS=1)
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "2"}
 
     def switches(variant: str) -> int:
         done = subprocess.run([sys.executable, "-c", TEAM_SCRIPT, variant], capture_output=True, text=True,
@@ -90,8 +91,9 @@ def test_the_gui_thread_forms_no_openmp_team(threads, tmp_path):
         assert done.returncode == 0, done.stderr
         return int(done.stdout.split()[-1])
 
-    assert switches("unconfined") >= 300
-    assert switches("confined") < 30
+    unconfined, confined = switches("unconfined"), switches("confined")
+    assert unconfined >= 300  # (a sleep and a wake-up an operation: 600 measured)
+    assert confined <= 100  # (0 measured on a quiet machine, 32-47 beside a busy core)
 
 
 def test_a_worker_trains_on_the_rule_s_count(small_config):
