@@ -31,10 +31,11 @@ def thread_rule(cores: int, available: int) -> int:
     core up to ALL_CORES_UP_TO, one fewer above; at least one, never more than `available`.
 
     The GUI thread paints on one of the cores. Where it takes a torch thread's core, the team waits
-    for that thread at the end of every parallel operation: measured on 2 cores, the window's
-    torch threads spent 13–16 % more CPU a step on two threads than on one, about the GUI thread's
-    share of a core, and trained 1.3–1.6× as fast. Keeping a core free for the GUI instead costs
-    1/cores of the training; the two are even at about six cores.
+    for that thread at the end of every parallel operation: measured on 2 cores, the window's torch
+    threads spent 1.69× the bare loop's CPU a step on two threads against 1.21–1.37× on one, and
+    still trained 1.3–1.4× as fast at 50 × 256 and as fast at the smaller sizes. That wait costs about
+    the GUI thread's share of a core (16–21 %); keeping a core free for it instead costs 1/cores of
+    the training, so the two are even at five to six cores.
     """
     wanted = cores if cores <= ALL_CORES_UP_TO else cores - 1
     return max(1, min(available, wanted))

@@ -102,7 +102,7 @@ def bench_rate(qapp: QApplication, seconds: float = 6.0) -> tuple[float, float, 
     window = MainWindow(RATE_CONFIG)
     window.show()
     _wait(qapp, lambda: window.latest is not None)
-    threads_window = torch.get_num_threads()  # the window leaves a core to the GUI thread
+    threads_window = window.worker.training_threads
     window.set_running(True)
     _wait(qapp, lambda: window.latest.step >= 20)
     t0, s0 = time.perf_counter(), window.latest.step

@@ -45,9 +45,10 @@ def test_job_threads_run_torch_on_one_thread(qtbot):
     assert seen == [1]
 
 
-# The GUI thread runs torch once (preload_torch), then a parallel operation on another thread, on two
-# threads, counts the process's voluntary context switches: libgomp's threads spin between close
-# parallel operations (none) unless it manages more threads than there are cores (two an operation).
+# A process whose GUI thread has preloaded torch (WorkerThread.start) runs 300 parallel operations on
+# another thread, on two torch threads, and prints the voluntary context switches they cost: none
+# while libgomp's threads spin between operations, two an operation once it manages more threads than
+# there are cores.
 TEAM_SCRIPT = """
 import resource, sys, threading, time
 import torch
