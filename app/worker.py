@@ -184,6 +184,7 @@ class SimWorker(QObject):
         self._spectrum_next = 0.0
         self.busy = False  # True while the loop works on a command (read by any thread)
         self.training_threads = training_threads()  # torch's threads for every training step
+        self.probe_threads = max(self.training_threads, default_threads())  # for a rebuild and probe alone
         self.frame_seconds = CHUNK_SECONDS  # the window's time between frames (set_frame_seconds)
 
     # --- commands, callable from any thread ------------------------------------
@@ -282,7 +283,7 @@ class SimWorker(QObject):
         interleaves), every core for a rebuild and probe alone, which the GUI thread only waits
         for. Set on this thread: torch's thread count is per thread (each takes the global value
         when it first runs a parallel op)."""
-        wanted = self.training_threads if trains else max(self.training_threads, default_threads())
+        wanted = self.training_threads if trains else self.probe_threads
         if torch.get_num_threads() != wanted:
             torch.set_num_threads(wanted)
         try:

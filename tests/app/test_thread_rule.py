@@ -45,6 +45,23 @@ def test_job_threads_run_torch_on_one_thread(qtbot):
     assert seen == [1]
 
 
+def test_the_comparison_worker_trains_and_probes_on_one_thread(small_config):
+    """(a second worker's OpenMP team would throttle the main window's and its own)"""
+    from app.compare_window import CompareWorker
+    from core.compare import ConfigPair
+
+    worker = CompareWorker(ConfigPair(small_config, small_config))
+    assert worker.training_threads == worker.probe_threads == 1
+    before = torch.get_num_threads()
+    try:
+        for trains in (False, True):
+            with worker._cores(trains=trains):
+                assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+    assert SimWorker(small_config).probe_threads == max(training_threads(), default_threads())
+
+
 # A process whose GUI thread has preloaded torch (WorkerThread.start) runs 300 parallel operations on
 # another thread, on two torch threads, and prints the voluntary context switches they cost: none
 # while libgomp's threads spin between operations, two an operation once it manages more threads than
