@@ -100,8 +100,11 @@ print(switches[0])
 def test_the_gui_thread_forms_no_openmp_team(threads, tmp_path):
     """Without the confinement the GUI thread's team (from preloading) makes every later two-thread
     operation sleep and wake (the control); with it, they spin as in a process of one team."""
-    # (two threads whatever an earlier test left in the environment: Dask sets OMP_NUM_THREADS=1)
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "2"}
+    # torch's own count (a core each), whatever an earlier test left in the environment: a Dask nanny
+    # sets OMP_NUM_THREADS, MKL_NUM_THREADS and OPENBLAS_NUM_THREADS to 1 in its parent's
+    leaked = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+    env = {**{k: v for k, v in os.environ.items() if k not in leaked}, "QT_QPA_PLATFORM": "offscreen",
+           "PYTHONPATH": str(ROOT)}
 
     def switches(variant: str) -> int:
         done = subprocess.run([sys.executable, "-c", TEAM_SCRIPT, variant], capture_output=True, text=True,
