@@ -233,6 +233,7 @@ class Simulator:
             self.model.to(self.device)
         # (listed once: a walk of the module tree costs about 2 ms a step at depth 200)
         self._parameters = list(self.model.parameters())
+        self.model.train()  # every pass trains (a user's factory may return its module in eval mode)
         self.optimizer = make_optimizer(config, self._parameters)
         effective_batch = config.batch_size * config.grad_accum
         self._sampler = BatchSampler(len(self.y), effective_batch, gen)
@@ -266,7 +267,7 @@ class Simulator:
             with torch.no_grad():
                 for b, saved in zip(self.model.buffers(), buffers):
                     b.copy_(saved)
-            self.model.zero_grad(set_to_none=True)
+            self._zero_grads()
 
     def step(self, n: int = 1, stop: Callable[[], bool] | None = None) -> Snapshot:
         """Train n ≥ 1 steps; the snapshot holds the statistics of the last one, and `trail()`
@@ -325,6 +326,10 @@ class Simulator:
         else:
             nn.utils.clip_grad_value_(params, cfg.clip_threshold)
         return _global_norm(norms([p.grad for p in params]))
+
+    def _zero_grads(self) -> None:
+        for p in self._parameters:
+            p.grad = None
 
     def _params_with_grad(self) -> list[Tensor]:
         return [p for p in self._parameters if p.grad is not None]
@@ -393,8 +398,9 @@ class Simulator:
 
     def _pass(self, idx: Tensor, update: bool) -> Snapshot:
         """Instrumented forward/backward on batch `idx`, then (if `update`) the optimizer step."""
-        self.model.train()
-        self.model.zero_grad(set_to_none=True)
+        if not self.model.training:  # (nothing sets eval mode after the build; train() walks every module)
+            self.model.train()
+        self._zero_grads()
         traced = self._forward_backward(idx)
         params, param_grad_norms = self._grads()
         grad_before = _global_norm(param_grad_norms)

@@ -176,6 +176,19 @@ def test_linear_model_has_gradient_noise(tmp_path):
     assert np.isfinite(snap.layers.grad_noise).all()
 
 
+def test_a_module_returned_in_eval_mode_trains_in_training_mode_every_step(tmp_path):
+    """Each training forward in training mode adds one to BatchNorm's batch count: all three steps'
+    (two without a snapshot, one with), not only the snapshot's."""
+    path = _file(tmp_path, "from torch import nn\ndef make(cfg):\n"
+                           "    return nn.Sequential(nn.Linear(64, 32), nn.BatchNorm1d(32), nn.Tanh(),"
+                           " nn.Linear(32, 10)).eval()\n")
+    sim = Simulator(_cfg(f"{path}:make"))
+    sim.step(3)
+    norm = sim.model.module[1]
+    assert sim.model.training and norm.training
+    assert int(norm.num_batches_tracked) == 3
+
+
 def test_same_config_builds_the_same_weights_and_leaves_the_global_generator(tmp_path):
     torch.manual_seed(123)
     before = torch.random.get_rng_state()
