@@ -280,9 +280,9 @@ class SimWorker(QObject):
     def _cores(self, trains: bool) -> Iterator[None]:
         """Torch threads for one command: `training_threads` for a command that trains (running,
         or steps taken while paused: every step of a run on the same count, whatever the user
-        interleaves), every core for a rebuild and probe alone, which the GUI thread only waits
-        for. Set on this thread: torch's thread count is per thread (each takes the global value
-        when it first runs a parallel op)."""
+        interleaves), `probe_threads` (every core, but one for the A/B comparison's worker) for a
+        rebuild and probe alone, which the GUI thread only waits for. Set on this thread: torch's
+        thread count is per thread (each takes the global value when it first runs a parallel op)."""
         wanted = self.training_threads if trains else self.probe_threads
         if torch.get_num_threads() != wanted:
             torch.set_num_threads(wanted)

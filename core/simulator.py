@@ -328,6 +328,7 @@ class Simulator:
         return _global_norm(norms([p.grad for p in params]))
 
     def _zero_grads(self) -> None:
+        """Every parameter's gradient to None (the optimizer's zero_grad, without its profiler range)."""
         for p in self._parameters:
             p.grad = None
 
@@ -347,7 +348,7 @@ class Simulator:
         """
         cfg = self.config
         idx = self._sampler.next_indices().to(self.device)
-        self.optimizer.zero_grad(set_to_none=True)
+        self._zero_grads()
         loss = correct = torch.zeros((), device=self.device)
         micro = self._micro(idx)
         for k, mb in enumerate(micro):
