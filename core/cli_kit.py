@@ -168,7 +168,7 @@ class Progress:
 
 
 def record_steps(engine: Any, steps: int, every: int, quiet: bool) -> tuple[list[Any], Any]:
-    """Train `engine` (a Simulator, or an A/B Comparer: `steps_done` and `step(n)`) up to `steps` steps,
+    """Train `engine` (a Simulator, or an A/B Comparer: `steps_done` and `step(n, trail=)`) up to `steps` steps,
     recording every `every`-th; stop at the first non-finite record. Returns (the records, that
     non-finite record or None)."""
     recorded: list[Any] = []
@@ -176,7 +176,7 @@ def record_steps(engine: Any, steps: int, every: int, quiet: bool) -> tuple[list
     try:
         while engine.steps_done < steps:
             target = min(steps, (engine.steps_done // every + 1) * every)
-            snap = engine.step(target - engine.steps_done)
+            snap = engine.step(target - engine.steps_done, trail=False)  # (nothing here reads the trail)
             recorded.append(snap)
             progress.update(engine.steps_done)
             if snap.nonfinite:

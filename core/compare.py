@@ -231,16 +231,16 @@ class Comparer:
         """Simulator.trail() of A and of B for the last step(n) call."""
         return self.sim_a.trail(), self.sim_b.trail()
 
-    def step(self, n: int = 1, stop: Callable[[], bool] | None = None) -> Comparison:
-        """Train both n steps (fewer if one goes non-finite, or `stop` says so: see Simulator.step)."""
+    def step(self, n: int = 1, stop: Callable[[], bool] | None = None, *, trail: bool = True) -> Comparison:
+        """Train both n steps (fewer if one goes non-finite, or `stop` says so; `trail`: see Simulator.step)."""
         start = self.sim_a.steps_done
-        sa = self.sim_a.step(n, stop)
-        sb = self.sim_b.step(sa.step - start)  # A may have stopped early (non-finite, or asked to)
+        sa = self.sim_a.step(n, stop, trail=trail)
+        sb = self.sim_b.step(sa.step - start, trail=trail)  # A may have stopped early (non-finite, or asked to)
         if sb.nonfinite and sb.step < sa.step:
             # B failed first, but A has gone past that step: replay A from its seed up to B's
             # step (a Simulator is deterministic for a config and seed), so both show the same step
             self.sim_a = Simulator(self.pair.a)  # (B's batches were copied from a sampler in this same state)
-            sa = self.sim_a.step(sb.step)
+            sa = self.sim_a.step(sb.step, trail=trail)
         return compare(sa, sb)
 
 

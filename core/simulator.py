@@ -102,24 +102,26 @@ def _ignore(_: Tensor) -> None:
 
 class _NormTrace(Trace):
     """What an instrumented forward appends to a Trace, reduced at once instead of kept: each
-    probe point's Σz (a NaN/Inf in z makes it non-finite) while z is in cache, and ‖∂L/∂z‖ by a
-    hook when backward produces ∂L/∂z (in cache again). Results stay on the device."""
+    probe point's Σz (a NaN/Inf in z makes it non-finite) while z is in cache, and, if `grads`,
+    ‖∂L/∂z‖ by a hook when backward produces ∂L/∂z (in cache again). Results stay on the device."""
 
     def keep_grad(self, z: Tensor) -> None:
         """Nothing: z.grad is not kept (the hook of z.append takes ‖∂L/∂z‖; a second Python hook per
         layer would cost as much again)."""
 
-    def __init__(self) -> None:
+    def __init__(self, grads: bool = True) -> None:
         self.sums: list[Tensor] = []
         self.grad_norms: list[Tensor | None] = []
-        self.z = _Reducing(_norm_reducer(self.sums, self.grad_norms), keep=False)
+        self.z = _Reducing(_norm_reducer(self.sums, self.grad_norms if grads else None), keep=False)
         self.u = self.a = self.h = _Reducing(_ignore, keep=False)
 
     def results(self) -> dict[str, Tensor]:
         """On the device, for to_host: 'z_sums' (Σz per probe point) and 'z_grads' (‖∂L/∂z‖ per probe
-        point, 0 where none reached it)."""
+        point, 0 where none reached it; none without `grads`)."""
         if not self.sums:
             return {"z_sums": torch.zeros(0), "z_grads": torch.zeros(0)}
+        if not self.grad_norms:  # (made without `grads`)
+            return {"z_sums": torch.stack(self.sums), "z_grads": torch.zeros(0)}
         zero = torch.zeros((), dtype=self.sums[0].dtype, device=self.sums[0].device)
         return {"z_sums": torch.stack(self.sums),
                 "z_grads": torch.stack([zero if g is None else g for g in self.grad_norms])}
@@ -147,10 +149,13 @@ class _HotTrace(Trace):
         self.a = _Reducing(_a_reducer(self.a_sum, self.a_rows))
 
 
-def _norm_reducer(sums: list, grad_norms: list) -> Callable[[Tensor], None]:
-    """Σz now, and ‖∂L/∂z‖ by a hook when backward produces it (z itself is not kept)."""
+def _norm_reducer(sums: list, grad_norms: list | None) -> Callable[[Tensor], None]:
+    """Σz now, and ‖∂L/∂z‖ by a hook when backward produces it, unless `grad_norms` is None (z
+    itself is not kept)."""
     def reduce(z: Tensor) -> None:
         sums.append(z.detach().sum())
+        if grad_norms is None:
+            return
         slot = len(grad_norms)
         grad_norms.append(None)
         if z.requires_grad:
@@ -269,9 +274,14 @@ class Simulator:
                     b.copy_(saved)
             self._zero_grads()
 
-    def step(self, n: int = 1, stop: Callable[[], bool] | None = None) -> Snapshot:
+    def step(self, n: int = 1, stop: Callable[[], bool] | None = None, *, trail: bool = True) -> Snapshot:
         """Train n ≥ 1 steps; the snapshot holds the statistics of the last one, and `trail()`
-        the loss, accuracy and clipping of the ones before it.
+        the loss, accuracy, clipping, ‖∂L/∂z‖ per layer and update ratios of the ones before it.
+
+        With `trail=False` the steps before the last record nothing (`trail()` is empty) and skip
+        what only the trail reads (the per-layer ‖∂L/∂z‖, ‖W‖, accuracy): for a caller that keeps
+        only snapshots. They train exactly as with it and still catch a NaN/Inf in the loss, in any
+        gradient (where a non-finite ∂L/∂z reaches the update) and in any probe point's z.
 
         Stops early, returning that step's snapshot, if a step produced a NaN/Inf. `stop`, if
         given, is asked before each uninstrumented step: once it says True, the next step is the
@@ -281,21 +291,23 @@ class Simulator:
             raise ValueError(f"n must be >= 1, got {n}")
         self._trail.clear()
         t0 = time.perf_counter()
+        cheap = 0
         for _ in range(n - 1):
             if stop is not None and stop():
                 break
-            bad_batch = self._bare_step()
+            bad_batch = self._bare_step(trail)
+            cheap += 1
             if bad_batch is not None:  # report the step that went non-finite, on its own batch
                 snap = self._pass(bad_batch, update=True)
                 if snap.nonfinite:
                     return snap
                 # a false alarm (Σz overflowed float32 on finite values): the pass made the step
-                ls = snap.layers
-                self._trail.append(StepRecord(snap.step, snap.loss, snap.accuracy, snap.clipped, ls.grad_norm,
-                                              ls.update_to_weight))
+                if trail:
+                    ls = snap.layers
+                    self._trail.append(StepRecord(snap.step, snap.loss, snap.accuracy, snap.clipped, ls.grad_norm,
+                                                  ls.update_to_weight))
         t1 = time.perf_counter()
         snap = self._pass(self._sampler.next_indices().to(self.device), update=True)
-        cheap = len(self._trail)
         self.timing = StepTiming((t1 - t0) / cheap if cheap else None, time.perf_counter() - t1)
         return snap
 
@@ -340,11 +352,12 @@ class Simulator:
         params = self._params_with_grad()
         return params, norms([p.grad for p in params])
 
-    def _bare_step(self) -> Tensor | None:
-        """A training step without a snapshot (for step(n) with n > 1); appends its StepRecord.
+    def _bare_step(self, record: bool = True) -> Tensor | None:
+        """A training step without a snapshot (for step(n) with n > 1); appends its StepRecord if
+        `record` (else it measures only what the update and the non-finite check need).
 
         Returns None, or the batch's indices if it went non-finite (then no update is made): a
-        NaN/Inf in the loss, in any gradient, or in any probe point's z or ∂L/∂z.
+        NaN/Inf in the loss, in any gradient, or in any probe point's z or (if `record`) ∂L/∂z.
         """
         cfg = self.config
         idx = self._sampler.next_indices().to(self.device)
@@ -352,17 +365,21 @@ class Simulator:
         loss = correct = torch.zeros((), device=self.device)
         micro = self._micro(idx)
         for k, mb in enumerate(micro):
-            trace = _NormTrace() if k == len(micro) - 1 else None  # (∂L/∂z of the last micro-batch, as _pass)
+            # (∂L/∂z of the last micro-batch, as _pass)
+            trace = _NormTrace(grads=record) if k == len(micro) - 1 else None
             logits = self.model(self.x[mb], trace)
             loss = loss + self._micro_loss(logits, self.y[mb]).detach()
-            correct = correct + _correct(logits, self.y[mb])
+            if record:
+                correct = correct + _correct(logits, self.y[mb])
         params = self._params_with_grad()
         grads = [p.grad for p in params]
         # everything this step reports reaches the host in one transfer
         with torch.no_grad():
-            host = to_host({"loss": loss, "correct": correct, "grads": norms_device(grads),
-                            "weights": norms_device(self._weights), **trace.results()})
-        grad_norms, weight_norms = finish_norms(host["grads"], grads), finish_norms(host["weights"], self._weights)
+            parts = {"loss": loss, "grads": norms_device(grads), **trace.results()}
+            if record:
+                parts.update(correct=correct, weights=norms_device(self._weights))
+            host = to_host(parts)
+        grad_norms = finish_norms(host["grads"], grads)
         before = _global_norm(grad_norms)
         loss_value, z_grad_norms = float(host["loss"]), host["z_grads"]
         if not (math.isfinite(loss_value) and math.isfinite(before) and np.isfinite(host["z_sums"]).all()
@@ -371,6 +388,11 @@ class Simulator:
         after = self._clip(params, before)
         lr = effective_lr(cfg, self.steps_done + 1)
         set_lr(self.optimizer, lr)
+        if not record:
+            self.optimizer.step()
+            self.steps_done += 1
+            return None
+        weight_norms = finish_norms(host["weights"], self._weights)
         by_id = {id(p): n for p, n in zip(params, grad_norms)}
         with torch.no_grad():
             update = self._apply_update(self.model.per_layer(weight_norms), by_id,

@@ -60,7 +60,7 @@ def handle(args: argparse.Namespace) -> int:
     memory.check_fits(cfg, resolve_device(cfg.device)[0], recorded_snapshots=recorded)
     sim = Simulator(cfg)
     if args.command == "diagnose":
-        snap = sim.step(steps) if steps else sim.probe()
+        snap = sim.step(steps, trail=False) if steps else sim.probe()
         sys.stdout.write(format_diagnoses(diagnose(snap, sim.config)))
         return 0
     bad: Snapshot | None = None

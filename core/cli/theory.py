@@ -95,7 +95,7 @@ def document(args: argparse.Namespace, cfg: SimConfig) -> str:
         raise ConfigError("steps", f"{args.steps} is out of range; allowed >= 0")
     sim = Simulator(cfg)
     if args.steps:
-        snap = sim.step(args.steps)
+        snap = sim.step(args.steps, trail=False)
         if snap.nonfinite:
             raise ConfigError("steps", f"training went non-finite at step {snap.step}: no Jacobian to analyse")
     spec = simulator_spectrum(sim, min(args.points, cfg.batch_size), args.directions)

@@ -69,7 +69,7 @@ def run_cell(config: SimConfig, steps: int) -> dict[str, Any]:
     with one_torch_thread():
         sim = Simulator(config)
         init = sim.probe()
-        last = sim.step(steps)
+        last = sim.step(steps, trail=False)
         end = sim.probe()
         loss, accuracy = evaluate(sim.model, sim.x, sim.y)
         held = held_out(config)

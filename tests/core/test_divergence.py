@@ -185,3 +185,23 @@ def test_a_divergence_between_snapshots_is_caught_at_its_step_and_layer(referenc
     trail = sim.trail()
     assert [r.step for r in trail] == list(range(1, step))
     assert all(np.isfinite(r.grad_norm).all() and len(r.grad_norm) == EXPLODING["depth"] for r in trail)
+
+
+def test_steps_without_a_trail_catch_the_divergence_at_its_step_and_layer(reference):
+    """trail=False (the CLI between its records) keeps the per-step checks: the same step and layer."""
+    step, stage, layer, _, _ = reference
+    snap = Simulator(SimConfig(**EXPLODING)).step(50, trail=False)
+    assert (snap.step, snap.nonfinite_stage, snap.nonfinite_layer) == (step, stage, layer)
+
+
+@pytest.mark.parametrize("trail", [True, False])
+def test_an_inf_that_a_saturating_activation_hides_is_caught_at_its_layer(trail):
+    """sigmoid(+inf) = 1 and sigmoid′ = 0 there: the loss and every gradient stay finite, so only the
+    forward check of z (Σz per layer) sees layer 2's overflow, at the step it happens."""
+    cfg = SimConfig(depth=4, width=16, activation="sigmoid", n_samples=256, batch_size=32, device="cpu")
+    sim = Simulator(cfg)
+    with torch.no_grad():
+        sim.model.linears[1].weight.fill_(3e38)  # layer 1's outputs are all > 0: Σ_j 3e38·a_j overflows
+    snap = sim.step(5, trail=trail)
+    assert np.isfinite(snap.loss)
+    assert (snap.step, snap.nonfinite_stage, snap.nonfinite_layer) == (1, "forward", 2)

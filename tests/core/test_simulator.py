@@ -316,6 +316,24 @@ def test_step_n_records_every_steps_layer_gradients_and_update_ratio(optimizer):
     assert all((r.update_to_weight > 0).all() for r in trail)
 
 
+@pytest.mark.parametrize("changes", [dict(optimizer="sgd"), dict(optimizer="momentum", clip_mode="norm", clip_threshold=0.3),
+                                     dict(optimizer="adam", normalization="batchnorm"), dict(grad_accum=2, warmup_steps=3),
+                                     dict(architecture="residual", clip_mode="value", clip_threshold=0.01)])
+def test_step_n_without_a_trail_trains_exactly_as_with_it(changes):
+    """trail=False (the CLI's and the grid's steps) skips what only the trail reads, not the training:
+    the same parameters and the same final snapshot, bit for bit; it records nothing."""
+    cfg = SimConfig(depth=4, width=16, n_samples=256, batch_size=32, lr=0.05, device="cpu", **changes)
+    with_trail, without = Simulator(cfg), Simulator(cfg)
+    a, b = with_trail.step(6), without.step(6, trail=False)
+    assert len(with_trail.trail()) == 5 and without.trail() == ()
+    assert (a.step, a.loss, a.accuracy) == (b.step, b.loss, b.accuracy) == (6, b.loss, b.accuracy)
+    for name in ("grad_norm", "weight_norm", "update_to_weight", "act_std", "preact_mean"):
+        np.testing.assert_array_equal(getattr(a.layers, name), getattr(b.layers, name))
+    for p, q in zip(with_trail.model.parameters(), without.model.parameters()):
+        assert torch.equal(p, q)
+    assert without.timing.cheap_step is not None and without.timing.cheap_step > 0
+
+
 def test_sgd_and_momentum_update_ratio_is_the_measured_weight_change():
     """lr·‖g‖ (SGD) and lr·‖p‖ (momentum) against W after minus W before, measured here."""
     for optimizer in ("sgd", "momentum"):
