@@ -35,7 +35,7 @@ F32, I64 = 4, 8
 
 # Per hidden layer, [batch, width] float32 tensors alive at the peak of an instrumented pass:
 # z, the activation output a, one intermediate of the activation (shifted_relu, selu, ...),
-# z.grad kept by retain_grad() and ∂L/∂a on its way back; plus u with a normalization and
+# z.grad kept by the trace and ∂L/∂a on its way back; plus u with a normalization and
 # h + a on a residual path. (Calibrated on the process's peak RSS, see tests/core/test_memory.py.)
 LAYER_TENSORS = 5
 # a recurrent pass also keeps each step's input [h_{t-1} | x_t], its stacked copy and the stacked

@@ -180,7 +180,7 @@ def _z_reducer(sums: list, norms_: list, g_rows: list) -> Callable[[Tensor], Non
                 if g_rows[slot] is not None and t is not None:  # reached twice: the sum
                     g = t.grad + g
                 g_rows[slot] = torch.linalg.vector_norm(rows(g), dim=1)
-                if t is not None and not t.retains_grad:  # (retain_grad() sets z.grad itself, after this hook)
+                if t is not None:
                     t.grad = g
             z.register_hook(hook)
     return reduce

@@ -47,8 +47,8 @@ def keep_grad(z: Tensor) -> None:
     """Make backward leave ∂L/∂z in z.grad, as z.retain_grad() does, without retain_grad's copy of
     it: z.grad is the gradient tensor backward hands on to z's own backward function, which only
     reads it (and summed where backward reaches z more than once). The hook holds z weakly, so z is
-    freed as usual. For a network's own traced forward; a user's model, which may change z in
-    place, keeps retain_grad()."""
+    freed as usual. z must not be changed in place afterwards (a user's model hands the rest of its
+    network a copy of each z)."""
     ref, reached = weakref.ref(z), [False]
 
     def hook(g: Tensor) -> None:
@@ -68,7 +68,7 @@ class InstrumentedNetwork(Protocol):
 
     def forward(self, x: Tensor, trace: Trace | None = None) -> Tensor:
         """Logits (or, for a reconstruction, the reconstructed input); with a trace, append each
-        probe point's z (after trace.keep_grad(z) or z.retain_grad()), u, a and h to it."""
+        probe point's z (after trace.keep_grad(z)), u, a and h to it."""
         ...
 
     def hidden_weights(self) -> list[Tensor]:

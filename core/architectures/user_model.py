@@ -12,7 +12,10 @@ Probe points ("layers") are found with no change to the user's code: every leaf 
 order one forward pass calls them. An attribute ``vp_layers`` on the module (a list of its
 submodules, or of their names as in ``named_modules()``) names them explicitly instead. For probe
 point l, a module m_l called on h_l:
-  z_l = m_l(h_l), the module's output, with retain_grad(): ∂L/∂z_l is measured there;
+  z_l = m_l(h_l), the module's output: ∂L/∂z_l is measured there. In a traced pass the rest of
+        the network reads a copy of z_l, so an in-place operation after the layer
+        (ReLU(inplace=True)) changes the copy and z_l keeps the layer's output (an untraced pass
+        makes no copy: the values are the same);
   u_l = z_l (no normalization is inserted between them);
   a_l = the input of the next probe point's module (what the user's nonlinearity, pooling or
         normalization made of z_l), and for the last one the network's output;
@@ -22,7 +25,7 @@ point l, a module m_l called on h_l:
 The saturated and dead fractions read the configured activation's φ′ at z_l, as if that
 activation followed every probe point: true for a factory that applies cfg.activation after each
 layer, as resources/examples/small_cnn.py does. A module called more than once per pass is probed
-at its first call. An in-place operation on z_l (ReLU(inplace=True)) makes z_l read the result.
+at its first call.
 
 The file is imported into the running process with the user's permissions, as any Python import
 would be: there is no sandbox. Every problem (a missing file, a syntax error, a missing factory,
@@ -203,13 +206,14 @@ class UserNetwork(OneWeightPerLayer, nn.Module):
         calls: dict[int, tuple[Tensor, Tensor]] = {}
         repeated = []
 
-        def hook(i: int, _module: nn.Module, inputs: tuple, output: Tensor) -> None:
+        def hook(i: int, _module: nn.Module, inputs: tuple, output: Tensor) -> Tensor | None:
             if i in calls:
                 repeated.append(i)
-                return
-            if isinstance(output, Tensor) and output.requires_grad:
-                output.retain_grad()  # before any in-place change the user's forward may make
+                return None
             calls[i] = (inputs[0] if inputs else None, output)
+            # the network goes on with a copy (a hook's return value replaces the output), so that
+            # an in-place operation after the layer cannot change z, its statistics or its ∂L/∂z
+            return output.clone() if isinstance(output, Tensor) else None
 
         handles = [m.register_forward_hook(lambda m, i_, o, k=k: hook(k, m, i_, o))
                    for k, m in enumerate(self.probe_modules)]
@@ -224,6 +228,9 @@ class UserNetwork(OneWeightPerLayer, nn.Module):
                                "(the probe points must be called on every pass)")
         ins = [calls[k][0] for k in range(len(calls))]
         zs = [calls[k][1] for k in range(len(calls))]
+        for z in zs:
+            if z.requires_grad:
+                trace.keep_grad(z)
         trace.z.extend(zs)
         trace.u.extend(zs)
         trace.a.extend([*ins[1:], out])

@@ -176,6 +176,22 @@ def test_linear_model_has_gradient_noise(tmp_path):
     assert np.isfinite(snap.layers.grad_noise).all()
 
 
+def test_an_in_place_activation_after_a_layer_changes_nothing_measured(tmp_path):
+    """ReLU(inplace=True) overwrites the Linear's output: z, its moments and ∂L/∂z (= ∂L/∂a ⊙ 1[z > 0])
+    are still the layer's output's, the same as with an ordinary ReLU, in snapshots and in the trail."""
+    text = ("from torch import nn\ndef make(cfg, inplace={}):\n"
+            "    return nn.Sequential(nn.Linear(64, 32), nn.ReLU(inplace=inplace), nn.Linear(32, 32),"
+            " nn.ReLU(inplace=inplace), nn.Linear(32, 10))\n")
+    in_place = Simulator(_cfg(f"{_file(tmp_path, text.format(True), 'a.py')}:make", activation="relu"))
+    ordinary = Simulator(_cfg(f"{_file(tmp_path, text.format(False), 'b.py')}:make", activation="relu"))
+    for a, b in ((in_place.probe(), ordinary.probe()), (in_place.step(4), ordinary.step(4))):
+        for name in ("preact_mean", "preact_std", "act_mean", "grad_norm", "dead_frac", "grad_hist_counts"):
+            np.testing.assert_array_equal(getattr(a.layers, name), getattr(b.layers, name))
+        assert (a.layers.preact_mean[:2] < 0).any() or (a.layers.preact_std[:2] > a.layers.act_std[:2]).all()
+    for r, q in zip(in_place.trail(), ordinary.trail(), strict=True):
+        np.testing.assert_array_equal(r.grad_norm, q.grad_norm)
+
+
 def test_a_module_returned_in_eval_mode_trains_in_training_mode_every_step(tmp_path):
     """Each training forward in training mode adds one to BatchNorm's batch count: all three steps'
     (two without a snapshot, one with), not only the snapshot's."""
