@@ -48,29 +48,34 @@ def bare_trainer(sim: Simulator):
 CLOCK = time.perf_counter  # --clock cpu: time.process_time
 
 
-def traced_trainer(sim: Simulator):
-    """The bare step with the cheap step's trace: Σz per layer in the forward and ‖∂L/∂z‖ per layer
-    by a hook in backward, reduced nowhere else (what the per-step records need of each layer)."""
+def traced_trainer(sim: Simulator, grads: bool = True):
+    """The bare step with the cheap step's trace: Σz per layer in the forward and, if `grads`,
+    ‖∂L/∂z‖ per layer by a hook in backward (what the per-step records need of each layer; without
+    `grads`, what the NaN/Inf check of a step without records needs), reduced nowhere else."""
     from core.simulator import _NormTrace
     model, opt, sampler = sim.model, sim.optimizer, sim._sampler
 
     def step() -> None:
         idx = sampler.next_indices().to(sim.device)
         opt.zero_grad(set_to_none=True)
-        nn.functional.cross_entropy(model(sim.x[idx], _NormTrace()), sim.y[idx]).backward()
+        trace = _NormTrace(grads=grads)
+        nn.functional.cross_entropy(model(sim.x[idx], trace), sim.y[idx]).backward()
+        trace.results()["z_sums"].cpu()
         opt.step()
 
     return step
 
 
-def required_norms(sim: Simulator):
-    """The per-step norms every step needs beyond the trace: each parameter's gradient (global norm,
-    clipping, the non-finite check, the update) and each hidden weight (‖W‖ of the update ratio)."""
+def required_norms(sim: Simulator, weights: bool = True):
+    """The per-step norms every recorded step needs beyond the trace: each parameter's gradient
+    (global norm, clipping, the non-finite check, the update) and, if `weights`, each hidden weight
+    (‖W‖ of the update ratio; a step without records reads the gradients only)."""
     params = [p for p in sim.model.parameters() if p.grad is not None]
 
     def norms() -> None:
         norms_device([p.grad for p in params]).cpu()
-        norms_device(sim._weights).cpu()
+        if weights:
+            norms_device(sim._weights).cpu()
 
     return norms
 
@@ -117,15 +122,16 @@ def read_gbs(mb: int = 256) -> float:
     return x.numel() * 4 / t / 1e9
 
 
-def statistics_bytes(cfg: SimConfig) -> tuple[int, int]:
-    """(bytes read by the full statistics of a snapshot, bytes read by one step's cheap statistics)
-    beyond a bare step, for an MLP: the snapshot reads z, a and ∂L/∂z once each (each layer's further
-    reductions hit the cache) and ‖W‖; every step reads the weight gradients (their norms, for the
-    non-finite check and clipping), W (‖W‖ for the update ratio) and ∂L/∂z (its norms, hooked while
-    it is in cache: counted anyway)."""
+def statistics_bytes(cfg: SimConfig) -> tuple[int, int, int]:
+    """(bytes read by the full statistics of a snapshot, by one recorded step's cheap statistics, by
+    a step without records) beyond a bare step, for an MLP: the snapshot reads z, a and ∂L/∂z once
+    each (each layer's further reductions hit the cache) and ‖W‖; a recorded step reads the weight
+    gradients (their norms, for the non-finite check and clipping), W (‖W‖ for the update ratio) and
+    ∂L/∂z (its norms, hooked while it is in cache: counted anyway); a step without records the
+    weight gradients and z (Σz: counted too)."""
     acts = cfg.depth * cfg.batch_size * cfg.width * 4
     weights = (cfg.depth - 1) * cfg.width * cfg.width * 4
-    return 3 * acts + weights, 2 * weights + acts
+    return 3 * acts + weights, 2 * weights + acts, weights + acts
 
 
 def op_counts(fn, calls: int, per_call: int = 1) -> tuple[float, list[tuple[str, float]]]:
@@ -175,10 +181,9 @@ def main() -> None:
           f"read {read:.1f} GB/s")
     b_ms, full = interleaved(bare, sim.step, args.steps, args.rounds)
     print(f"bare PyTorch step:                      {b_ms:7.2f} ms (median)")
-    snap_bytes, step_bytes = statistics_bytes(CONFIG)
-    print(f"memory the statistics read: {snap_bytes / 1e6:.0f} MB a snapshot, {step_bytes / 1e6:.0f} MB a step: at "
-          f"{read:.1f} GB/s {snap_bytes / read / 1e6:.2f} ms ({snap_bytes / read / 1e6 / b_ms:.3f}x the bare step) and "
-          f"{step_bytes / read / 1e6:.2f} ms ({step_bytes / read / 1e6 / b_ms:.3f}x)")
+    print("memory the statistics read, and its time at " + f"{read:.1f} GB/s: " + ", ".join(
+        f"{b / 1e6:.0f} MB {what} ({b / read / 1e6:.2f} ms, {b / read / 1e6 / b_ms:.3f}x the bare step)"
+        for b, what in zip(statistics_bytes(CONFIG), ("a snapshot", "a recorded step", "a step without records"))))
     print(f"Simulator.step(), statistics every step: {describe(full)}  (target <= 1.25x)")
 
     def run_every_10() -> None:  # one call of the CLI's loop: 10 steps, the 10th with full statistics
@@ -186,6 +191,13 @@ def main() -> None:
 
     _, every10 = interleaved(bare, run_every_10, args.steps, args.rounds, per_call=10)
     print(f"python -m core run --every 10, per step: {describe(every10)}  (target <= 1.05x)")
+    # what its nine steps without records need at the least: Σz per layer and the gradients' norms
+    _, summed = interleaved(bare, traced_trainer(sim, grads=False), args.steps, args.rounds)
+    print(f"  of which the bare step with Σz per layer alone (the NaN/Inf check of z): {describe(summed)}")
+    _, grad_reads = interleaved(bare, required_norms(sim, weights=False), args.steps, args.rounds)
+    print(f"  and the gradient norms alone, against the bare step: {describe(grad_reads)}")
+    floor = (9 * (statistics.median(summed) + statistics.median(grad_reads)) + statistics.median(full)) / 10
+    print(f"  so at least (9 × (Σz + gradient norms) + step()) / 10 = {floor:.3f}x with these statistics")
     _, chunk = interleaved(bare, lambda: sim.step(10), args.steps, args.rounds, per_call=10)
     print(f"Simulator.step(10), per step:            {describe(chunk)}")
     # what the per-step records cost at the least: the trace's per-layer reductions, and the norms
