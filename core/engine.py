@@ -30,8 +30,9 @@ class Engine(Protocol):
         """One instrumented forward/backward pass on the fixed probe batch, with no update."""
         ...
 
-    def step(self, n: int = 1, stop: Callable[[], bool] | None = None) -> Any:
-        """Train n ≥ 1 steps (fewer after a NaN/Inf, or once `stop()` says True); the result of the last."""
+    def step(self, n: int = 1, stop: Callable[[], bool] | None = None, *, trail: bool = True) -> Any:
+        """Train n ≥ 1 steps (fewer after a NaN/Inf, or once `stop()` says True); the result of the last.
+        With trail=False the steps before the last record nothing (`trail()` is empty)."""
         ...
 
     def trail(self) -> tuple:
