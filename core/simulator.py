@@ -324,8 +324,9 @@ class Simulator:
             return recurrent_spectrum(self.model, self.steps_done)
 
     # --- internals --------------------------------------------------------------
-    def _clip(self, params: list[Tensor], norm_before: float) -> float:
-        """Clip the gradients of `params` as configured; return the global norm after."""
+    def _clip(self, params: list[Tensor], norm_before: float, measure: bool = True) -> float:
+        """Clip the gradients of `params` as configured; return the global norm after (if `measure`,
+        else NaN where clipping may have changed it: a step without records reads no norm after)."""
         cfg = self.config
         if cfg.clip_mode == "none":
             return norm_before
@@ -337,7 +338,7 @@ class Simulator:
                 torch._foreach_mul_([p.grad for p in params], coef)
         else:
             nn.utils.clip_grad_value_(params, cfg.clip_threshold)
-        return _global_norm(norms([p.grad for p in params]))
+        return _global_norm(norms([p.grad for p in params])) if measure else math.nan
 
     def _zero_grads(self) -> None:
         """Every parameter's gradient to None (the optimizer's zero_grad, without its profiler range)."""
@@ -385,7 +386,7 @@ class Simulator:
         if not (math.isfinite(loss_value) and math.isfinite(before) and np.isfinite(host["z_sums"]).all()
                 and np.isfinite(z_grad_norms).all()):
             return idx
-        after = self._clip(params, before)
+        after = self._clip(params, before, measure=record)
         lr = effective_lr(cfg, self.steps_done + 1)
         set_lr(self.optimizer, lr)
         if not record:
