@@ -166,7 +166,7 @@ def derivative_sizes(t: Tensor, max_values: int = SATURATION_MAX_VALUES) -> tupl
     """(entries `derivative_counts` looks at for saturation, units of the layer) of a layer shaped like t."""
     B = t.shape[0]
     units = t[0].numel() if B else 0
-    return max(1, min(B, -(-max_values // max(1, units)))) * units, units
+    return sampled_row_count(B, units, max_values) * units, units
 
 
 def histogram_samples(layers: Iterable[Tensor], max_values: int = HIST_MAX_VALUES) -> list[Tensor]:
