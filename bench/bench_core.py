@@ -27,7 +27,7 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from core import SimConfig, Simulator  # noqa: E402
 from core.cli_kit import record_steps  # noqa: E402  (the loop of `python -m core run`)
-from core.stats import norms_device  # noqa: E402
+from core.stats import norms_device, to_host  # noqa: E402
 
 CONFIG = SimConfig(depth=50, width=256, batch_size=256, activation="tanh", optimizer="sgd", device="cpu")
 
@@ -61,6 +61,25 @@ def traced_trainer(sim: Simulator, grads: bool = True):
         trace = _NormTrace(grads=grads)
         nn.functional.cross_entropy(model(sim.x[idx], trace), sim.y[idx]).backward()
         trace.results()["z_sums"].cpu()
+        opt.step()
+
+    return step
+
+
+def hot_traced_trainer(sim: Simulator):
+    """The bare step with the full statistics' whole-layer reductions and nothing else: Σz and ‖z‖,
+    Σa and ‖a‖ per row, ‖∂L/∂z‖ per row by a hook, each taken as the layer is produced (what the exact
+    moments, norms and gradient noise of a snapshot read of every layer), in one transfer."""
+    from core.simulator import _HotTrace
+    model, opt, sampler = sim.model, sim.optimizer, sim._sampler
+
+    def step() -> None:
+        idx = sampler.next_indices().to(sim.device)
+        opt.zero_grad(set_to_none=True)
+        trace = _HotTrace()
+        nn.functional.cross_entropy(model(sim.x[idx], trace), sim.y[idx]).backward()
+        to_host({name: torch.stack(part) for name, part in (("z_sum", trace.z_sum), ("z_norm", trace.z_norm),
+                 ("a_sum", trace.a_sum), ("a_rows", trace.a_rows), ("g_rows", trace.g_rows))})
         opt.step()
 
     return step
@@ -185,6 +204,9 @@ def main() -> None:
         f"{b / 1e6:.0f} MB {what} ({b / read / 1e6:.2f} ms, {b / read / 1e6 / b_ms:.3f}x the bare step)"
         for b, what in zip(statistics_bytes(CONFIG), ("a snapshot", "a recorded step", "a step without records"))))
     print(f"Simulator.step(), statistics every step: {describe(full)}  (target <= 1.25x)")
+    _, hot = interleaved(bare, hot_traced_trainer(sim), args.steps, args.rounds)
+    print(f"  of which the bare step with the whole-layer reductions alone (Σz, ‖z‖, Σa, ‖a‖ and ‖dL/dz‖ per row, "
+          f"as each layer is produced): {describe(hot)}")
 
     def run_every_10() -> None:  # one call of the CLI's loop: 10 steps, the 10th with full statistics
         record_steps(sim, sim.steps_done + 10, 10, quiet=True)
@@ -205,6 +227,9 @@ def main() -> None:
     print(f"  of which the bare step with the per-layer trace (Σz, ‖dL/dz‖ hook): {describe(traced)}")
     _, reads = interleaved(bare, required_norms(sim), args.steps, args.rounds)
     print(f"  and the weight-gradient and weight norms alone, against the bare step: {describe(reads)}")
+    print(f"so step() costs at least whole-layer reductions + these norms = "
+          f"{statistics.median(hot) + statistics.median(reads):.3f}x before its sampled statistics (histograms, "
+          f"saturation, dead units, unit spread)")
     probes = [timed(lambda: Simulator(CONFIG).probe(), 1) * 1e3 for _ in range(5)]
     print(f"fresh Simulator(cfg).probe():            median {statistics.median(probes):.0f} ms, "
           f"range {min(probes):.0f}-{max(probes):.0f} ms (target <= 100 ms)")
