@@ -45,6 +45,7 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from app.torch_threads import default_threads  # noqa: E402
 from bench.bench_core import bare_trainer, required_norms, traced_trainer  # noqa: E402
+from bench.bench_gui import close_window, open_window, wait_until  # noqa: E402
 from core import SimConfig, Simulator  # noqa: E402
 
 CONFIGS = {
@@ -96,8 +97,7 @@ def bare_rate(cfg: SimConfig, seconds: float, threads: int, records: bool = Fals
     with pool:  # (its thread or process ends with the block)
         future = pool.submit(timed_run, cfg, seconds, threads, records)
         if qapp is not None:
-            from bench.bench_gui import _wait
-            _wait(qapp, future.done, timeout=seconds + 120)
+            wait_until(qapp, future.done, timeout=seconds + 120)
         return future.result()
 
 
@@ -115,7 +115,7 @@ def recorded_step(sim: Simulator):
 
 def idle(seconds: float) -> None:
     """Run the Qt event loop for `seconds`, waking only for the app's own events (a condition polled
-    every few ms, as bench_gui._wait does, would add GUI-thread work the app does not have)."""
+    every few ms, as bench_gui.wait_until does, would add GUI-thread work the app does not have)."""
     from PySide6.QtCore import QEventLoop, QTimer
 
     loop = QEventLoop()
@@ -126,18 +126,13 @@ def idle(seconds: float) -> None:
 def window_rate(qapp: QApplication, cfg: SimConfig, seconds: float, profile: cProfile.Profile | None = None) -> Run:
     """The MainWindow training `cfg` with its plots updating: steps/s from the engine's own step
     count over wall time; frames/s (redraws); CPU of the GUI thread (this one) and of the rest."""
-    from app.window import MainWindow
-    from bench.bench_gui import _wait
-
-    window = MainWindow(cfg)
-    window.show()
-    _wait(qapp, lambda: window.latest is not None)
+    window = open_window(qapp, cfg)
     frames, snapshots = [0], [0]
     window.redrawn.connect(lambda _snap: frames.__setitem__(0, frames[0] + 1))
     # (called on the worker's thread: a counter, nothing else)
     window.worker.snapshotReady.connect(lambda _frame: snapshots.__setitem__(0, snapshots[0] + 1))
     window.set_running(True)
-    _wait(qapp, lambda: window.latest.step >= 10, timeout=120)
+    wait_until(qapp, lambda: window.latest.step >= 10, timeout=120)
     sim = window.worker._sim
     t0, s0, f0, n0 = time.perf_counter(), sim.steps_done, frames[0], snapshots[0]
     c0, g0 = time.process_time(), time.thread_time()
@@ -151,10 +146,7 @@ def window_rate(qapp: QApplication, cfg: SimConfig, seconds: float, profile: cPr
     cpu = time.process_time() - c0 - gui
     steps, drawn, made = sim.steps_done - s0, frames[0] - f0, snapshots[0] - n0
     window.set_running(False)
-    window.shutdown()
-    window.close()
-    window.deleteLater()
-    qapp.processEvents()
+    close_window(qapp, window)
     return Run(steps / elapsed, 1e3 * cpu / max(steps, 1), drawn / elapsed, 1e3 * gui / max(drawn, 1), gui / elapsed,
                f"{window.worker.training_threads}", made / elapsed)
 
@@ -162,21 +154,13 @@ def window_rate(qapp: QApplication, cfg: SimConfig, seconds: float, profile: cPr
 def recorded_frames(qapp: QApplication, cfg: SimConfig, count: int) -> list:
     """The first `count` frames (app.state.Frame, each with its trail) the real window's worker
     delivers while training `cfg`."""
-    from app.window import MainWindow
-    from bench.bench_gui import _wait
-
-    window = MainWindow(cfg)
-    window.show()
-    _wait(qapp, lambda: window.latest is not None)
+    window = open_window(qapp, cfg)
     frames: list = []
     window.worker.snapshotReady.connect(frames.append)  # (on the worker's thread: an append only)
     window.set_running(True)
-    _wait(qapp, lambda: len(frames) >= count, timeout=300)
+    wait_until(qapp, lambda: len(frames) >= count, timeout=300)
     window.set_running(False)
-    window.shutdown()
-    window.close()
-    window.deleteLater()
-    qapp.processEvents()
+    close_window(qapp, window)
     return [f for f in frames[:count] if f.snapshot.kind == "step"]
 
 
@@ -192,15 +176,10 @@ def ceiling(qapp: QApplication, cfg: SimConfig, seconds: float, fps: float, thre
     """Print what a window drawing `fps` frames/s could train at here (see the module docstring)."""
     from PySide6.QtCore import QTimer
 
-    from app.window import MainWindow
-    from bench.bench_gui import _wait
-
     frames = recorded_frames(qapp, cfg, 40)
     first = frames[0].trail[0].step if frames[0].trail else frames[0].snapshot.step
     span = frames[-1].snapshot.step - first + 1  # (steps a cycle covers, its first frame's trail included)
-    window = MainWindow(cfg)
-    window.show()
-    _wait(qapp, lambda: window.latest is not None)
+    window = open_window(qapp, cfg)
     # end the worker's thread (its OpenMP team would make the measured loop's threads sleep), keeping
     # the window's garbage collection on the GUI thread as while it trains
     window.worker.request_quit()
@@ -238,10 +217,7 @@ def ceiling(qapp: QApplication, cfg: SimConfig, seconds: float, fps: float, thre
     process_alone = bare_rate(cfg, seconds, threads, qapp=qapp, process=True).steps_per_second
     process_drawn = while_drawing(process=True)[0].steps_per_second
     after = bare_rate(cfg, seconds, bare_threads, qapp=qapp)
-    window.shutdown()
-    window.close()
-    window.deleteLater()
-    qapp.processEvents()
+    close_window(qapp, window)
     alone = (before.steps_per_second + after.steps_per_second) / 2
     name = f"{cfg.depth}x{cfg.width}"
     print(f"{name}: bare, the window drawing nothing ({bare_threads} torch threads): {before.steps_per_second:.1f} / "

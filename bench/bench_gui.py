@@ -99,20 +99,15 @@ def bench_rate(qapp: QApplication, seconds: float = 6.0) -> tuple[float, float, 
         return (sim.steps_done - n0) / (time.perf_counter() - t0)
 
     headless_before = off_gui_thread(run)
-    window = MainWindow(RATE_CONFIG)
-    window.show()
-    _wait(qapp, lambda: window.latest is not None)
+    window = open_window(qapp, RATE_CONFIG)
     threads_window = window.worker.training_threads
     window.set_running(True)
-    _wait(qapp, lambda: window.latest.step >= 20)
+    wait_until(qapp, lambda: window.latest.step >= 20)
     t0, s0 = time.perf_counter(), window.latest.step
-    _wait(qapp, lambda: time.perf_counter() - t0 >= seconds, timeout=seconds + 5)
+    wait_until(qapp, lambda: time.perf_counter() - t0 >= seconds, timeout=seconds + 5)
     gui = (window.latest.step - s0) / (time.perf_counter() - t0)
     window.set_running(False)
-    window.shutdown()
-    window.close()
-    window.deleteLater()
-    qapp.processEvents()
+    close_window(qapp, window)
     headless = (headless_before + off_gui_thread(run)) / 2
     return headless, gui, threads_headless, threads_window
 
@@ -120,9 +115,7 @@ def bench_rate(qapp: QApplication, seconds: float = 6.0) -> tuple[float, float, 
 def bench_slider(qapp: QApplication, trials: int = 8) -> list[float]:
     """ms from a depth-slider change to the redraw of the new network's probe."""
     cfg = SimConfig(depth=50, width=256, device="cpu")
-    window = MainWindow(cfg)
-    window.show()
-    _wait(qapp, lambda: window.plots.drawn_snapshot is not None)
+    window = open_window(qapp, cfg, lambda w: w.plots.drawn_snapshot is not None)
     times = []
     slider = window.controls.connectors["depth"].slider
     for i in range(trials):
@@ -132,13 +125,10 @@ def bench_slider(qapp: QApplication, trials: int = 8) -> list[float]:
         qapp.processEvents()
         t0 = time.perf_counter()
         slider.setValue(target)
-        _wait(qapp, lambda: window.plots.drawn_snapshot is not None and window.plots.drawn_snapshot.depth == target)
+        wait_until(qapp, lambda: window.plots.drawn_snapshot is not None and window.plots.drawn_snapshot.depth == target)
         qapp.processEvents()  # the paint of the redrawn plots
         times.append((time.perf_counter() - t0) * 1e3)
-    window.shutdown()
-    window.close()
-    window.deleteLater()
-    qapp.processEvents()
+    close_window(qapp, window)
     return times
 
 
@@ -165,9 +155,7 @@ def bench_frame_cpu(qapp: QApplication, cfg: SimConfig, frames: int = 30, chunk:
         return out
 
     made = off_gui_thread(run)
-    window = MainWindow(cfg)
-    window.show()
-    _wait(qapp, lambda: window.latest is not None)
+    window = open_window(qapp, cfg)
     state = window.state
     for snap, trail in made[:50]:
         state._on_frame(Frame(snap, cfg, state.generation, None, trail))  # paused: drawn at once
@@ -181,14 +169,27 @@ def bench_frame_cpu(qapp: QApplication, cfg: SimConfig, frames: int = 30, chunk:
     if profile is not None:
         profile.disable()
     cpu, wall = time.thread_time() - c0, time.perf_counter() - t0
+    close_window(qapp, window)
+    return 1e3 * cpu / frames, 1e3 * wall / frames
+
+
+def open_window(qapp: QApplication, cfg: SimConfig, ready=lambda w: w.latest is not None) -> MainWindow:
+    """A MainWindow of `cfg`, shown, once `ready(window)` holds (by default: its first probe arrived)."""
+    window = MainWindow(cfg)
+    window.show()
+    wait_until(qapp, lambda: ready(window))
+    return window
+
+
+def close_window(qapp: QApplication, window: MainWindow) -> None:
+    """Shut down `window`'s threads and close it, its deletion processed."""
     window.shutdown()
     window.close()
     window.deleteLater()
     qapp.processEvents()
-    return 1e3 * cpu / frames, 1e3 * wall / frames
 
 
-def _wait(qapp: QApplication, pred, timeout: float = 60.0) -> None:
+def wait_until(qapp: QApplication, pred, timeout: float = 60.0) -> None:
     """Run the Qt event loop until `pred()` holds, checking it every 2 ms.
 
     The GUI thread waits inside Qt's event loop, as in the real application: a Python loop
